@@ -1,0 +1,30 @@
+/* domxml.h: builds the libvirt domain XML of one cell's guest. Pure: no libvirt calls. */
+#ifndef MR_DOMXML_H
+#define MR_DOMXML_H
+
+#include "matrix.h"
+
+/* Namespace of matrixrun's <metadata> element in every domain it starts; `clean` and
+ * the leftover check find earlier runs' guests by it. */
+#define MR_METADATA_NS "urn:x-matrixrun:run:1"
+
+struct mr_domain_spec {
+    const char *name;      /* libvirt domain name */
+    const char *run_id;
+    const char *cell;
+    const char *run_dir;   /* the run's work folder, recorded in the metadata */
+    enum mr_accel accel;   /* MR_ACCEL_KVM or MR_ACCEL_TCG */
+    unsigned memory_mib;
+    unsigned vcpus;
+    const char *disk;      /* overlay path, or NULL */
+    const char *kernel;    /* or NULL to boot from the disk */
+    const char *initrd;
+    const char *cmdline;   /* complete kernel command line */
+    const char *serial_log;
+    int ssh_port;          /* host port on 127.0.0.1 forwarded to the guest's port 22 */
+};
+
+/* Returns the domain XML (caller frees), or NULL with err set if the spec is unusable. */
+char *mr_domxml_build(const struct mr_domain_spec *s, struct mr_err *err);
+
+#endif

@@ -1,0 +1,134 @@
+/* guest.c: creates overlays with qemu-img, picks loopback ports and drives the libvirt
+ * lifecycle of one transient guest. */
+#define _GNU_SOURCE
+#include "guest.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <libvirt/virterror.h>
+
+static void silent_error(void *data, virErrorPtr e)
+{
+    (void)data;
+    (void)e;
+}
+
+static const char *virt_msg(void)
+{
+    const char *m = virGetLastErrorMessage();
+    return m ? m : "unknown libvirt error";
+}
+
+virConnectPtr mr_guest_connect(const char *uri, struct mr_err *err)
+{
+    /* libvirt prints every error to stderr by default; matrixrun reports them itself. */
+    virSetErrorFunc(NULL, silent_error);
+    virConnectPtr c = virConnectOpen(uri);
+    if (!c)
+        mr_err_set(err, "cannot connect to libvirt at '%s': %s", uri, virt_msg());
+    return c;
+}
+
+enum mr_accel mr_guest_resolve_accel(virConnectPtr conn, enum mr_accel a)
+{
+    if (a != MR_ACCEL_AUTO)
+        return a;
+    char *caps = virConnectGetCapabilities(conn);
+    int kvm = caps && strstr(caps, "<domain type='kvm'") != NULL;
+    free(caps);
+    if (kvm) {
+        int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+        kvm = fd >= 0;
+        if (fd >= 0)
+            close(fd);
+    }
+    return kvm ? MR_ACCEL_KVM : MR_ACCEL_TCG;
+}
+
+int mr_guest_free_port(void)
+{
+    /* Bind to port 0 and let the kernel choose; QEMU binds it moments later. The window
+     * is tiny, and a lost race shows as a start failure the caller reports. */
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0 };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+        int r = -errno;
+        close(fd);
+        return r;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+int mr_guest_overlay_create(const char *base, const char *overlay, struct mr_err *err)
+{
+    char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
+                     (char *)base, (char *)overlay, NULL };
+    struct mr_buf out;
+    mr_buf_init(&out);
+    int r = mr_spawn(argv, &out);
+    if (r != 0) {
+        if (r == -ENOENT)
+            mr_err_set(err, "cannot create overlay: qemu-img not found (install qemu-utils)");
+        else
+            mr_err_set(err, "cannot create overlay '%s' over '%s': %s", overlay, base,
+                       out.len ? out.data : "qemu-img failed");
+        mr_buf_release(&out);
+        unlink(overlay);
+        return r < 0 ? r : -EIO;
+    }
+    mr_buf_release(&out);
+    return 0;
+}
+
+void mr_guest_init(struct mr_guest *g)
+{
+    g->dom = NULL;
+    g->overlay = NULL;
+    g->autodestroy = 1;
+}
+
+int mr_guest_start(struct mr_guest *g, virConnectPtr conn, const char *xml, struct mr_err *err)
+{
+    g->dom = virDomainCreateXML(conn, xml, g->autodestroy ? VIR_DOMAIN_START_AUTODESTROY : 0);
+    if (!g->dom) {
+        mr_err_set(err, "cannot start guest: %s", virt_msg());
+        return -EIO;
+    }
+    return 0;
+}
+
+int mr_guest_is_running(struct mr_guest *g)
+{
+    if (!g->dom)
+        return 0;
+    int r = virDomainIsActive(g->dom);
+    return r;
+}
+
+void mr_guest_release(struct mr_guest *g)
+{
+    if (g->dom) {
+        /* A transient domain disappears once destroyed; an error here means it is
+         * already gone (it powered off or crashed), which is what we want. */
+        (void)virDomainDestroy(g->dom);
+        virDomainFree(g->dom);
+        g->dom = NULL;
+    }
+    if (g->overlay) {
+        (void)unlink(g->overlay);
+        free(g->overlay);
+        g->overlay = NULL;
+    }
+}

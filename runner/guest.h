@@ -1,0 +1,40 @@
+/* guest.h: one cell's guest: its qcow2 overlay, its free SSH port and its transient
+ * libvirt domain. A struct mr_guest is embedded (mr_guest_init/_release); release
+ * destroys the domain and deletes the overlay, whatever state they are in. */
+#ifndef MR_GUEST_H
+#define MR_GUEST_H
+
+#include <libvirt/libvirt.h>
+
+#include "domxml.h"
+#include "util.h"
+
+/* Opens a libvirt connection with libvirt's default error printing silenced.
+ * Returns NULL with err set. Close with virConnectClose(). */
+virConnectPtr mr_guest_connect(const char *uri, struct mr_err *err);
+
+/* Resolves MR_ACCEL_AUTO: kvm when the connection offers kvm domains and /dev/kvm opens,
+ * else tcg. Other values are returned unchanged. */
+enum mr_accel mr_guest_resolve_accel(virConnectPtr conn, enum mr_accel a);
+
+/* A free TCP port on 127.0.0.1, or -errno. */
+int mr_guest_free_port(void) MR_WUR;
+
+/* Creates overlay (qcow2) backed read-only by base. Returns 0 or negative with err set. */
+int mr_guest_overlay_create(const char *base, const char *overlay, struct mr_err *err) MR_WUR;
+
+struct mr_guest {
+    virDomainPtr dom;
+    char *overlay;     /* owned; deleted by release */
+    int autodestroy;   /* 1 by default; libvirt's test driver cannot do it */
+};
+
+void mr_guest_init(struct mr_guest *g);
+/* Starts a transient domain with autodestroy, so libvirt destroys it if matrixrun dies. */
+int mr_guest_start(struct mr_guest *g, virConnectPtr conn, const char *xml,
+                   struct mr_err *err) MR_WUR;
+/* 1 while the domain runs, 0 if it stopped, negative if unknown. */
+int mr_guest_is_running(struct mr_guest *g);
+void mr_guest_release(struct mr_guest *g);
+
+#endif

@@ -1,0 +1,395 @@
+/* junit.c: keeps a run's results and writes them as JUnit XML that the Jenkins schema
+ * accepts, whatever bytes the guests printed. */
+#define _GNU_SOURCE
+#include "junit.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <libxml/xmlwriter.h>
+
+struct mr_report *mr_report_new(const char *name)
+{
+    struct mr_report *r = mr_xcalloc(1, sizeof(*r));
+    r->name = mr_xstrdup(name);
+    return r;
+}
+
+static void case_free(struct mr_case *c)
+{
+    free(c->name);
+    free(c->classname);
+    free(c->type);
+    free(c->message);
+    free(c->out);
+    free(c->err);
+    free(c);
+}
+
+void mr_report_free(struct mr_report *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_suites; i++) {
+        struct mr_suite *s = r->suites[i];
+        for (size_t j = 0; j < s->n_props; j++) {
+            free(s->props[j].name);
+            free(s->props[j].value);
+        }
+        free(s->props);
+        for (size_t j = 0; j < s->n_cases; j++)
+            case_free(s->cases[j]);
+        free(s->cases);
+        free(s->name);
+        free(s->hostname);
+        free(s);
+    }
+    free(r->suites);
+    free(r->name);
+    free(r);
+}
+
+struct mr_suite *mr_report_add_suite(struct mr_report *r, const char *name)
+{
+    struct mr_suite *s = mr_xcalloc(1, sizeof(*s));
+    s->name = mr_xstrdup(name);
+    s->timestamp_ms = mr_wall_ms();
+    r->suites = mr_xrealloc(r->suites, (r->n_suites + 1) * sizeof(*r->suites));
+    r->suites[r->n_suites++] = s;
+    return s;
+}
+
+void mr_suite_set_prop(struct mr_suite *s, const char *name, const char *value)
+{
+    for (size_t i = 0; i < s->n_props; i++) {
+        if (strcmp(s->props[i].name, name) == 0) {
+            free(s->props[i].value);
+            s->props[i].value = mr_xstrdup(value);
+            return;
+        }
+    }
+    s->props = mr_xrealloc(s->props, (s->n_props + 1) * sizeof(*s->props));
+    s->props[s->n_props].name = mr_xstrdup(name);
+    s->props[s->n_props].value = mr_xstrdup(value);
+    s->n_props++;
+}
+
+struct mr_case *mr_suite_add_case(struct mr_suite *s, const char *classname, const char *name)
+{
+    struct mr_case *c = mr_xcalloc(1, sizeof(*c));
+    c->name = mr_xstrdup(name);
+    c->classname = mr_xstrdup(classname);
+    c->verdict = MR_VERDICT_PASS;
+    s->cases = mr_xrealloc(s->cases, (s->n_cases + 1) * sizeof(*s->cases));
+    s->cases[s->n_cases++] = c;
+    return c;
+}
+
+void mr_case_set(struct mr_case *c, enum mr_verdict v, const char *type, const char *fmt, ...)
+{
+    c->verdict = v;
+    free(c->type);
+    c->type = type ? mr_xstrdup(type) : NULL;
+    free(c->message);
+    c->message = NULL;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        c->message = mr_xvasprintf(fmt, ap);
+        va_end(ap);
+    }
+}
+
+void mr_case_set_out(struct mr_case *c, const char *data, size_t len)
+{
+    free(c->out);
+    c->out = mr_xstrndup(data, len);
+    c->out_len = len;
+}
+
+void mr_case_set_err(struct mr_case *c, const char *data, size_t len)
+{
+    free(c->err);
+    c->err = mr_xstrndup(data, len);
+    c->err_len = len;
+}
+
+struct mr_counts mr_suite_counts(const struct mr_suite *s)
+{
+    struct mr_counts n = { 0 };
+    for (size_t i = 0; i < s->n_cases; i++) {
+        n.tests++;
+        switch (s->cases[i]->verdict) {
+        case MR_VERDICT_FAIL:
+            n.failures++;
+            break;
+        case MR_VERDICT_ERROR:
+            n.errors++;
+            break;
+        case MR_VERDICT_SKIP:
+            n.skipped++;
+            break;
+        case MR_VERDICT_PASS:
+            break;
+        }
+    }
+    return n;
+}
+
+struct mr_counts mr_report_counts(const struct mr_report *r)
+{
+    struct mr_counts n = { 0 };
+    for (size_t i = 0; i < r->n_suites; i++) {
+        struct mr_counts s = mr_suite_counts(r->suites[i]);
+        n.tests += s.tests;
+        n.failures += s.failures;
+        n.errors += s.errors;
+        n.skipped += s.skipped;
+    }
+    return n;
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4) and its code point, or 0 if invalid. */
+static size_t utf8_decode(const unsigned char *p, size_t left, unsigned *cp)
+{
+    unsigned c = p[0];
+    size_t n;
+    unsigned min;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    } else if ((c & 0xE0) == 0xC0) {
+        n = 2;
+        min = 0x80;
+        c &= 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+        n = 3;
+        min = 0x800;
+        c &= 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+        n = 4;
+        min = 0x10000;
+        c &= 0x07;
+    } else {
+        return 0;
+    }
+    if (left < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        c = (c << 6) | (p[i] & 0x3F);
+    }
+    /* Overlong forms, surrogates and values past Unicode are invalid UTF-8. */
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+        return 0;
+    *cp = c;
+    return n;
+}
+
+static int xml_char_ok(unsigned c)
+{
+    return c == 0x9 || c == 0xA || c == 0xD || (c >= 0x20 && c <= 0xD7FF) ||
+           (c >= 0xE000 && c <= 0xFFFD) || (c >= 0x10000 && c <= 0x10FFFF);
+}
+
+char *mr_xml_clean(const char *data, size_t len)
+{
+    struct mr_buf b;
+    mr_buf_init(&b);
+    mr_buf_add(&b, "", 0);
+    const unsigned char *p = (const unsigned char *)data;
+    size_t i = 0;
+    while (i < len) {
+        unsigned cp;
+        size_t n = utf8_decode(p + i, len - i, &cp);
+        if (n == 0) {
+            mr_buf_adds(&b, "\xEF\xBF\xBD"); /* U+FFFD */
+            i++;
+        } else if (!xml_char_ok(cp)) {
+            if (cp < 0x100)
+                mr_buf_addf(&b, "\\x%02x", cp);
+            else
+                mr_buf_addf(&b, "\\u%04x", cp);
+            i += n;
+        } else {
+            mr_buf_add(&b, p + i, n);
+            i += n;
+        }
+    }
+    return mr_buf_detach(&b, NULL);
+}
+
+#define W(call)                                                                           \
+    do {                                                                                  \
+        if ((call) < 0)                                                                   \
+            goto fail;                                                                    \
+    } while (0)
+
+static int w_start(xmlTextWriterPtr w, const char *name)
+{
+    return xmlTextWriterStartElement(w, (const xmlChar *)name);
+}
+
+static int w_attr(xmlTextWriterPtr w, const char *name, const char *value)
+{
+    _cleanup_free_ char *v = mr_xml_clean(value, strlen(value));
+    return xmlTextWriterWriteAttribute(w, (const xmlChar *)name, (const xmlChar *)v);
+}
+
+static int w_attrf(xmlTextWriterPtr w, const char *name, const char *fmt, ...) MR_PRINTF(3, 4);
+static int w_attrf(xmlTextWriterPtr w, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    _cleanup_free_ char *v = mr_xvasprintf(fmt, ap);
+    va_end(ap);
+    return w_attr(w, name, v);
+}
+
+static int w_text(xmlTextWriterPtr w, const char *data, size_t len)
+{
+    _cleanup_free_ char *v = mr_xml_clean(data, len);
+    return xmlTextWriterWriteString(w, (const xmlChar *)v);
+}
+
+static int w_counts(xmlTextWriterPtr w, struct mr_counts n, int with_skipped)
+{
+    if (w_attrf(w, "tests", "%zu", n.tests) < 0 || w_attrf(w, "failures", "%zu", n.failures) < 0 ||
+        w_attrf(w, "errors", "%zu", n.errors) < 0)
+        return -1;
+    if (with_skipped)
+        return w_attrf(w, "skipped", "%zu", n.skipped);
+    return 0;
+}
+
+static int write_case(xmlTextWriterPtr w, const struct mr_case *c)
+{
+    W(w_start(w, "testcase"));
+    W(w_attr(w, "name", c->name));
+    W(w_attr(w, "classname", c->classname));
+    W(w_attrf(w, "time", "%.3f", c->time_s));
+    /* The schema's order inside a testcase: skipped, error, failure, system-out, -err. */
+    const char *tag = NULL;
+    switch (c->verdict) {
+    case MR_VERDICT_SKIP:
+        tag = "skipped";
+        break;
+    case MR_VERDICT_ERROR:
+        tag = "error";
+        break;
+    case MR_VERDICT_FAIL:
+        tag = "failure";
+        break;
+    case MR_VERDICT_PASS:
+        break;
+    }
+    if (tag) {
+        W(w_start(w, tag));
+        if (c->verdict == MR_VERDICT_SKIP) {
+            /* <skipped> is a simple string type in the Jenkins schema: no attributes. */
+            if (c->message)
+                W(w_text(w, c->message, strlen(c->message)));
+        } else {
+            if (c->type)
+                W(w_attr(w, "type", c->type));
+            if (c->message) {
+                W(w_attr(w, "message", c->message));
+                W(w_text(w, c->message, strlen(c->message)));
+            }
+        }
+        W(xmlTextWriterEndElement(w));
+    }
+    if (c->out) {
+        W(w_start(w, "system-out"));
+        W(w_text(w, c->out, c->out_len));
+        W(xmlTextWriterEndElement(w));
+    }
+    if (c->err) {
+        W(w_start(w, "system-err"));
+        W(w_text(w, c->err, c->err_len));
+        W(xmlTextWriterEndElement(w));
+    }
+    W(xmlTextWriterEndElement(w));
+    return 0;
+fail:
+    return -1;
+}
+
+static int write_suite(xmlTextWriterPtr w, const struct mr_suite *s, size_t id)
+{
+    W(w_start(w, "testsuite"));
+    W(w_attr(w, "name", s->name));
+    W(w_counts(w, mr_suite_counts(s), 1));
+    W(w_attrf(w, "time", "%.3f", s->time_s));
+    time_t t = (time_t)(s->timestamp_ms / 1000);
+    struct tm tm;
+    char ts[32];
+    gmtime_r(&t, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+    W(w_attr(w, "timestamp", ts));
+    if (s->hostname)
+        W(w_attr(w, "hostname", s->hostname));
+    W(w_attrf(w, "id", "%zu", id));
+    if (s->n_props) {
+        W(w_start(w, "properties"));
+        for (size_t i = 0; i < s->n_props; i++) {
+            W(w_start(w, "property"));
+            W(w_attr(w, "name", s->props[i].name));
+            W(w_attr(w, "value", s->props[i].value));
+            W(xmlTextWriterEndElement(w));
+        }
+        W(xmlTextWriterEndElement(w));
+    }
+    for (size_t i = 0; i < s->n_cases; i++)
+        W(write_case(w, s->cases[i]));
+    W(xmlTextWriterEndElement(w));
+    return 0;
+fail:
+    return -1;
+}
+
+char *mr_junit_render(const struct mr_report *r, size_t *ret_len)
+{
+    xmlBufferPtr buf = xmlBufferCreate();
+    xmlTextWriterPtr w = xmlNewTextWriterMemory(buf, 0);
+    char *ret = NULL;
+    if (!w)
+        goto fail;
+    xmlTextWriterSetIndent(w, 1);
+    xmlTextWriterSetIndentString(w, (const xmlChar *)"  ");
+    W(xmlTextWriterStartDocument(w, "1.0", "UTF-8", NULL));
+    W(w_start(w, "testsuites"));
+    W(w_attr(w, "name", r->name));
+    W(w_counts(w, mr_report_counts(r), 0));
+    double total = 0;
+    for (size_t i = 0; i < r->n_suites; i++)
+        total += r->suites[i]->time_s;
+    W(w_attrf(w, "time", "%.3f", total));
+    for (size_t i = 0; i < r->n_suites; i++)
+        W(write_suite(w, r->suites[i], i));
+    W(xmlTextWriterEndDocument(w));
+    xmlFreeTextWriter(w);
+    w = NULL;
+    ret = mr_xstrndup((const char *)xmlBufferContent(buf), (size_t)xmlBufferLength(buf));
+    if (ret_len)
+        *ret_len = (size_t)xmlBufferLength(buf);
+fail:
+    if (w)
+        xmlFreeTextWriter(w);
+    xmlBufferFree(buf);
+    return ret;
+}
+
+int mr_junit_write(const struct mr_report *r, const char *path, struct mr_err *err)
+{
+    size_t len;
+    _cleanup_free_ char *xml = mr_junit_render(r, &len);
+    if (!xml) {
+        mr_err_set(err, "cannot render the JUnit report");
+        return -EIO;
+    }
+    return mr_file_write_atomic(path, xml, len, err);
+}

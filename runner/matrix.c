@@ -1,0 +1,583 @@
+/* matrix.c: parses a matrix file with libxml2, validates it against the embedded RELAX NG
+ * schema, then checks every value and referenced file with messages naming file and line. */
+#define _GNU_SOURCE
+#include "matrix.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libxml/parser.h>
+#include <libxml/relaxng.h>
+#include <libxml/tree.h>
+
+#include "family.h"
+
+static void xml_doc_freep(xmlDocPtr *p)
+{
+    if (*p)
+        xmlFreeDoc(*p);
+}
+#define _cleanup_xmldoc_ __attribute__((cleanup(xml_doc_freep)))
+
+const char *mr_accel_name(enum mr_accel a)
+{
+    switch (a) {
+    case MR_ACCEL_KVM:
+        return "kvm";
+    case MR_ACCEL_TCG:
+        return "tcg";
+    case MR_ACCEL_AUTO:
+        return "auto";
+    }
+    return "?";
+}
+
+int mr_accel_parse(const char *s, enum mr_accel *ret)
+{
+    if (strcmp(s, "kvm") == 0)
+        *ret = MR_ACCEL_KVM;
+    else if (strcmp(s, "tcg") == 0)
+        *ret = MR_ACCEL_TCG;
+    else if (strcmp(s, "auto") == 0)
+        *ret = MR_ACCEL_AUTO;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+/* The loader's state: the file name for messages and the first error. */
+struct loader {
+    const char *file;
+    const char *dir;
+    struct mr_err *err;
+};
+
+static int fail(struct loader *ld, int line, const char *fmt, ...) MR_PRINTF(3, 4);
+static int fail(struct loader *ld, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    _cleanup_free_ char *msg = mr_xvasprintf(fmt, ap);
+    va_end(ap);
+    if (line > 0)
+        mr_err_set(ld->err, "%s:%d: %s", ld->file, line, msg);
+    else
+        mr_err_set(ld->err, "%s: %s", ld->file, msg);
+    return -EINVAL;
+}
+
+/* Attribute value as a new string, or NULL. */
+static char *attr(xmlNodePtr n, const char *name)
+{
+    xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
+    if (!v)
+        return NULL;
+    char *s = mr_xstrdup((const char *)v);
+    xmlFree(v);
+    return s;
+}
+
+static int line_of(xmlNodePtr n)
+{
+    long l = xmlGetLineNo(n);
+    return l > INT_MAX ? INT_MAX : (int)l;
+}
+
+static int is_elem(xmlNodePtr n, const char *name)
+{
+    return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
+}
+
+/* Names become parts of domain names and folder names: keep them tame. */
+static int check_name(struct loader *ld, xmlNodePtr n, const char *what, const char *v)
+{
+    size_t len = strlen(v);
+    if (len == 0 || len > 48)
+        return fail(ld, line_of(n), "<%s> name '%s' must be 1 to 48 characters", what, v);
+    for (size_t i = 0; i < len; i++) {
+        char c = v[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.'))
+            return fail(ld, line_of(n),
+                        "<%s> name '%s' may hold only letters, digits, '-', '_' and '.'",
+                        what, v);
+    }
+    if (v[0] == '.' || v[0] == '-')
+        return fail(ld, line_of(n), "<%s> name '%s' must not start with '%c'", what, v, v[0]);
+    return 0;
+}
+
+/* Reads an optional unsigned attribute in [min, max]; keeps *ret when absent. */
+static int uint_attr(struct loader *ld, xmlNodePtr n, const char *name, unsigned min,
+                     unsigned max, unsigned *ret)
+{
+    _cleanup_free_ char *v = attr(n, name);
+    if (!v)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long x = strtoul(v, &end, 10);
+    if (errno || end == v || *end || v[0] == '-' || x < min || x > max)
+        return fail(ld, line_of(n), "<%s> %s='%s' is not a whole number from %u to %u",
+                    (const char *)n->name, name, v, min, max);
+    *ret = (unsigned)x;
+    return 0;
+}
+
+/* Resolves a path attribute against the matrix folder and checks the file exists. */
+static int file_attr(struct loader *ld, xmlNodePtr n, const char *name, char **ret)
+{
+    _cleanup_free_ char *v = attr(n, name);
+    if (!v)
+        return 0;
+    if (!v[0])
+        return fail(ld, line_of(n), "<%s> %s is empty", (const char *)n->name, name);
+    _cleanup_free_ char *p = mr_path_join(ld->dir, v);
+    if (!mr_file_exists(p))
+        return fail(ld, line_of(n), "<%s> %s='%s': no such file (looked for '%s')",
+                    (const char *)n->name, name, v, p);
+    if (access(p, R_OK) < 0)
+        return fail(ld, line_of(n), "<%s> %s='%s': cannot read '%s': %s",
+                    (const char *)n->name, name, v, p, strerror(errno));
+    *ret = MR_TAKE_PTR(p);
+    return 0;
+}
+
+static int check_family(struct loader *ld, xmlNodePtr n, const char *fam)
+{
+    if (!mr_family_find(fam))
+        return fail(ld, line_of(n), "<%s> family '%s' is unknown (known: %s)",
+                    (const char *)n->name, fam, mr_family_names());
+    return 0;
+}
+
+struct schema_state {
+    int line;
+    char *msg;
+    char *node;
+};
+
+static void schema_error(void *data, xmlErrorPtr e)
+{
+    struct schema_state *st = data;
+    if (st->msg || !e)
+        return;
+    st->line = e->line;
+    if (e->node && ((xmlNodePtr)e->node)->type == XML_ELEMENT_NODE) {
+        st->line = line_of(e->node);
+        st->node = mr_xstrdup((const char *)((xmlNodePtr)e->node)->name);
+    }
+    st->msg = mr_xstrdup(e->message ? e->message : "invalid");
+    size_t l = strlen(st->msg);
+    while (l > 0 && (st->msg[l - 1] == '\n' || st->msg[l - 1] == ' '))
+        st->msg[--l] = '\0';
+}
+
+/* The matrix grammar in the form the structure check below walks. The RELAX NG schema is
+ * the formal definition; this table exists because libxml2's schema messages for
+ * interleaved content ("Expecting an element image, got nothing") do not name the
+ * offending element, and users deserve a message that does. */
+struct elem_rule {
+    const char *name;
+    const char *parent;
+    const char *attrs[7];    /* allowed; a leading '!' marks a required one */
+    int min, max;            /* occurrences under one parent */
+};
+
+static const struct elem_rule rules[] = {
+    { "host", "matrix", { "uri", "accel" }, 0, 1 },
+    { "image", "matrix",
+      { "!name", "!family", "user", "memory-mib", "vcpus", "boot-timeout" }, 1, 100000 },
+    { "package", "matrix", { "!name", "!version", "install-timeout" }, 1, 1 },
+    { "test", "matrix", { "!name", "timeout" }, 1, 100000 },
+    { "disk", "image", { "!path" }, 0, 1 },
+    { "kernel", "image", { "!path", "!initrd", "cmdline" }, 0, 1 },
+    { "hostkey", "image", { "!path" }, 0, 1 },
+    { "artifact", "package", { "!family", "!path" }, 1, 100 },
+};
+
+static int check_attrs(struct loader *ld, xmlNodePtr n, const char *const *allowed)
+{
+    for (xmlAttrPtr a = n->properties; a; a = a->next) {
+        int ok = 0;
+        for (size_t i = 0; i < 7 && allowed[i]; i++) {
+            const char *name = allowed[i][0] == '!' ? allowed[i] + 1 : allowed[i];
+            if (strcmp(name, (const char *)a->name) == 0)
+                ok = 1;
+        }
+        if (!ok)
+            return fail(ld, line_of(n), "<%s> has an unknown attribute '%s'",
+                        (const char *)n->name, (const char *)a->name);
+    }
+    for (size_t i = 0; i < 7 && allowed[i]; i++) {
+        if (allowed[i][0] == '!' && !xmlHasProp(n, (const xmlChar *)allowed[i] + 1))
+            return fail(ld, line_of(n), "<%s> lacks the required attribute '%s'",
+                        (const char *)n->name, allowed[i] + 1);
+    }
+    return 0;
+}
+
+static int check_structure(struct loader *ld, xmlNodePtr parent)
+{
+    int r;
+    size_t counts[MR_ARRAY_SIZE(rules)] = { 0 };
+    for (xmlNodePtr c = parent->children; c; c = c->next) {
+        if (c->type == XML_TEXT_NODE && strcmp((const char *)parent->name, "test") != 0) {
+            for (const xmlChar *t = c->content; t && *t; t++)
+                if (!strchr(" \t\r\n", *t))
+                    return fail(ld, line_of(c), "<%s> holds text where only elements belong",
+                                (const char *)parent->name);
+            continue;
+        }
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        size_t k;
+        for (k = 0; k < MR_ARRAY_SIZE(rules); k++)
+            if (strcmp(rules[k].name, (const char *)c->name) == 0 &&
+                strcmp(rules[k].parent, (const char *)parent->name) == 0)
+                break;
+        if (k == MR_ARRAY_SIZE(rules))
+            return fail(ld, line_of(c), "unknown element <%s> inside <%s>",
+                        (const char *)c->name, (const char *)parent->name);
+        if (++counts[k] > (size_t)rules[k].max)
+            return fail(ld, line_of(c), "<%s> may appear only %d time(s) inside <%s>",
+                        rules[k].name, rules[k].max, rules[k].parent);
+        if ((r = check_attrs(ld, c, rules[k].attrs)) < 0)
+            return r;
+        if ((r = check_structure(ld, c)) < 0)
+            return r;
+    }
+    for (size_t k = 0; k < MR_ARRAY_SIZE(rules); k++)
+        if (strcmp(rules[k].parent, (const char *)parent->name) == 0 &&
+            counts[k] < (size_t)rules[k].min)
+            return fail(ld, line_of(parent), "<%s> needs at least %d <%s>",
+                        (const char *)parent->name, rules[k].min, rules[k].name);
+    return 0;
+}
+
+static int check_root(struct loader *ld, xmlDocPtr doc)
+{
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    if (!root || strcmp((const char *)root->name, "matrix") != 0)
+        return fail(ld, root ? line_of(root) : 0, "the root element is <%s>, not <matrix>",
+                    root ? (const char *)root->name : "");
+    if (root->ns)
+        return fail(ld, line_of(root), "<matrix> must not be in a namespace (found '%s')",
+                    (const char *)root->ns->href);
+    _cleanup_free_ char *v = attr(root, "version");
+    if (!v)
+        return fail(ld, line_of(root), "<matrix> lacks the required attribute 'version' "
+                                        "(this matrixrun reads version '1')");
+    if (strcmp(v, "1") != 0)
+        return fail(ld, line_of(root), "<matrix> version='%s' is not supported "
+                                        "(this matrixrun reads version '1')", v);
+    int r = check_attrs(ld, root, (const char *const[]){ "!version", "name", NULL });
+    return r < 0 ? r : check_structure(ld, root);
+}
+
+static int validate_schema(struct loader *ld, xmlDocPtr doc)
+{
+    int r = -EINVAL;
+    struct schema_state st = { 0 };
+    xmlRelaxNGParserCtxtPtr pc =
+        xmlRelaxNGNewMemParserCtxt(mr_matrix_schema, (int)mr_matrix_schema_len);
+    xmlRelaxNGPtr schema = pc ? xmlRelaxNGParse(pc) : NULL;
+    xmlRelaxNGValidCtxtPtr vc = schema ? xmlRelaxNGNewValidCtxt(schema) : NULL;
+    if (!vc) {
+        fail(ld, 0, "internal error: the embedded matrix schema does not compile");
+        goto out;
+    }
+    xmlRelaxNGSetValidStructuredErrors(vc, schema_error, &st);
+    if (xmlRelaxNGValidateDoc(vc, doc) == 0) {
+        r = 0;
+        goto out;
+    }
+    if (st.node)
+        fail(ld, st.line, "<%s> does not match the matrix schema: %s", st.node,
+             st.msg ? st.msg : "invalid");
+    else
+        fail(ld, st.line, "does not match the matrix schema: %s", st.msg ? st.msg : "invalid");
+out:
+    free(st.msg);
+    free(st.node);
+    if (vc)
+        xmlRelaxNGFreeValidCtxt(vc);
+    if (schema)
+        xmlRelaxNGFree(schema);
+    if (pc)
+        xmlRelaxNGFreeParserCtxt(pc);
+    return r;
+}
+
+static int load_host(struct loader *ld, xmlNodePtr n, struct mr_matrix *m)
+{
+    char *uri = attr(n, "uri");
+    if (uri) {
+        free(m->uri);
+        m->uri = uri;
+        if (!uri[0])
+            return fail(ld, line_of(n), "<host> uri is empty");
+    }
+    _cleanup_free_ char *accel = attr(n, "accel");
+    if (accel && (mr_accel_parse(accel, &m->accel) < 0 || m->accel == MR_ACCEL_AUTO))
+        return fail(ld, line_of(n), "<host> accel='%s' is not one of: kvm, tcg", accel);
+    return 0;
+}
+
+static int load_image(struct loader *ld, xmlNodePtr n, struct mr_image *img)
+{
+    int r;
+    img->line = line_of(n);
+    img->name = attr(n, "name");
+    img->family = attr(n, "family");
+    if ((r = check_name(ld, n, "image", img->name)) < 0)
+        return r;
+    if ((r = check_family(ld, n, img->family)) < 0)
+        return r;
+    const struct mr_family *fam = mr_family_find(img->family);
+    img->user = attr(n, "user");
+    if (!img->user)
+        img->user = mr_xstrdup(fam->default_user);
+    img->memory_mib = MR_DEFAULT_MEMORY_MIB;
+    img->vcpus = MR_DEFAULT_VCPUS;
+    img->boot_timeout_s = fam->boot_timeout_hint_s;
+    if ((r = uint_attr(ld, n, "memory-mib", 64, 1024 * 1024, &img->memory_mib)) < 0 ||
+        (r = uint_attr(ld, n, "vcpus", 1, 512, &img->vcpus)) < 0 ||
+        (r = uint_attr(ld, n, "boot-timeout", 1, 86400, &img->boot_timeout_s)) < 0)
+        return r;
+    for (xmlNodePtr c = n->children; c; c = c->next) {
+        if (is_elem(c, "disk")) {
+            if ((r = file_attr(ld, c, "path", &img->disk)) < 0)
+                return r;
+        } else if (is_elem(c, "kernel")) {
+            if ((r = file_attr(ld, c, "path", &img->kernel)) < 0 ||
+                (r = file_attr(ld, c, "initrd", &img->initrd)) < 0)
+                return r;
+            img->cmdline = attr(c, "cmdline");
+        } else if (is_elem(c, "hostkey")) {
+            if ((r = file_attr(ld, c, "path", &img->hostkey)) < 0)
+                return r;
+        }
+    }
+    /* This version hands the run's public key to the guest on the kernel command line;
+     * images booted from their own bootloader need a cloud-init seed instead. */
+    if (!img->kernel)
+        return fail(ld, img->line,
+                    "<image> '%s' has no <kernel>: images that boot from their own disk need "
+                    "cloud-init seeding, which this version of matrixrun does not do yet",
+                    img->name);
+    /* Guests are reached only with a pinned host key, never on first use. */
+    if (!img->hostkey)
+        return fail(ld, img->line,
+                    "<image> '%s' has no <hostkey>: matrixrun pins every guest's host key",
+                    img->name);
+    return 0;
+}
+
+static int load_package(struct loader *ld, xmlNodePtr n, struct mr_matrix *m)
+{
+    int r;
+    m->pkg_name = attr(n, "name");
+    m->pkg_version = attr(n, "version");
+    if ((r = uint_attr(ld, n, "install-timeout", 1, 86400, &m->install_timeout_s)) < 0)
+        return r;
+    for (xmlNodePtr c = n->children; c; c = c->next)
+        if (is_elem(c, "artifact"))
+            m->n_artifacts++;
+    m->artifacts = mr_xcalloc(m->n_artifacts, sizeof(*m->artifacts));
+    size_t i = 0;
+    for (xmlNodePtr c = n->children; c; c = c->next) {
+        if (!is_elem(c, "artifact"))
+            continue;
+        struct mr_artifact *a = &m->artifacts[i++];
+        a->line = line_of(c);
+        a->family = attr(c, "family");
+        if ((r = check_family(ld, c, a->family)) < 0)
+            return r;
+        for (size_t j = 0; j + 1 < i; j++)
+            if (strcmp(m->artifacts[j].family, a->family) == 0)
+                return fail(ld, a->line,
+                            "<artifact> family '%s' is given twice (first at line %d)",
+                            a->family, m->artifacts[j].line);
+        if ((r = file_attr(ld, c, "path", &a->path)) < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int load_test(struct loader *ld, xmlNodePtr n, struct mr_test *t)
+{
+    int r;
+    t->line = line_of(n);
+    t->name = attr(n, "name");
+    t->timeout_s = MR_DEFAULT_TEST_TIMEOUT_S;
+    if ((r = check_name(ld, n, "test", t->name)) < 0)
+        return r;
+    if (strcmp(t->name, "boot") == 0 || strcmp(t->name, "install") == 0)
+        return fail(ld, t->line, "<test> name '%s' is reserved for matrixrun's own step",
+                    t->name);
+    if ((r = uint_attr(ld, n, "timeout", 1, 86400, &t->timeout_s)) < 0)
+        return r;
+    xmlChar *c = xmlNodeGetContent(n);
+    const char *s = c ? (const char *)c : "";
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+        s++;
+    size_t len = strlen(s);
+    while (len > 0 && strchr(" \t\r\n", s[len - 1]))
+        len--;
+    t->command = mr_xstrndup(s, len);
+    xmlFree(c);
+    if (!t->command[0])
+        return fail(ld, t->line, "<test> '%s' has no command", t->name);
+    return 0;
+}
+
+static int load_doc(struct loader *ld, xmlDocPtr doc, struct mr_matrix *m)
+{
+    int r;
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    size_t ni = 0, nt = 0;
+    for (xmlNodePtr c = root->children; c; c = c->next) {
+        if (is_elem(c, "image"))
+            m->n_images++;
+        else if (is_elem(c, "test"))
+            m->n_tests++;
+    }
+    m->images = mr_xcalloc(m->n_images, sizeof(*m->images));
+    m->tests = mr_xcalloc(m->n_tests, sizeof(*m->tests));
+    m->name = attr(root, "name");
+    for (xmlNodePtr c = root->children; c; c = c->next) {
+        if (is_elem(c, "host")) {
+            r = load_host(ld, c, m);
+        } else if (is_elem(c, "image")) {
+            struct mr_image *img = &m->images[ni++];
+            r = load_image(ld, c, img);
+            for (size_t j = 0; r == 0 && j + 1 < ni; j++)
+                if (strcmp(m->images[j].name, img->name) == 0)
+                    r = fail(ld, img->line, "<image> name '%s' is used twice (first at line %d)",
+                             img->name, m->images[j].line);
+        } else if (is_elem(c, "package")) {
+            r = load_package(ld, c, m);
+        } else if (is_elem(c, "test")) {
+            struct mr_test *t = &m->tests[nt++];
+            r = load_test(ld, c, t);
+            for (size_t j = 0; r == 0 && j + 1 < nt; j++)
+                if (strcmp(m->tests[j].name, t->name) == 0)
+                    r = fail(ld, t->line, "<test> name '%s' is used twice (first at line %d)",
+                             t->name, m->tests[j].line);
+        } else {
+            r = 0;
+        }
+        if (r < 0)
+            return r;
+    }
+    if (!m->name) {
+        /* Default the name to the file's base name without extension. */
+        const char *b = strrchr(m->path, '/');
+        b = b ? b + 1 : m->path;
+        const char *dot = strrchr(b, '.');
+        m->name = dot && dot != b ? mr_xstrndup(b, (size_t)(dot - b)) : mr_xstrdup(b);
+    }
+    for (size_t i = 0; i < m->n_images; i++) {
+        const struct mr_image *img = &m->images[i];
+        const struct mr_family *fam = mr_family_find(img->family);
+        if (!mr_matrix_artifact(m, img->family))
+            return fail(ld, img->line,
+                        "<image> '%s' has family '%s' but <package> has no artifact for it",
+                        img->name, img->family);
+        if (!fam->install_cmd)
+            return fail(ld, img->line,
+                        "<image> '%s': installing on family '%s' is not supported by this "
+                        "version of matrixrun yet",
+                        img->name, img->family);
+    }
+    return 0;
+}
+
+int mr_matrix_load(const char *path, struct mr_matrix **ret, struct mr_err *err)
+{
+    struct mr_matrix *m = mr_xcalloc(1, sizeof(*m));
+    m->path = mr_xstrdup(path);
+    m->uri = mr_xstrdup(MR_DEFAULT_URI);
+    m->accel = MR_ACCEL_KVM;
+    m->install_timeout_s = MR_DEFAULT_INSTALL_TIMEOUT_S;
+    _cleanup_free_ char *dir = mr_path_dirname(path);
+    struct loader ld = { .file = path, .dir = dir, .err = err };
+    _cleanup_xmldoc_ xmlDocPtr doc = NULL;
+    int r;
+
+    if (access(path, R_OK) < 0) {
+        r = -errno;
+        mr_err_set(err, "%s: cannot read matrix: %s", path, strerror(errno));
+        goto fail;
+    }
+    xmlParserCtxtPtr pctx = xmlNewParserCtxt();
+    /* No network, no entity expansion, no DTD loading: a matrix is plain data. */
+    doc = xmlCtxtReadFile(pctx, path, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR |
+                                              XML_PARSE_NOWARNING);
+    if (!doc) {
+        xmlErrorPtr e = xmlCtxtGetLastError(pctx);
+        _cleanup_free_ char *msg = mr_xstrdup(e && e->message ? e->message : "unreadable");
+        size_t l = strlen(msg);
+        while (l > 0 && (msg[l - 1] == '\n' || msg[l - 1] == ' '))
+            msg[--l] = '\0';
+        r = fail(&ld, e ? e->line : 0, "not well-formed XML: %s", msg);
+        xmlFreeParserCtxt(pctx);
+        goto fail;
+    }
+    xmlFreeParserCtxt(pctx);
+    if ((r = check_root(&ld, doc)) < 0 || (r = validate_schema(&ld, doc)) < 0)
+        goto fail;
+    if ((r = load_doc(&ld, doc, m)) < 0)
+        goto fail;
+    *ret = m;
+    return 0;
+fail:
+    mr_matrix_free(m);
+    return r;
+}
+
+const struct mr_artifact *mr_matrix_artifact(const struct mr_matrix *m, const char *family)
+{
+    for (size_t i = 0; i < m->n_artifacts; i++)
+        if (m->artifacts[i].family && strcmp(m->artifacts[i].family, family) == 0)
+            return &m->artifacts[i];
+    return NULL;
+}
+
+void mr_matrix_free(struct mr_matrix *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n_images; i++) {
+        struct mr_image *img = &m->images[i];
+        free(img->name);
+        free(img->family);
+        free(img->user);
+        free(img->disk);
+        free(img->kernel);
+        free(img->initrd);
+        free(img->cmdline);
+        free(img->hostkey);
+    }
+    free(m->images);
+    for (size_t i = 0; i < m->n_artifacts; i++) {
+        free(m->artifacts[i].family);
+        free(m->artifacts[i].path);
+    }
+    free(m->artifacts);
+    for (size_t i = 0; i < m->n_tests; i++) {
+        free(m->tests[i].name);
+        free(m->tests[i].command);
+    }
+    free(m->tests);
+    free(m->path);
+    free(m->name);
+    free(m->uri);
+    free(m->pkg_name);
+    free(m->pkg_version);
+    free(m);
+}

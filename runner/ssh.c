@@ -1,0 +1,546 @@
+/* ssh.c: libssh2 sessions to guests, all non-blocking under poll() so that every step
+ * has a deadline and an interrupt ends it within a second. */
+#define _GNU_SOURCE
+#include "ssh.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libssh2.h>
+#include <libssh2_sftp.h>
+
+volatile sig_atomic_t mr_interrupted;
+
+struct mr_ssh {
+    int fd;
+    LIBSSH2_SESSION *session;
+};
+
+/* ---- keys ---------------------------------------------------------------------- */
+
+static int parse_pub_line(struct mr_sshkey *k, const char *line, struct mr_err *err,
+                          const char *what)
+{
+    char type[64], blob[8192];
+    if (sscanf(line, "%63s %8191s", type, blob) != 2) {
+        mr_err_set(err, "%s: not an OpenSSH public key line", what);
+        return -EINVAL;
+    }
+    unsigned char *raw;
+    size_t rawlen;
+    if (mr_base64_decode(blob, &raw, &rawlen) < 0) {
+        mr_err_set(err, "%s: the key blob is not valid base64", what);
+        return -EINVAL;
+    }
+    free(raw);
+    k->type = mr_xstrdup(type);
+    k->blob_b64 = mr_xstrdup(blob);
+    size_t n = strcspn(line, "\r\n");
+    k->pub_line = mr_xstrndup(line, n);
+    return 0;
+}
+
+int mr_sshkey_generate(struct mr_sshkey *k, const char *dir, const char *comment,
+                       struct mr_err *err)
+{
+    memset(k, 0, sizeof(*k));
+    int r = mr_mkdir_p(dir, 0700);
+    if (r < 0 || chmod(dir, 0700) < 0) {
+        mr_err_set(err, "cannot create key folder '%s': %s", dir, strerror(r < 0 ? -r : errno));
+        return r < 0 ? r : -errno;
+    }
+    _cleanup_free_ char *priv = mr_xasprintf("%s/id_ed25519", dir);
+    _cleanup_free_ char *pub = mr_xasprintf("%s/id_ed25519.pub", dir);
+    (void)unlink(priv);
+    (void)unlink(pub);
+    char *argv[] = { "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", (char *)comment,
+                     "-f", priv, NULL };
+    struct mr_buf out;
+    mr_buf_init(&out);
+    r = mr_spawn(argv, &out);
+    if (r != 0) {
+        mr_err_set(err, "cannot generate the run's SSH key: %s",
+                   r == -ENOENT ? "ssh-keygen not found (install openssh-client)"
+                                : (out.len ? out.data : "ssh-keygen failed"));
+        mr_buf_release(&out);
+        return r < 0 ? r : -EIO;
+    }
+    mr_buf_release(&out);
+    if (chmod(priv, 0600) < 0) {
+        mr_err_set(err, "cannot protect '%s': %s", priv, strerror(errno));
+        return -errno;
+    }
+    _cleanup_free_ char *line = NULL;
+    size_t len;
+    if ((r = mr_file_read(pub, &line, &len)) < 0) {
+        mr_err_set(err, "cannot read '%s': %s", pub, strerror(-r));
+        return r;
+    }
+    if ((r = parse_pub_line(k, line, err, pub)) < 0)
+        return r;
+    k->priv_path = MR_TAKE_PTR(priv);
+    return 0;
+}
+
+int mr_sshkey_load_public(struct mr_sshkey *k, const char *path, struct mr_err *err)
+{
+    memset(k, 0, sizeof(*k));
+    _cleanup_free_ char *data = NULL;
+    size_t len;
+    int r = mr_file_read(path, &data, &len);
+    if (r < 0) {
+        mr_err_set(err, "cannot read host key '%s': %s", path, strerror(-r));
+        return r;
+    }
+    return parse_pub_line(k, data, err, path);
+}
+
+void mr_sshkey_release(struct mr_sshkey *k)
+{
+    free(k->priv_path);
+    free(k->pub_line);
+    free(k->type);
+    free(k->blob_b64);
+    memset(k, 0, sizeof(*k));
+}
+
+/* ---- waiting ------------------------------------------------------------------- */
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Waits until the socket is ready in the direction libssh2 is blocked on. */
+static int wait_socket(struct mr_ssh *s, int64_t deadline)
+{
+    if (mr_interrupted)
+        return -EINTR;
+    int64_t left = deadline - mr_now_ms();
+    if (left <= 0)
+        return -ETIMEDOUT;
+    int dir = libssh2_session_block_directions(s->session);
+    struct pollfd p = { .fd = s->fd };
+    if (dir & LIBSSH2_SESSION_BLOCK_INBOUND)
+        p.events |= POLLIN;
+    if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
+        p.events |= POLLOUT;
+    if (!p.events)
+        p.events = POLLIN;
+    /* Wake at least once a second to notice an interrupt. */
+    if (poll(&p, 1, (int)min64(left, 1000)) < 0 && errno != EINTR)
+        return -errno;
+    return 0;
+}
+
+/* Repeats a libssh2 call returning int while it would block. */
+#define NB(s, deadline, call)                                                             \
+    ({                                                                                    \
+        int _rc;                                                                          \
+        while ((_rc = (call)) == LIBSSH2_ERROR_EAGAIN) {                                  \
+            int _w = wait_socket((s), (deadline));                                        \
+            if (_w < 0) {                                                                 \
+                _rc = _w == -EINTR ? -EINTR : LIBSSH2_ERROR_TIMEOUT;                      \
+                break;                                                                    \
+            }                                                                             \
+        }                                                                                 \
+        _rc;                                                                              \
+    })
+
+/* Repeats a libssh2 call returning a pointer while it would block. */
+#define NB_PTR(s, deadline, call)                                                         \
+    ({                                                                                    \
+        __typeof__(call) _p;                                                              \
+        while (!(_p = (call)) &&                                                          \
+               libssh2_session_last_errno((s)->session) == LIBSSH2_ERROR_EAGAIN) {        \
+            if (wait_socket((s), (deadline)) < 0)                                         \
+                break;                                                                    \
+        }                                                                                 \
+        _p;                                                                               \
+    })
+
+static const char *ssh_msg(struct mr_ssh *s)
+{
+    char *msg = NULL;
+    libssh2_session_last_error(s->session, &msg, NULL, 0);
+    return msg && msg[0] ? msg : "unknown SSH error";
+}
+
+/* ---- connecting ---------------------------------------------------------------- */
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_rc;
+
+static void init_libssh2(void)
+{
+    init_rc = libssh2_init(0);
+}
+
+static int tcp_connect(const char *host, int port, int64_t deadline, struct mr_err *err)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    if (inet_pton(AF_INET, host, &a.sin_addr) != 1) {
+        mr_err_set(err, "'%s' is not an IPv4 address", host);
+        return -EINVAL;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        mr_err_set(err, "socket: %s", strerror(errno));
+        return -errno;
+    }
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS) {
+        mr_err_set(err, "connect to %s:%d: %s", host, port, strerror(errno));
+        int r = -errno;
+        close(fd);
+        return r;
+    }
+    struct pollfd p = { .fd = fd, .events = POLLOUT };
+    for (;;) {
+        int64_t left = deadline - mr_now_ms();
+        if (mr_interrupted || left <= 0) {
+            close(fd);
+            mr_err_set(err, "connect to %s:%d: %s", host, port,
+                       mr_interrupted ? "interrupted" : "timed out");
+            return mr_interrupted ? -EINTR : -ETIMEDOUT;
+        }
+        int n = poll(&p, 1, (int)min64(left, 1000));
+        if (n > 0)
+            break;
+    }
+    int soerr = 0;
+    socklen_t sl = sizeof(soerr);
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+    if (soerr) {
+        mr_err_set(err, "connect to %s:%d: %s", host, port, strerror(soerr));
+        close(fd);
+        return -soerr;
+    }
+    return fd;
+}
+
+static char *fingerprint(const unsigned char *sha256)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char out[64] = "SHA256:";
+    size_t o = strlen(out);
+    for (int i = 0; i < 32; i += 3) {
+        unsigned v = (unsigned)sha256[i] << 16;
+        if (i + 1 < 32)
+            v |= (unsigned)sha256[i + 1] << 8;
+        if (i + 2 < 32)
+            v |= sha256[i + 2];
+        out[o++] = tbl[(v >> 18) & 63];
+        out[o++] = tbl[(v >> 12) & 63];
+        if (i + 1 < 32)
+            out[o++] = tbl[(v >> 6) & 63];
+        if (i + 2 < 32)
+            out[o++] = tbl[v & 63];
+    }
+    out[o] = '\0';
+    return mr_xstrdup(out);
+}
+
+static int check_host_key(struct mr_ssh *s, const struct mr_sshkey *pinned, struct mr_err *err)
+{
+    size_t len = 0;
+    int type = 0;
+    const char *key = libssh2_session_hostkey(s->session, &len, &type);
+    if (!key) {
+        mr_err_set(err, "the guest presented no host key");
+        return -EPERM;
+    }
+    unsigned char *want;
+    size_t want_len;
+    if (mr_base64_decode(pinned->blob_b64, &want, &want_len) < 0) {
+        mr_err_set(err, "the pinned host key is not valid base64");
+        return -EINVAL;
+    }
+    int same = want_len == len && memcmp(want, key, len) == 0;
+    free(want);
+    if (same)
+        return 0;
+    const char *hash = libssh2_hostkey_hash(s->session, LIBSSH2_HOSTKEY_HASH_SHA256);
+    _cleanup_free_ char *fp = hash ? fingerprint((const unsigned char *)hash) : mr_xstrdup("?");
+    mr_err_set(err, "host key mismatch: the guest presented %s, which is not the pinned %s key; "
+                    "refusing to connect",
+               fp, pinned->type);
+    return -EPERM;
+}
+
+static int connect_once(const struct mr_ssh_target *t, int64_t deadline, struct mr_ssh **ret,
+                        struct mr_err *err)
+{
+    int fd = tcp_connect(t->host, t->port, deadline, err);
+    if (fd < 0)
+        return fd;
+    struct mr_ssh *s = mr_xcalloc(1, sizeof(*s));
+    s->fd = fd;
+    s->session = libssh2_session_init();
+    if (!s->session) {
+        close(fd);
+        free(s);
+        mr_err_set(err, "cannot create an SSH session");
+        return -ENOMEM;
+    }
+    libssh2_session_set_blocking(s->session, 0);
+    int rc = NB(s, deadline, libssh2_session_handshake(s->session, fd));
+    if (rc) {
+        mr_err_set(err, "SSH handshake with %s:%d failed: %s", t->host, t->port,
+                   rc == -EINTR ? "interrupted" : ssh_msg(s));
+        mr_ssh_free(s);
+        return rc == -EINTR ? -EINTR : -EAGAIN;
+    }
+    if (t->pinned_host && (rc = check_host_key(s, t->pinned_host, err)) < 0) {
+        mr_ssh_free(s);
+        return rc;
+    }
+    _cleanup_free_ char *pub = mr_xasprintf("%s.pub", t->key->priv_path);
+    rc = NB(s, deadline,
+            libssh2_userauth_publickey_fromfile_ex(s->session, t->user,
+                                                   (unsigned)strlen(t->user), pub,
+                                                   t->key->priv_path, NULL));
+    if (rc) {
+        mr_err_set(err, "public key authentication as '%s' failed: %s", t->user,
+                   rc == -EINTR ? "interrupted" : ssh_msg(s));
+        mr_ssh_free(s);
+        /* The guest may not have installed the key yet (cloud-init writes it while sshd
+         * already listens), so this is retried until the deadline. */
+        return rc == -EINTR ? -EINTR : -EAGAIN;
+    }
+    *ret = s;
+    return 0;
+}
+
+int mr_ssh_connect(const struct mr_ssh_target *t, int64_t deadline_ms, struct mr_ssh **ret,
+                   struct mr_err *err)
+{
+    pthread_once(&init_once, init_libssh2);
+    if (init_rc != 0) {
+        mr_err_set(err, "cannot initialise libssh2");
+        return -EIO;
+    }
+    int64_t backoff = 250;
+    struct mr_err last = { 0 };
+    for (;;) {
+        /* One attempt may not take the whole budget: a guest that accepted the TCP
+         * connection but stalls mid-handshake is retried. */
+        int64_t attempt_deadline = min64(deadline_ms, mr_now_ms() + 20000);
+        mr_err_release(&last);
+        int r = connect_once(t, attempt_deadline, ret, &last);
+        if (r == 0) {
+            mr_err_release(&last);
+            return 0;
+        }
+        if (r == -EPERM || r == -EINTR || r == -EINVAL) {
+            mr_err_set(err, "%s", mr_err_msg(&last));
+            mr_err_release(&last);
+            return r;
+        }
+        int64_t now = mr_now_ms();
+        if (now + backoff >= deadline_ms) {
+            mr_err_set(err, "no SSH login on %s:%d before the deadline; last attempt: %s",
+                       t->host, t->port, mr_err_msg(&last));
+            mr_err_release(&last);
+            return -ETIMEDOUT;
+        }
+        for (int64_t end = now + backoff; mr_now_ms() < end;) {
+            if (mr_interrupted) {
+                mr_err_set(err, "interrupted while waiting for SSH");
+                mr_err_release(&last);
+                return -EINTR;
+            }
+            mr_sleep_ms(min64(100, end - mr_now_ms()));
+        }
+        backoff = min64(backoff * 2, 2000);
+    }
+}
+
+void mr_ssh_free(struct mr_ssh *s)
+{
+    if (!s)
+        return;
+    if (s->session) {
+        int64_t deadline = mr_now_ms() + 1000;
+        (void)NB(s, deadline, libssh2_session_disconnect(s->session, "matrixrun done"));
+        libssh2_session_free(s->session);
+    }
+    if (s->fd >= 0)
+        close(s->fd);
+    free(s);
+}
+
+/* ---- exec ---------------------------------------------------------------------- */
+
+void mr_exec_init(struct mr_exec *x)
+{
+    memset(x, 0, sizeof(*x));
+    mr_buf_init(&x->out);
+    mr_buf_init(&x->err);
+    x->exit_status = -1;
+}
+
+void mr_exec_release(struct mr_exec *x)
+{
+    mr_buf_release(&x->out);
+    mr_buf_release(&x->err);
+    free(x->exit_signal);
+    x->exit_signal = NULL;
+}
+
+static void keep(struct mr_buf *b, size_t *dropped, const char *data, size_t n)
+{
+    size_t room = b->len < MR_SSH_OUTPUT_CAP ? MR_SSH_OUTPUT_CAP - b->len : 0;
+    size_t take = n < room ? n : room;
+    mr_buf_add(b, data, take);
+    *dropped += n - take;
+}
+
+static void channel_abandon(struct mr_ssh *s, LIBSSH2_CHANNEL *ch)
+{
+    int64_t grace = mr_now_ms() + 2000;
+    (void)NB(s, grace, libssh2_channel_close(ch));
+    (void)libssh2_channel_free(ch);
+}
+
+int mr_ssh_exec(struct mr_ssh *s, const char *cmd, int64_t timeout_ms, struct mr_exec *x,
+                struct mr_err *err)
+{
+    int64_t deadline = mr_now_ms() + timeout_ms;
+    LIBSSH2_CHANNEL *ch = NB_PTR(s, deadline, libssh2_channel_open_session(s->session));
+    if (!ch) {
+        if (mr_interrupted) {
+            mr_err_set(err, "interrupted");
+            return -EINTR;
+        }
+        mr_err_set(err, "cannot open an SSH channel: %s", ssh_msg(s));
+        return mr_now_ms() >= deadline ? -ETIMEDOUT : -EIO;
+    }
+    int rc = NB(s, deadline, libssh2_channel_exec(ch, cmd));
+    if (rc) {
+        mr_err_set(err, "cannot start the command: %s",
+                   rc == -EINTR ? "interrupted" : ssh_msg(s));
+        channel_abandon(s, ch);
+        return rc == -EINTR ? -EINTR : rc == LIBSSH2_ERROR_TIMEOUT ? -ETIMEDOUT : -EIO;
+    }
+    char chunk[32768];
+    for (;;) {
+        ssize_t r1 = libssh2_channel_read_ex(ch, 0, chunk, sizeof(chunk));
+        if (r1 > 0)
+            keep(&x->out, &x->out_dropped, chunk, (size_t)r1);
+        ssize_t r2 = libssh2_channel_read_ex(ch, SSH_EXTENDED_DATA_STDERR, chunk, sizeof(chunk));
+        if (r2 > 0)
+            keep(&x->err, &x->err_dropped, chunk, (size_t)r2);
+        if ((r1 < 0 && r1 != LIBSSH2_ERROR_EAGAIN) || (r2 < 0 && r2 != LIBSSH2_ERROR_EAGAIN)) {
+            mr_err_set(err, "connection lost while the command ran: %s", ssh_msg(s));
+            channel_abandon(s, ch);
+            return -EIO;
+        }
+        if (r1 > 0 || r2 > 0)
+            continue;
+        if (libssh2_channel_eof(ch))
+            break;
+        int w = wait_socket(s, deadline);
+        if (w == -ETIMEDOUT) {
+            mr_err_set(err, "the command outlived its timeout of %.1f s",
+                       (double)timeout_ms / 1000.0);
+            channel_abandon(s, ch);
+            return -ETIMEDOUT;
+        }
+        if (w < 0) {
+            mr_err_set(err, "interrupted");
+            channel_abandon(s, ch);
+            return -EINTR;
+        }
+    }
+    int64_t grace = min64(deadline, mr_now_ms() + 5000);
+    (void)NB(s, grace, libssh2_channel_close(ch));
+    (void)NB(s, grace, libssh2_channel_wait_closed(ch));
+    x->exit_status = libssh2_channel_get_exit_status(ch);
+    char *sig = NULL;
+    size_t siglen = 0;
+    if (libssh2_channel_get_exit_signal(ch, &sig, &siglen, NULL, NULL, NULL, NULL) == 0 && sig) {
+        if (siglen)
+            x->exit_signal = mr_xstrndup(sig, siglen);
+        libssh2_free(s->session, sig);
+    }
+    libssh2_channel_free(ch);
+    return 0;
+}
+
+/* ---- upload -------------------------------------------------------------------- */
+
+int mr_ssh_upload(struct mr_ssh *s, const char *local, const char *remote_path, long mode,
+                  int64_t timeout_ms, struct mr_err *err)
+{
+    int64_t deadline = mr_now_ms() + timeout_ms;
+    int r = -EIO;
+    int fd = open(local, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        mr_err_set(err, "cannot open '%s': %s", local, strerror(errno));
+        return -errno;
+    }
+    LIBSSH2_SFTP *sftp = NB_PTR(s, deadline, libssh2_sftp_init(s->session));
+    LIBSSH2_SFTP_HANDLE *fh = NULL;
+    if (!sftp) {
+        mr_err_set(err, "cannot start SFTP: %s", ssh_msg(s));
+        goto out;
+    }
+    fh = NB_PTR(s, deadline,
+                libssh2_sftp_open_ex(sftp, remote_path, (unsigned)strlen(remote_path),
+                                     LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC,
+                                     mode, LIBSSH2_SFTP_OPENFILE));
+    if (!fh) {
+        mr_err_set(err, "cannot create '%s' in the guest: %s (SFTP status %lu)", remote_path,
+                   ssh_msg(s), libssh2_sftp_last_error(sftp));
+        goto out;
+    }
+    char chunk[32768];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            mr_err_set(err, "cannot read '%s': %s", local, strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w;
+            while ((w = libssh2_sftp_write(fh, chunk + off, (size_t)(n - off))) ==
+                   LIBSSH2_ERROR_EAGAIN) {
+                int wr = wait_socket(s, deadline);
+                if (wr < 0) {
+                    mr_err_set(err, "upload of '%s' %s", local,
+                               wr == -EINTR ? "interrupted" : "timed out");
+                    r = wr;
+                    goto out;
+                }
+            }
+            if (w < 0) {
+                mr_err_set(err, "cannot write '%s' in the guest: %s", remote_path, ssh_msg(s));
+                goto out;
+            }
+            off += w;
+        }
+    }
+    r = 0;
+out:
+    if (fh && NB(s, deadline, libssh2_sftp_close_handle(fh)) != 0 && r == 0) {
+        mr_err_set(err, "cannot close '%s' in the guest: %s", remote_path, ssh_msg(s));
+        r = -EIO;
+    }
+    if (sftp)
+        (void)NB(s, deadline, libssh2_sftp_shutdown(sftp));
+    close(fd);
+    return r;
+}
