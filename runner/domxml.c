@@ -132,11 +132,12 @@ char *mr_domxml_build(const struct mr_domain_spec *s, struct mr_err *err)
         W(end(w));
         W(end(w));
     }
-    /* The serial console goes through virtlogd into the cell's report folder. */
+    /* The serial console goes straight into the cell's report folder: libvirt opens
+     * the file and hands QEMU the descriptor, so the guest never waits on a reader. */
     W(start(w, "serial"));
-    W(attr(w, "type", "pty"));
-    W(start(w, "log"));
-    W(attr(w, "file", s->serial_log));
+    W(attr(w, "type", "file"));
+    W(start(w, "source"));
+    W(attr(w, "path", s->serial_log));
     W(attr(w, "append", "off"));
     W(end(w));
     W(start(w, "target"));

@@ -276,12 +276,56 @@ static int check_host_key(struct mr_ssh *s, const struct mr_sshkey *pinned, stru
     return -EPERM;
 }
 
+/* Behind QEMU's user networking the TCP connect always succeeds at once (slirp accepts for
+ * the guest), and a guest whose network is not up yet never answers: waiting for a
+ * handshake there would burn a whole attempt. So an attempt first waits briefly for the
+ * server's banner, peeking so libssh2 still reads it. */
+#define BANNER_WAIT_MS 3000
+
+static int wait_banner(int fd, int64_t deadline, const struct mr_ssh_target *t,
+                       struct mr_err *err)
+{
+    int64_t end = min64(deadline, mr_now_ms() + BANNER_WAIT_MS);
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    for (;;) {
+        if (mr_interrupted) {
+            mr_err_set(err, "interrupted");
+            return -EINTR;
+        }
+        int64_t left = end - mr_now_ms();
+        if (left <= 0) {
+            mr_err_set(err, "no SSH banner from %s:%d yet", t->host, t->port);
+            return -EAGAIN;
+        }
+        int n = poll(&p, 1, (int)min64(left, 1000));
+        if (n < 0 && errno != EINTR) {
+            mr_err_set(err, "poll: %s", strerror(errno));
+            return -errno;
+        }
+        if (n <= 0)
+            continue;
+        char buf[4];
+        ssize_t got = recv(fd, buf, sizeof(buf), MSG_PEEK);
+        if (got <= 0) {
+            mr_err_set(err, "%s:%d closed the connection before the SSH banner", t->host,
+                       t->port);
+            return -EAGAIN;
+        }
+        return 0;
+    }
+}
+
 static int connect_once(const struct mr_ssh_target *t, int64_t deadline, struct mr_ssh **ret,
                         struct mr_err *err)
 {
     int fd = tcp_connect(t->host, t->port, deadline, err);
     if (fd < 0)
         return fd;
+    int rb = wait_banner(fd, deadline, t, err);
+    if (rb < 0) {
+        close(fd);
+        return rb;
+    }
     struct mr_ssh *s = mr_xcalloc(1, sizeof(*s));
     s->fd = fd;
     s->session = libssh2_session_init();

@@ -115,7 +115,7 @@ START_TEST(test_domxml_carries_run_facts)
     ASSERT_XPATH(xml, "string(/domain/vcpu)", "2");
     ASSERT_XPATH(xml, "string(/domain/devices/disk/source/@file)", s.disk);
     ASSERT_XPATH(xml, "string(/domain/devices/disk/driver/@type)", "qcow2");
-    ASSERT_XPATH(xml, "string(/domain/devices/serial/log/@file)", s.serial_log);
+    ASSERT_XPATH(xml, "string(/domain/devices/serial/source/@path)", s.serial_log);
     ASSERT_XPATH(xml, "string(/domain/devices/memballoon/@model)", "none");
     ASSERT_XPATH(xml, "string(/domain/q:commandline/q:arg[2]/@value)",
                  "user,id=mrnet0,restrict=on,hostfwd=tcp:127.0.0.1:40022-:22");
