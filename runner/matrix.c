@@ -507,6 +507,7 @@ int mr_matrix_load(const char *path, struct mr_matrix **ret, struct mr_err *err)
     _cleanup_free_ char *dir = mr_path_dirname(path);
     struct loader ld = { .file = path, .dir = dir, .err = err };
     _cleanup_xmldoc_ xmlDocPtr doc = NULL;
+    xmlParserCtxtPtr pctx = NULL;
     int r;
 
     if (access(path, R_OK) < 0) {
@@ -514,7 +515,7 @@ int mr_matrix_load(const char *path, struct mr_matrix **ret, struct mr_err *err)
         mr_err_set(err, "%s: cannot read matrix: %s", path, strerror(errno));
         goto fail;
     }
-    xmlParserCtxtPtr pctx = xmlNewParserCtxt();
+    pctx = xmlNewParserCtxt();
     /* No network, no entity expansion, no DTD loading: a matrix is plain data. */
     doc = xmlCtxtReadFile(pctx, path, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR |
                                               XML_PARSE_NOWARNING);

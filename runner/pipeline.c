@@ -127,6 +127,9 @@ static int do_install(struct run *run, const struct mr_image *img, struct mr_ssh
     const struct mr_artifact *a = mr_matrix_artifact(run->m, img->family);
     const char *base = strrchr(a->path, '/') ? strrchr(a->path, '/') + 1 : a->path;
     _cleanup_free_ char *remote = mr_xasprintf("/tmp/%s", base);
+    _cleanup_free_ char *cmd = NULL;
+    _cleanup_free_ char *vcmd = NULL;
+    _cleanup_free_ char *got = NULL;
     int64_t t0 = mr_now_ms();
     int64_t budget = (int64_t)run->m->install_timeout_s * 1000;
     struct mr_err e = { 0 };
@@ -137,7 +140,7 @@ static int do_install(struct run *run, const struct mr_image *img, struct mr_ssh
         step_error(c, r, "upload", &e);
         goto out;
     }
-    _cleanup_free_ char *cmd = mr_xasprintf(fam->install_cmd, remote);
+    cmd = mr_xasprintf(fam->install_cmd, remote);
     int64_t left = budget - (mr_now_ms() - t0);
     r = mr_ssh_exec(ssh, cmd, left > 0 ? left : 1, &x, &e);
     exec_output(c, &x);
@@ -155,7 +158,7 @@ static int do_install(struct run *run, const struct mr_image *img, struct mr_ssh
                         cmd, x.exit_status);
         goto out;
     }
-    _cleanup_free_ char *vcmd = mr_xasprintf(fam->version_cmd, run->m->pkg_name);
+    vcmd = mr_xasprintf(fam->version_cmd, run->m->pkg_name);
     mr_exec_release(&x);
     mr_exec_init(&x);
     left = budget - (mr_now_ms() - t0);
@@ -164,7 +167,7 @@ static int do_install(struct run *run, const struct mr_image *img, struct mr_ssh
         step_error(c, r, "version check", &e);
         goto out;
     }
-    _cleanup_free_ char *got = mr_xstrndup(x.out.data ? x.out.data : "", x.out.len);
+    got = mr_xstrndup(x.out.data ? x.out.data : "", x.out.len);
     got[strcspn(got, "\r\n")] = '\0';
     if (x.exit_status != 0 || strcmp(got, run->m->pkg_version) != 0) {
         r = -EIO;
@@ -378,6 +381,9 @@ int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
                     struct mr_run_result *res, struct mr_err *err)
 {
     struct run run = { .m = m, .o = o };
+    struct mr_err setup = { 0 };
+    _cleanup_free_ char *keydir = NULL;
+    _cleanup_free_ char *comment = NULL;
     int r;
     memset(res, 0, sizeof(*res));
     run.uri = o->uri ? o->uri : m->uri;
@@ -404,9 +410,8 @@ int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
     progress(&run, NULL, "run %s: %zu cell(s), reports in %s", run.run_id, m->n_images,
              run.outdir_abs);
 
-    struct mr_err setup = { 0 };
-    _cleanup_free_ char *keydir = mr_xasprintf("%s/ssh", run.workdir);
-    _cleanup_free_ char *comment = mr_xasprintf("matrixrun-%s", run.run_id);
+    keydir = mr_xasprintf("%s/ssh", run.workdir);
+    comment = mr_xasprintf("matrixrun-%s", run.run_id);
     run.conn = mr_guest_connect(run.uri, &setup);
     if (run.conn) {
         run.accel = mr_guest_resolve_accel(run.conn, run.accel);

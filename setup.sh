@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# setup.sh: prepares a Debian 12 machine (as root) to build, test and run matrixrun:
+# installs the packages, starts libvirtd, builds matrixrun, and builds the demo guest image
+# and the demo package into images/out/. Safe to run again; an image already built from
+# the same recipe is kept.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+say() { printf 'setup: %s\n' "$*"; }
+
+if [ "$(id -u)" != 0 ]; then
+    echo "setup: run as root (sudo bash setup.sh): it installs packages and uses the system libvirtd" >&2
+    exit 2
+fi
+
+build_pkgs="cmake make gcc pkg-config libvirt-dev libssh2-1-dev libxml2-dev libarchive-dev check libsubunit-dev"
+run_pkgs="libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils openssh-client libxml2-utils dpkg-dev"
+image_pkgs=$(sed -n 's/^# needs: //p' images/build-minimal.sh)
+say "installing packages"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $build_pkgs $run_pkgs $image_pkgs >/dev/null
+
+# libvirtd: through systemd where it runs, else started by hand (containers, CI machines
+# without an init system). The socket tells whether a daemon already listens.
+if [ ! -S /run/libvirt/libvirt-sock ]; then
+    if [ -d /run/systemd/system ]; then
+        say "starting libvirtd (systemd)"
+        systemctl start virtlogd.socket libvirtd.socket libvirtd.service
+    else
+        say "starting virtlogd and libvirtd"
+        virtlogd -d
+        libvirtd -d
+    fi
+    for _ in $(seq 50); do [ -S /run/libvirt/libvirt-sock ] && break; sleep 0.2; done
+fi
+# Without udev (containers, some CI machines) /dev/kvm stays root-only 0600. libvirt then
+# probes QEMU as root and sees KVM, but finds it unusable for its qemu user on every
+# domain start, throws its capability cache away and probes again: about a minute per
+# guest. Debian's udev rule gives it group kvm, mode 0660; do the same.
+if [ -c /dev/kvm ] && [ "$(stat -c %G:%a /dev/kvm)" = root:600 ]; then
+    say "giving /dev/kvm the group and mode udev would (kvm, 0660)"
+    chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+fi
+virsh -c qemu:///system version >/dev/null || { echo "setup: libvirtd does not answer" >&2; exit 3; }
+
+say "building matrixrun"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMR_WERROR=ON >/dev/null
+cmake --build build -j "$(nproc)" >/dev/null
+
+# The image is rebuilt only when its recipe changed (a stamp holds the recipe's hash).
+stamp=images/out/.minimal.recipe
+recipe_sum=$(sha256sum images/build-minimal.sh | cut -d' ' -f1)
+if [ -f images/out/minimal.qcow2 ] && [ "$(cat "$stamp" 2>/dev/null)" = "$recipe_sum" ]; then
+    say "guest image up to date (images/out/minimal.qcow2)"
+else
+    say "building the guest image (images/build-minimal.sh)"
+    bash images/build-minimal.sh images/out
+    echo "$recipe_sum" >"$stamp"
+fi
+bash matrices/build-demo-package.sh images/out
+say "ready: ./build/matrixrun matrices/demo.xml"

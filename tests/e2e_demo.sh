@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# e2e_demo.sh MATRIXRUN SRCDIR XSD: runs matrices/demo.xml on real guests (QEMU through the
+# system libvirtd) and checks the JUnit it wrote, verdict by verdict, and that nothing is
+# left behind and the base image is unchanged.
+. "$(dirname "$0")/e2e_lib.sh"
+mr=$1
+src=$2
+xsd=$3
+e2e_need_images "$src"
+tmp=$(e2e_tmpdir demo)
+base=$src/images/out/minimal.qcow2
+sum_before=$(sha256sum <"$base")
+doms_before=$(mr_domains)
+
+MATRIXRUN_WORKDIR=$tmp/work "$mr" "$src/matrices/demo.xml" -o "$tmp/reports" >"$tmp/stdout" 2>"$tmp/stderr"
+rc=$?
+cat "$tmp/stderr" "$tmp/stdout"
+r=$tmp/reports/junit.xml
+expect_eq "exit code (a test fails on purpose)" "$rc" 1
+expect_schema_valid "$r" "$xsd"
+expect_has "summary names the report" "$(cat "$tmp/stdout")" "report: $r"
+expect_eq "two cells" "$(xp "$r" 'count(/testsuites/testsuite)')" 2
+for cell in minimal-1cpu minimal-2cpu; do
+    expect_verdict "$r" "$cell" boot pass
+    expect_verdict "$r" "$cell" install pass
+    expect_verdict "$r" "$cell" selftest pass
+    expect_verdict "$r" "$cell" known-bug failure
+    expect_has "$cell selftest output" \
+        "$(xp "$r" "string(//testsuite[@name='$cell']/testcase[@name='selftest']/system-out)")" "selftest: ok"
+    expect_has "$cell known-bug failure message" \
+        "$(xp "$r" "string(//testsuite[@name='$cell']/testcase[@name='known-bug']/failure/@message)")" \
+        "exited with status 1"
+    expect_has "$cell known-bug stderr" \
+        "$(xp "$r" "string(//testsuite[@name='$cell']/testcase[@name='known-bug']/system-err)")" \
+        "fails on purpose"
+    expect_eq "$cell accel property" \
+        "$(xp "$r" "string(//testsuite[@name='$cell']/properties/property[@name='accel']/@value)")" tcg
+    expect_eq "$cell family property" \
+        "$(xp "$r" "string(//testsuite[@name='$cell']/properties/property[@name='family']/@value)")" debian
+    kernel=$(xp "$r" "string(//testsuite[@name='$cell']/properties/property[@name='guest.kernel']/@value)")
+    if [[ "$kernel" =~ ^[0-9]+\.[0-9]+\.[0-9]+-.*amd64$ ]]; then ok "$cell guest kernel $kernel"; else bad "$cell guest kernel '$kernel'"; fi
+    expect_has "$cell serial console logged" "$(cat "$tmp/reports/$cell/serial.log" 2>&1)" "Linux version"
+done
+expect_eq "1-vCPU cell's vcpus property" \
+    "$(xp "$r" "string(//testsuite[@name='minimal-1cpu']/properties/property[@name='vcpus']/@value)")" 1
+expect_eq "2-vCPU cell's vcpus property" \
+    "$(xp "$r" "string(//testsuite[@name='minimal-2cpu']/properties/property[@name='vcpus']/@value)")" 2
+expect_eq "base image unchanged (sha256)" "$(sha256sum <"$base")" "$sum_before"
+expect_clean "$tmp/work" "$doms_before"
+if grep -rq "PRIVATE KEY" "$tmp/reports" "$tmp/stdout" "$tmp/stderr"; then bad "a private key reached the report or log"; else ok "no private key in report or log"; fi
+grep -h "ssh ready after" "$tmp/stderr" | sed 's/^/measured: /'
+rm -rf "$tmp"
+e2e_summary e2e-demo
