@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -504,7 +505,12 @@ int mr_matrix_load(const char *path, struct mr_matrix **ret, struct mr_err *err)
     m->uri = mr_xstrdup(MR_DEFAULT_URI);
     m->accel = MR_ACCEL_KVM;
     m->install_timeout_s = MR_DEFAULT_INSTALL_TIMEOUT_S;
-    _cleanup_free_ char *dir = mr_path_dirname(path);
+    /* Paths in the matrix are relative to its folder, made absolute here: they end up in
+     * qcow2 backing-file fields and libvirt XML, which resolve relative paths elsewhere. */
+    _cleanup_free_ char *rel_dir = mr_path_dirname(path);
+    _cleanup_free_ char *dir = realpath(rel_dir, NULL);
+    if (!dir)
+        dir = mr_xstrdup(rel_dir);
     struct loader ld = { .file = path, .dir = dir, .err = err };
     _cleanup_xmldoc_ xmlDocPtr doc = NULL;
     xmlParserCtxtPtr pctx = NULL;

@@ -415,7 +415,16 @@ void mr_ssh_free(struct mr_ssh *s)
     if (s->session) {
         int64_t deadline = mr_now_ms() + 1000;
         (void)NB(s, deadline, libssh2_session_disconnect(s->session, "matrixrun done"));
-        libssh2_session_free(s->session);
+        /* On a non-blocking session libssh2_session_free() returns EAGAIN while it still
+         * closes channels, and frees nothing. Give it a second; then shut the socket so
+         * every pending send fails at once and the free completes. */
+        deadline = mr_now_ms() + 1000;
+        for (int tries = 0; tries < 5000; tries++) {
+            if (libssh2_session_free(s->session) != LIBSSH2_ERROR_EAGAIN)
+                break;
+            if (wait_socket(s, deadline) < 0)
+                shutdown(s->fd, SHUT_RDWR); /* past the second: make sends fail */
+        }
     }
     if (s->fd >= 0)
         close(s->fd);
@@ -452,7 +461,8 @@ static void channel_abandon(struct mr_ssh *s, LIBSSH2_CHANNEL *ch)
 {
     int64_t grace = mr_now_ms() + 2000;
     (void)NB(s, grace, libssh2_channel_close(ch));
-    (void)libssh2_channel_free(ch);
+    /* If the channel cannot be freed in time, libssh2_session_free() frees it later. */
+    (void)NB(s, grace, libssh2_channel_free(ch));
 }
 
 int mr_ssh_exec(struct mr_ssh *s, const char *cmd, int64_t timeout_ms, struct mr_exec *x,
@@ -516,7 +526,7 @@ int mr_ssh_exec(struct mr_ssh *s, const char *cmd, int64_t timeout_ms, struct mr
             x->exit_signal = mr_xstrndup(sig, siglen);
         libssh2_free(s->session, sig);
     }
-    libssh2_channel_free(ch);
+    (void)NB(s, grace, libssh2_channel_free(ch));
     return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "matrix.h"
 
@@ -104,6 +105,25 @@ START_TEST(test_matrix_rejects_bad_fixture)
 }
 END_TEST
 
+START_TEST(test_matrix_makes_paths_absolute)
+{
+    /* A matrix named by a relative path still yields absolute paths: they go into qcow2
+     * backing-file fields, which resolve relative to the overlay, not to us. */
+    ck_assert_int_eq(chdir(MR_TEST_DATA), 0);
+    struct mr_matrix *m = NULL;
+    struct mr_err e = { 0 };
+    ck_assert_int_eq(mr_matrix_load("matrix/good.xml", &m, &e), 0);
+    ck_assert_str_eq(m->images[0].disk, DATA "files/base.qcow2");
+    ck_assert_str_eq(m->images[0].hostkey, DATA "files/host.pub");
+    ck_assert_str_eq(m->artifacts[0].path, DATA "files/pkg.deb");
+    mr_matrix_free(m);
+    ck_assert_int_eq(chdir(MR_TEST_DATA "/matrix"), 0);
+    ck_assert_int_eq(mr_matrix_load("good.xml", &m, &e), 0);
+    ck_assert_str_eq(m->images[1].kernel, DATA "files/vmlinuz");
+    mr_matrix_free(m);
+}
+END_TEST
+
 START_TEST(test_matrix_rejects_missing_file)
 {
     struct mr_matrix *m = NULL;
@@ -142,6 +162,7 @@ int main(void)
     tcase_add_test(tc, test_matrix_loads_valid_fixture);
     tcase_add_test(tc, test_matrix_applies_defaults);
     tcase_add_test(tc, test_matrix_rejects_missing_file);
+    tcase_add_test(tc, test_matrix_makes_paths_absolute);
     tcase_add_test(tc, test_matrix_schema_is_embedded);
     tcase_add_test(tc, test_accel_parse);
     suite_add_tcase(s, tc);

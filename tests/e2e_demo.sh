@@ -12,7 +12,8 @@ base=$src/images/out/minimal.qcow2
 sum_before=$(sha256sum <"$base")
 doms_before=$(mr_domains)
 
-MATRIXRUN_WORKDIR=$tmp/work "$mr" "$src/matrices/demo.xml" -o "$tmp/reports" >"$tmp/stdout" 2>"$tmp/stderr"
+# As the README runs it: from the repository's root, with a relative matrix path.
+(cd "$src" && MATRIXRUN_WORKDIR=$tmp/work "$mr" matrices/demo.xml -o "$tmp/reports" >"$tmp/stdout" 2>"$tmp/stderr")
 rc=$?
 cat "$tmp/stderr" "$tmp/stdout"
 r=$tmp/reports/junit.xml
