@@ -2,7 +2,6 @@
 #define _GNU_SOURCE
 #include "cli.h"
 
-#define MR_VERSION "0.1.0"
 
 #include <errno.h>
 #include <getopt.h>

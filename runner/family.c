@@ -1,6 +1,7 @@
 /* family.c: the built-in OS family catalogue (see family.h). */
 #include "family.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Families whose install path is not implemented yet are listed so that the matrix
@@ -26,5 +27,13 @@ const struct mr_family *mr_family_find(const char *name)
 
 const char *mr_family_names(void)
 {
-    return "debian, ubuntu, centos, rhel, sles, windows";
+    /* Derived from the table once, so a new family cannot be missing from messages. */
+    static char names[256];
+    if (!names[0]) {
+        size_t o = 0;
+        for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
+            o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%s", i ? ", " : "",
+                                  families[i].name);
+    }
+    return names;
 }

@@ -340,13 +340,13 @@ static void run_cell(struct run *run, const struct mr_image *img)
     for (size_t i = 0; i < m->n_tests; i++) {
         struct mr_case *c = s->cases[2 + i];
         run_test(run, &m->tests[i], ssh, c, cell);
+        if (mr_interrupted) {
+            skip_rest(s, 3 + i, "the run was interrupted");
+            break;
+        }
         if (c->verdict == MR_VERDICT_ERROR && (c->type && strcmp(c->type, "timeout") != 0)) {
             /* The connection is gone: the other tests cannot run. */
             skip_rest(s, 3 + i, "the SSH connection failed");
-            break;
-        }
-        if (mr_interrupted) {
-            skip_rest(s, 3 + i, "the run was interrupted");
             break;
         }
     }
@@ -367,6 +367,16 @@ done:
     mr_err_release(&e);
     s->time_s = secs_since(cell_t0);
     progress(run, cell, "done in %.1f s", s->time_s);
+}
+
+/* A cell that never started: one boot testcase saying why. */
+static void add_unrun_cell(struct run *run, const struct mr_image *img, enum mr_verdict v,
+                           const char *type, const char *why)
+{
+    struct mr_suite *s = mr_report_add_suite(run->report, img->name);
+    _cleanup_free_ char *cls = mr_xasprintf("%s.%s", run->m->name, img->name);
+    struct mr_case *c = mr_suite_add_case(s, cls, "boot");
+    mr_case_set(c, v, type, "%s%s", v == MR_VERDICT_ERROR ? "boot: " : "", why);
 }
 
 void mr_run_result_release(struct mr_run_result *r)
@@ -423,22 +433,15 @@ int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
     if (!run.conn)
         progress(&run, NULL, "ERROR %s", mr_err_msg(&setup));
     for (size_t i = 0; i < m->n_images; i++) {
-        if (mr_interrupted) {
-            /* Every cell appears in the report, even those never started. */
-            struct mr_suite *s = mr_report_add_suite(run.report, m->images[i].name);
-            _cleanup_free_ char *cls = mr_xasprintf("%s.%s", m->name, m->images[i].name);
-            struct mr_case *c = mr_suite_add_case(s, cls, "boot");
-            mr_case_set(c, MR_VERDICT_SKIP, NULL, "not run: the run was interrupted");
-            continue;
-        }
-        if (!run.conn) {
-            struct mr_suite *s = mr_report_add_suite(run.report, m->images[i].name);
-            _cleanup_free_ char *cls = mr_xasprintf("%s.%s", m->name, m->images[i].name);
-            struct mr_case *c = mr_suite_add_case(s, cls, "boot");
-            mr_case_set(c, MR_VERDICT_ERROR, "infrastructure", "boot: %s", mr_err_msg(&setup));
-            continue;
-        }
-        run_cell(&run, &m->images[i]);
+        /* Every cell appears in the report, even those never started. */
+        if (mr_interrupted)
+            add_unrun_cell(&run, &m->images[i], MR_VERDICT_SKIP, NULL,
+                           "not run: the run was interrupted");
+        else if (!run.conn)
+            add_unrun_cell(&run, &m->images[i], MR_VERDICT_ERROR, "infrastructure",
+                           mr_err_msg(&setup));
+        else
+            run_cell(&run, &m->images[i]);
     }
     mr_err_release(&setup);
     if (run.conn)

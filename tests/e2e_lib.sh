@@ -16,7 +16,7 @@ expect_has() { if [[ "$2" == *"$3"* ]]; then ok "$1"; else bad "$1: '$3' not in 
 # xp FILE XPATH: the string value of an XPath expression.
 xp() { xmllint --xpath "$2" "$1" 2>/dev/null; }
 
-# case_kids REPORT CELL CASE: the verdict element names of a testcase ("" for a pass).
+# case_verdict REPORT CELL CASE: error, failure, skipped, pass or missing.
 case_verdict() {
     local r=$1 s=$2 c=$3 v
     for v in error failure skipped; do
