@@ -13,7 +13,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 build_pkgs="cmake make gcc pkg-config libvirt-dev libssh2-1-dev libxml2-dev libarchive-dev check libsubunit-dev"
-run_pkgs="libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils openssh-client libxml2-utils dpkg-dev"
+run_pkgs="procps libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils openssh-client libxml2-utils dpkg-dev"
 image_pkgs=$(sed -n 's/^# needs: //p' images/build-minimal.sh)
 say "installing packages"
 export DEBIAN_FRONTEND=noninteractive
@@ -22,17 +22,19 @@ apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends $build_pkgs $run_pkgs $image_pkgs >/dev/null
 
 # libvirtd: through systemd where it runs, else started by hand (containers, CI machines
-# without an init system). The socket tells whether a daemon already listens.
-if [ ! -S /run/libvirt/libvirt-sock ]; then
+# without an init system). Ask the daemon itself whether it answers: a machine restored
+# from a snapshot can carry the socket files of a daemon that is no longer running.
+libvirt_answers() { virsh -c qemu:///system version >/dev/null 2>&1; }
+if ! libvirt_answers; then
     if [ -d /run/systemd/system ]; then
         say "starting libvirtd (systemd)"
         systemctl start virtlogd.socket libvirtd.socket libvirtd.service
     else
         say "starting virtlogd and libvirtd"
-        virtlogd -d
-        libvirtd -d
+        pgrep -x virtlogd >/dev/null || virtlogd -d
+        pgrep -x libvirtd >/dev/null || libvirtd -d
     fi
-    for _ in $(seq 50); do [ -S /run/libvirt/libvirt-sock ] && break; sleep 0.2; done
+    for _ in $(seq 100); do libvirt_answers && break; sleep 0.2; done
 fi
 # Without udev (containers, some CI machines) /dev/kvm stays root-only 0600. libvirt then
 # probes QEMU as root and sees KVM, but finds it unusable for its qemu user on every
