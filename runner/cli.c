@@ -20,6 +20,7 @@ struct cli {
     const char *outdir;
     int accel;
     const char *uri;
+    const char *catalogue;
     int quiet;
 };
 
@@ -27,6 +28,7 @@ static const char usage_text[] =
     "Usage: matrixrun [run] MATRIX.xml [-o DIR] [--accel kvm|tcg|auto] [--connect URI] [-q]\n"
     "       matrixrun validate MATRIX.xml\n"
     "       matrixrun list MATRIX.xml\n"
+    "       (each also takes -C FILE)\n"
     "       matrixrun --help | --version\n"
     "\n"
     "Boots each image of the matrix as a guest, installs the package over SSH, runs the\n"
@@ -37,9 +39,13 @@ static const char usage_text[] =
     "  validate   check the matrix (schema, values, files); boots nothing\n"
     "  list       print the matrix's cells, one per line\n"
     "\n"
+    "Options of every verb:\n"
+    "  -C, --catalogue FILE  OS-family catalogue to use instead of the built-in one\n"
+    "                        (images/families.xml); also MATRIXRUN_CATALOGUE\n"
+    "\n"
     "Options of run:\n"
     "  -o, --output DIR      report folder (default: reports); writes DIR/junit.xml\n"
-    "                        and DIR/<cell>/serial.log\n"
+    "                        and DIR/<cell>/{serial.log,artifacts.tar.gz}\n"
     "      --accel ACCEL     kvm, tcg or auto; overrides the matrix's <host accel>\n"
     "      --connect URI     libvirt URI; overrides the matrix's <host uri>\n"
     "  -q, --quiet           no progress lines\n"
@@ -63,9 +69,15 @@ static void progress_line(void *ud, const char *cell, const char *msg)
         fprintf(stderr, "[%s] %s\n", ts, msg);
 }
 
-static int load(const char *path, struct mr_matrix **m)
+static int load(const struct cli *c, const char *path, struct mr_matrix **m)
 {
     struct mr_err e = { 0 };
+    const char *cat = c->catalogue ? c->catalogue : getenv("MATRIXRUN_CATALOGUE");
+    if (cat && cat[0] && mr_family_catalogue_load(cat, &e) < 0) {
+        fprintf(stderr, "matrixrun: %s\n", mr_err_msg(&e));
+        mr_err_release(&e);
+        return MR_EXIT_USAGE;
+    }
     if (mr_matrix_load(path, m, &e) < 0) {
         fprintf(stderr, "matrixrun: %s\n", mr_err_msg(&e));
         mr_err_release(&e);
@@ -76,9 +88,8 @@ static int load(const char *path, struct mr_matrix **m)
 
 static int cmd_validate(struct cli *c, const char *path)
 {
-    (void)c;
     struct mr_matrix *m;
-    int r = load(path, &m);
+    int r = load(c, path, &m);
     if (r)
         return r;
     printf("%s: valid: %zu image(s), %zu test(s), package %s %s\n", path, m->n_images,
@@ -89,15 +100,15 @@ static int cmd_validate(struct cli *c, const char *path)
 
 static int cmd_list(struct cli *c, const char *path)
 {
-    (void)c;
     struct mr_matrix *m;
-    int r = load(path, &m);
+    int r = load(c, path, &m);
     if (r)
         return r;
     for (size_t i = 0; i < m->n_images; i++) {
         const struct mr_image *img = &m->images[i];
-        printf("%s\tfamily=%s\tvcpus=%u\tmemory-mib=%u\n", img->name, img->family, img->vcpus,
-               img->memory_mib);
+        printf("%s\tfamily=%s\tversion=%s\tvcpus=%u\tmemory-mib=%u\tprovisioning=%s\n",
+               img->name, img->family, img->os_version ? img->os_version : "-", img->vcpus,
+               img->memory_mib, img->hostkey ? "cmdline" : "seed");
     }
     mr_matrix_free(m);
     return MR_EXIT_OK;
@@ -111,7 +122,7 @@ static void on_signal(int sig)
 static int cmd_run(struct cli *c, const char *path)
 {
     struct mr_matrix *m;
-    int r = load(path, &m);
+    int r = load(c, path, &m);
     if (r)
         return r;
     struct sigaction sa = { .sa_handler = on_signal };
@@ -176,13 +187,14 @@ int mr_cli_main(int argc, char **argv)
         { "accel", required_argument, NULL, 'a' },
         { "connect", required_argument, NULL, 'c' },
         { "quiet", no_argument, NULL, 'q' },
+        { "catalogue", required_argument, NULL, 'C' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
     int opt;
     /* GNU getopt permutes: options may stand before or after the verb and the matrix. */
-    while ((opt = getopt_long(argc, argv, "o:qhV", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "o:qhVC:", opts, NULL)) != -1) {
         switch (opt) {
         case 'o':
             c.outdir = optarg;
@@ -199,6 +211,9 @@ int mr_cli_main(int argc, char **argv)
             break;
         case 'q':
             c.quiet = 1;
+            break;
+        case 'C':
+            c.catalogue = optarg;
             break;
         case 'h':
             fputs(usage_text, stdout);

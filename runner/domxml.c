@@ -2,6 +2,8 @@
  * so every path and name is escaped. */
 #include "domxml.h"
 
+#include <ctype.h>
+
 #include <libxml/xmlwriter.h>
 #include <string.h>
 
@@ -46,6 +48,17 @@ char *mr_domxml_build(const struct mr_domain_spec *s, struct mr_err *err)
         (s->accel != MR_ACCEL_KVM && s->accel != MR_ACCEL_TCG)) {
         mr_err_set(err, "incomplete guest description for '%s'", s->name ? s->name : "?");
         return NULL;
+    }
+    /* The MAC goes into a QEMU option string: nothing but the plain form may pass. */
+    if (s->mac) {
+        int ok = strlen(s->mac) == 17;
+        for (int i = 0; ok && i < 17; i++)
+            ok = i % 3 == 2 ? s->mac[i] == ':' : isxdigit((unsigned char)s->mac[i]) != 0;
+        if (!ok) {
+            mr_err_set(err, "MAC address '%s' of '%s' is not of the form 52:54:00:12:34:56",
+                       s->mac, s->name);
+            return NULL;
+        }
     }
     char num[32];
     xmlBufferPtr buf = xmlBufferCreate();
@@ -132,6 +145,26 @@ char *mr_domxml_build(const struct mr_domain_spec *s, struct mr_err *err)
         W(end(w));
         W(end(w));
     }
+    /* The seed on an IDE CD-ROM: every stock image can read it, no driver needed. */
+    if (s->seed_iso) {
+        W(start(w, "disk"));
+        W(attr(w, "type", "file"));
+        W(attr(w, "device", "cdrom"));
+        W(start(w, "driver"));
+        W(attr(w, "name", "qemu"));
+        W(attr(w, "type", "raw"));
+        W(end(w));
+        W(start(w, "source"));
+        W(attr(w, "file", s->seed_iso));
+        W(end(w));
+        W(start(w, "target"));
+        W(attr(w, "dev", "hdc"));
+        W(attr(w, "bus", "ide"));
+        W(end(w));
+        W(start(w, "readonly"));
+        W(end(w));
+        W(end(w));
+    }
     /* The serial console goes straight into the cell's report folder: libvirt opens
      * the file and hands QEMU the descriptor, so the guest never waits on a reader. */
     W(start(w, "serial"));
@@ -159,7 +192,12 @@ char *mr_domxml_build(const struct mr_domain_spec *s, struct mr_err *err)
     W(qemu_arg(w, "-netdev"));
     W(qemu_arg(w, netdev));
     W(qemu_arg(w, "-device"));
-    W(qemu_arg(w, "virtio-net-pci,netdev=mrnet0,addr=0x10"));
+    char nic[128];
+    if (s->mac)
+        snprintf(nic, sizeof(nic), "virtio-net-pci,netdev=mrnet0,addr=0x10,mac=%s", s->mac);
+    else
+        snprintf(nic, sizeof(nic), "virtio-net-pci,netdev=mrnet0,addr=0x10");
+    W(qemu_arg(w, nic));
     W(end(w));
 
     W(end(w)); /* domain */

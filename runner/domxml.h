@@ -22,6 +22,8 @@ struct mr_domain_spec {
     const char *cmdline;   /* complete kernel command line */
     const char *serial_log;
     int ssh_port;          /* host port on 127.0.0.1 forwarded to the guest's port 22 */
+    const char *seed_iso;  /* NoCloud seed attached as a CD-ROM, or NULL */
+    const char *mac;       /* the NIC's MAC address ("52:54:00:..."), or NULL for QEMU's */
 };
 
 /* Returns the domain XML (caller frees), or NULL with err set if the spec is unusable. */

@@ -1,39 +1,360 @@
-/* family.c: the built-in OS family catalogue (see family.h). */
+/* family.c: loads the OS-family catalogue and expands its command templates (family.h). */
+#define _GNU_SOURCE
 #include "family.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-/* Families whose install path is not implemented yet are listed so that the matrix
- * parser can tell "unknown family" from "known but not supported yet". */
-static const struct mr_family families[] = {
-    { "debian", "root", 120, "DEBIAN_FRONTEND=noninteractive dpkg -i '%s'",
-      "dpkg-query -W -f='${Version}' '%s'", ".deb" },
-    { "ubuntu", "ubuntu", 180, "DEBIAN_FRONTEND=noninteractive sudo -n dpkg -i '%s'",
-      "dpkg-query -W -f='${Version}' '%s'", ".deb" },
-    { "centos", "centos", 240, NULL, NULL, ".rpm" },
-    { "rhel", "cloud-user", 240, NULL, NULL, ".rpm" },
-    { "sles", "sles", 300, NULL, NULL, ".rpm" },
-    { "windows", "Administrator", 900, NULL, NULL, ".msi" },
+#include <libxml/parser.h>
+
+#include "xmlutil.h"
+
+struct catalogue {
+    char *source;
+    struct mr_family *families;
+    size_t n;
 };
+
+static struct catalogue *current;
+
+static void catalogue_free(struct catalogue *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n; i++) {
+        struct mr_family *f = &c->families[i];
+        free(f->name);
+        free(f->format);
+        free(f->default_user);
+        free(f->tmpdir);
+        for (size_t j = 0; j < f->n_installs; j++)
+            free(f->installs[j].command);
+        free(f->installs);
+        free(f->version_cmd);
+        for (size_t j = 0; j < f->n_logs; j++) {
+            free(f->logs[j].name);
+            free(f->logs[j].command);
+        }
+        free(f->logs);
+    }
+    free(c->families);
+    free(c->source);
+    free(c);
+}
+
+static unsigned uint_or_zero(xmlNodePtr n, const char *name)
+{
+    _cleanup_free_ char *v = mr_xml_attr(n, name);
+    return v ? (unsigned)strtoul(v, NULL, 10) : 0;
+}
+
+/* After the schema check: values the schema cannot express. */
+static int load_family(const char *file, xmlNodePtr n, struct mr_family *f, struct mr_err *err)
+{
+    f->line = mr_xml_line(n);
+    f->name = mr_xml_attr(n, "name");
+    f->format = mr_xml_attr(n, "format");
+    f->default_user = mr_xml_attr(n, "user");
+    f->tmpdir = mr_xml_attr(n, "tmpdir");
+    f->boot_timeout_hint_s = uint_or_zero(n, "boot-timeout");
+    _cleanup_free_ char *shell = mr_xml_attr(n, "shell");
+    _cleanup_free_ char *seed = mr_xml_attr(n, "seed");
+    f->shell = strcmp(shell, "powershell") == 0 ? MR_SHELL_POWERSHELL : MR_SHELL_SH;
+    f->seed = strcmp(seed, "cloudbase-init") == 0 ? MR_SEED_CLOUDBASE_INIT : MR_SEED_CLOUD_INIT;
+    for (xmlNodePtr c = n->children; c; c = c->next) {
+        if (mr_xml_is_elem(c, "install"))
+            f->n_installs++;
+        else if (mr_xml_is_elem(c, "log"))
+            f->n_logs++;
+    }
+    f->installs = mr_xcalloc(f->n_installs, sizeof(*f->installs));
+    f->logs = mr_xcalloc(f->n_logs, sizeof(*f->logs));
+    size_t ni = 0, nl = 0;
+    for (xmlNodePtr c = n->children; c; c = c->next) {
+        if (mr_xml_is_elem(c, "install")) {
+            struct mr_family_install *in = &f->installs[ni++];
+            in->command = mr_xml_text(c);
+            in->min_version = uint_or_zero(c, "min-version");
+            in->max_version = uint_or_zero(c, "max-version");
+            if (!in->command[0]) {
+                mr_err_set(err, "%s:%d: <install> of family '%s' is empty", file,
+                           mr_xml_line(c), f->name);
+                return -EINVAL;
+            }
+            if (in->max_version && in->min_version > in->max_version) {
+                mr_err_set(err, "%s:%d: <install> min-version %u is above max-version %u",
+                           file, mr_xml_line(c), in->min_version, in->max_version);
+                return -EINVAL;
+            }
+        } else if (mr_xml_is_elem(c, "version")) {
+            f->version_cmd = mr_xml_text(c);
+        } else if (mr_xml_is_elem(c, "log")) {
+            struct mr_family_log *l = &f->logs[nl++];
+            l->name = mr_xml_attr(c, "name");
+            l->command = mr_xml_text(c);
+            /* The name becomes a member of the artifacts archive: keep it a plain name. */
+            if (!l->name[0] || strchr(l->name, '/') || l->name[0] == '.') {
+                mr_err_set(err, "%s:%d: <log> name '%s' must be a plain file name", file,
+                           mr_xml_line(c), l->name);
+                return -EINVAL;
+            }
+        }
+    }
+    if (!f->version_cmd || !f->version_cmd[0]) {
+        mr_err_set(err, "%s:%d: family '%s' has an empty <version> command", file, f->line,
+                   f->name);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int load_doc(const char *file, xmlDocPtr doc, struct catalogue **ret, struct mr_err *err)
+{
+    int r = mr_xml_validate_rng(doc, mr_family_schema, mr_family_schema_len, file,
+                                "family catalogue", err);
+    if (r < 0)
+        return r;
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    struct catalogue *c = mr_xcalloc(1, sizeof(*c));
+    c->source = mr_xstrdup(file);
+    for (xmlNodePtr n = root->children; n; n = n->next)
+        if (mr_xml_is_elem(n, "family"))
+            c->n++;
+    c->families = mr_xcalloc(c->n, sizeof(*c->families));
+    size_t i = 0;
+    for (xmlNodePtr n = root->children; n; n = n->next) {
+        if (!mr_xml_is_elem(n, "family"))
+            continue;
+        struct mr_family *f = &c->families[i++];
+        if ((r = load_family(file, n, f, err)) < 0)
+            goto fail;
+        for (size_t j = 0; j + 1 < i; j++)
+            if (strcmp(c->families[j].name, f->name) == 0) {
+                mr_err_set(err, "%s:%d: family '%s' is defined twice (first at line %d)", file,
+                           f->line, f->name, c->families[j].line);
+                r = -EINVAL;
+                goto fail;
+            }
+    }
+    *ret = c;
+    return 0;
+fail:
+    catalogue_free(c);
+    return r;
+}
+
+int mr_family_catalogue_load(const char *path, struct mr_err *err)
+{
+    struct catalogue *c = NULL;
+    _cleanup_xmldoc_ xmlDocPtr doc = NULL;
+    int r;
+    if (path) {
+        if (!(doc = mr_xml_read_file(path, err)))
+            return -EINVAL;
+        r = load_doc(path, doc, &c, err);
+    } else {
+        doc = xmlReadMemory(mr_family_catalogue, (int)mr_family_catalogue_len,
+                            "images/families.xml", NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+        if (!doc) {
+            mr_err_set(err, "internal error: the built-in family catalogue is not XML");
+            return -EINVAL;
+        }
+        r = load_doc("built-in images/families.xml", doc, &c, err);
+        if (r == 0) {
+            free(c->source);
+            c->source = mr_xstrdup("built-in");
+        }
+    }
+    if (r < 0)
+        return r;
+    catalogue_free(current);
+    current = c;
+    return 0;
+}
+
+void mr_family_catalogue_reset(void)
+{
+    catalogue_free(current);
+    current = NULL;
+}
+
+static const struct catalogue *cat(void)
+{
+    if (!current) {
+        /* The built-in catalogue is checked by the unit tests; failing here is a build bug. */
+        struct mr_err e = { 0 };
+        if (mr_family_catalogue_load(NULL, &e) < 0) {
+            fprintf(stderr, "matrixrun: %s\n", mr_err_msg(&e));
+            abort();
+        }
+    }
+    return current;
+}
+
+const char *mr_family_catalogue_source(void)
+{
+    return cat()->source;
+}
 
 const struct mr_family *mr_family_find(const char *name)
 {
-    for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
-        if (strcmp(families[i].name, name) == 0)
-            return &families[i];
+    const struct catalogue *c = cat();
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->families[i].name, name) == 0)
+            return &c->families[i];
     return NULL;
 }
 
-const char *mr_family_names(void)
+char *mr_family_names(void)
 {
-    /* Derived from the table once, so a new family cannot be missing from messages. */
-    static char names[256];
-    if (!names[0]) {
-        size_t o = 0;
-        for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
-            o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%s", i ? ", " : "",
-                                  families[i].name);
+    const struct catalogue *c = cat();
+    struct mr_buf b;
+    mr_buf_init(&b);
+    for (size_t i = 0; i < c->n; i++)
+        mr_buf_addf(&b, "%s%s", i ? ", " : "", c->families[i].name);
+    return mr_buf_detach(&b, NULL);
+}
+
+const char *mr_family_install_template(const struct mr_family *f, const char *os_version)
+{
+    if (!f->n_installs)
+        return NULL;
+    if (!os_version)
+        return f->installs[f->n_installs - 1].command;
+    unsigned major = (unsigned)strtoul(os_version, NULL, 10);
+    for (size_t i = 0; i < f->n_installs; i++) {
+        const struct mr_family_install *in = &f->installs[i];
+        if ((!in->min_version || major >= in->min_version) &&
+            (!in->max_version || major <= in->max_version))
+            return in->command;
     }
-    return names;
+    return NULL;
+}
+
+char *mr_family_remote_path(const struct mr_family *f, const char *local_path)
+{
+    const char *base = strrchr(local_path, '/') ? strrchr(local_path, '/') + 1 : local_path;
+    /* A tame name: it is spelled into commands of two different shells. */
+    _cleanup_free_ char *tame = mr_xstrdup(base);
+    for (char *p = tame; *p; p++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-", *p))
+            *p = '_';
+    char sep = f->shell == MR_SHELL_POWERSHELL ? '\\' : '/';
+    return mr_xasprintf("%s%c%s", f->tmpdir, sep, tame);
+}
+
+char *mr_family_sftp_path(const struct mr_family *f, const char *remote_path)
+{
+    if (f->shell != MR_SHELL_POWERSHELL)
+        return mr_xstrdup(remote_path);
+    /* Win32-OpenSSH's SFTP server spells C:\x\y as /C:/x/y. */
+    char *p = mr_xasprintf("/%s", remote_path);
+    for (char *q = p; *q; q++)
+        if (*q == '\\')
+            *q = '/';
+    return p;
+}
+
+char *mr_shell_quote(enum mr_shell shell, const char *s)
+{
+    struct mr_buf b;
+    mr_buf_init(&b);
+    mr_buf_adds(&b, "'");
+    for (const char *p = s; *p; p++) {
+        if (*p == '\'')
+            mr_buf_adds(&b, shell == MR_SHELL_POWERSHELL ? "''" : "'\\''");
+        else
+            mr_buf_add(&b, p, 1);
+    }
+    mr_buf_adds(&b, "'");
+    return mr_buf_detach(&b, NULL);
+}
+
+char *mr_family_expand(const struct mr_family *f, const char *tmpl,
+                       const struct mr_family_vars *v)
+{
+    _cleanup_free_ char *installlog =
+        mr_xasprintf("%s%cmatrixrun-install.log", f->tmpdir,
+                     f->shell == MR_SHELL_POWERSHELL ? '\\' : '/');
+    int root = !v->user || strcmp(v->user, "root") == 0;
+    const char *sudo = f->shell == MR_SHELL_POWERSHELL || root ? "" : "sudo -n ";
+    struct mr_buf b;
+    mr_buf_init(&b);
+    for (const char *p = tmpl; *p;) {
+        const char *val = NULL;
+        size_t skip = 0;
+        int quote = 1;
+        if (strncmp(p, "{artifact}", 10) == 0)
+            val = v->artifact, skip = 10;
+        else if (strncmp(p, "{package}", 9) == 0)
+            val = v->package, skip = 9;
+        else if (strncmp(p, "{installlog}", 12) == 0)
+            val = installlog, skip = 12;
+        else if (strncmp(p, "{sudo}", 6) == 0)
+            val = sudo, skip = 6, quote = 0;
+        if (!skip) {
+            mr_buf_add(&b, p++, 1);
+            continue;
+        }
+        if (quote) {
+            _cleanup_free_ char *q = mr_shell_quote(f->shell, val ? val : "");
+            mr_buf_adds(&b, q);
+        } else {
+            mr_buf_adds(&b, val);
+        }
+        p += skip;
+    }
+    return mr_buf_detach(&b, NULL);
+}
+
+/* UTF-8 to UTF-16LE; invalid bytes become U+FFFD. */
+static unsigned char *utf16le(const char *s, size_t *ret_len)
+{
+    size_t n = strlen(s);
+    unsigned char *out = mr_xmalloc(n * 4 + 2);
+    size_t o = 0;
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        uint32_t cp = 0xfffd;
+        size_t k = 1;
+        if (p[0] < 0x80)
+            cp = p[0];
+        else if ((p[0] & 0xe0) == 0xc0 && end - p >= 2 && (p[1] & 0xc0) == 0x80)
+            cp = ((p[0] & 0x1fu) << 6) | (p[1] & 0x3fu), k = 2;
+        else if ((p[0] & 0xf0) == 0xe0 && end - p >= 3 && (p[1] & 0xc0) == 0x80 &&
+                 (p[2] & 0xc0) == 0x80)
+            cp = ((p[0] & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) | (p[2] & 0x3fu), k = 3;
+        else if ((p[0] & 0xf8) == 0xf0 && end - p >= 4 && (p[1] & 0xc0) == 0x80 &&
+                 (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80)
+            cp = ((p[0] & 0x07u) << 18) | ((p[1] & 0x3fu) << 12) | ((p[2] & 0x3fu) << 6) |
+                 (p[3] & 0x3fu),
+            k = 4;
+        p += k;
+        if (cp >= 0x10000 && cp <= 0x10ffff) {
+            cp -= 0x10000;
+            uint32_t hi = 0xd800 + (cp >> 10), lo = 0xdc00 + (cp & 0x3ff);
+            out[o++] = hi & 0xff, out[o++] = (unsigned char)(hi >> 8);
+            out[o++] = lo & 0xff, out[o++] = (unsigned char)(lo >> 8);
+        } else {
+            if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                cp = 0xfffd;
+            out[o++] = cp & 0xff, out[o++] = (unsigned char)(cp >> 8);
+        }
+    }
+    *ret_len = o;
+    return out;
+}
+
+char *mr_family_wrap(const struct mr_family *f, const char *cmd)
+{
+    if (f->shell != MR_SHELL_POWERSHELL)
+        return mr_xstrdup(cmd);
+    size_t len;
+    _cleanup_free_ unsigned char *u = utf16le(cmd, &len);
+    _cleanup_free_ char *b64 = mr_base64_encode(u, len);
+    return mr_xasprintf("powershell -NoProfile -NonInteractive -ExecutionPolicy Bypass "
+                        "-EncodedCommand %s",
+                        b64);
 }

@@ -1,25 +1,98 @@
-/* family.h: the catalogue of guest OS families: how each installs a local package
- * artifact, how it reports the installed version, its default user and boot hint.
- * All strings are static and borrowed. */
+/* family.h: the OS-family catalogue (images/families.xml): how each family is seeded,
+ * installs a local package artifact, reports the installed version and gives up its logs;
+ * and the expansion of its command templates for one guest.
+ *
+ * The catalogue is process-wide: the built-in one (compiled from images/families.xml)
+ * unless mr_family_catalogue_load() read another. Families are borrowed from it and live
+ * until mr_family_catalogue_reset(). Strings returned as char * belong to the caller. */
 #ifndef MR_FAMILY_H
 #define MR_FAMILY_H
 
-struct mr_family {
-    const char *name;
-    const char *default_user;
-    unsigned boot_timeout_hint_s;
-    /* printf templates with %s = remote artifact path; NULL when this version of
-     * matrixrun cannot install on the family yet. */
-    const char *install_cmd;
-    /* printf template with %s = package name; prints the installed version. */
-    const char *version_cmd;
-    /* File suffix of the artifact as uploaded, e.g. ".deb". */
-    const char *artifact_suffix;
+#include <stddef.h>
+
+#include "util.h"
+
+enum mr_shell {
+    MR_SHELL_SH,
+    MR_SHELL_POWERSHELL,
 };
 
-/* The family called name, or NULL. */
+enum mr_seed_kind {
+    MR_SEED_CLOUD_INIT,
+    MR_SEED_CLOUDBASE_INIT,
+};
+
+struct mr_family_install {
+    char *command;
+    unsigned min_version; /* 0: no lower bound */
+    unsigned max_version; /* 0: no upper bound */
+};
+
+struct mr_family_log {
+    char *name;
+    char *command;
+};
+
+struct mr_family {
+    char *name;
+    char *format;       /* "deb", "rpm", "msi" */
+    char *default_user;
+    char *tmpdir;
+    enum mr_shell shell;
+    enum mr_seed_kind seed;
+    unsigned boot_timeout_hint_s;
+    struct mr_family_install *installs;
+    size_t n_installs;
+    char *version_cmd;
+    struct mr_family_log *logs;
+    size_t n_logs;
+    int line;
+};
+
+/* Reads a catalogue file (NULL: the built-in one) and makes it the process's catalogue.
+ * On failure the previous catalogue stays and err says "FILE:LINE: ...". */
+int mr_family_catalogue_load(const char *path, struct mr_err *err) MR_WUR;
+/* Frees the loaded catalogue (the next lookup loads the built-in one again). */
+void mr_family_catalogue_reset(void);
+/* Where the current catalogue came from ("built-in" or a path). Borrowed. */
+const char *mr_family_catalogue_source(void);
+
+/* The family called name, or NULL. Borrowed. */
 const struct mr_family *mr_family_find(const char *name);
-/* "debian, ubuntu, ..." for messages; static. */
-const char *mr_family_names(void);
+/* "debian, ubuntu, ..." for messages; caller frees. */
+char *mr_family_names(void);
+
+/* The install template for an OS version such as "8", "8.9" or "15-SP5" (its leading
+ * number counts); version NULL takes the family's last template. NULL if none matches. */
+const char *mr_family_install_template(const struct mr_family *f, const char *os_version);
+
+/* Values for the placeholders of a template (see images/families.xml). */
+struct mr_family_vars {
+    const char *artifact;  /* remote path of the uploaded artifact */
+    const char *package;
+    const char *user;      /* {sudo} is empty for root (and for PowerShell) */
+};
+
+/* The remote path the artifact is uploaded to (tmpdir + a tame form of its base name),
+ * as the guest's shell spells it, and the SFTP path for the same file. */
+char *mr_family_remote_path(const struct mr_family *f, const char *local_path);
+char *mr_family_sftp_path(const struct mr_family *f, const char *remote_path);
+
+/* Expands a template: each placeholder becomes its value quoted for the family's shell.
+ * Unknown placeholders are left as they are. */
+char *mr_family_expand(const struct mr_family *f, const char *tmpl,
+                       const struct mr_family_vars *v);
+/* The command line to send over SSH: cmd itself for sh; for PowerShell,
+ * "powershell -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand B64" with
+ * cmd as UTF-16LE base64, so no quoting survives two shells. */
+char *mr_family_wrap(const struct mr_family *f, const char *cmd);
+/* s quoted for the shell: 'it'\''s' for sh, 'it''s' for PowerShell. */
+char *mr_shell_quote(enum mr_shell shell, const char *s);
+
+/* The embedded catalogue and its schema (images/families.xml, images/families.rng). */
+extern const char mr_family_catalogue[];
+extern const size_t mr_family_catalogue_len;
+extern const char mr_family_schema[];
+extern const size_t mr_family_schema_len;
 
 #endif

@@ -42,6 +42,7 @@ void mr_report_free(struct mr_report *r)
         for (size_t j = 0; j < s->n_cases; j++)
             case_free(s->cases[j]);
         free(s->cases);
+        free(s->out);
         free(s->name);
         free(s->hostname);
         free(s);
@@ -100,6 +101,17 @@ void mr_case_set(struct mr_case *c, enum mr_verdict v, const char *type, const c
         c->message = mr_xvasprintf(fmt, ap);
         va_end(ap);
     }
+}
+
+void mr_suite_add_out(struct mr_suite *s, const char *text)
+{
+    struct mr_buf b;
+    mr_buf_init(&b);
+    if (s->out)
+        mr_buf_adds(&b, s->out);
+    mr_buf_adds(&b, text);
+    free(s->out);
+    s->out = mr_buf_detach(&b, NULL);
 }
 
 void mr_case_set_out(struct mr_case *c, const char *data, size_t len)
@@ -345,6 +357,11 @@ static int write_suite(xmlTextWriterPtr w, const struct mr_suite *s, size_t id)
     }
     for (size_t i = 0; i < s->n_cases; i++)
         W(write_case(w, s->cases[i]));
+    if (s->out) {
+        W(w_start(w, "system-out"));
+        W(w_text(w, s->out, strlen(s->out)));
+        W(xmlTextWriterEndElement(w));
+    }
     W(xmlTextWriterEndElement(w));
     return 0;
 fail:

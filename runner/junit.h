@@ -45,6 +45,7 @@ struct mr_suite {
     size_t n_props;
     struct mr_case **cases;
     size_t n_cases;
+    char *out; /* the suite's system-out (attachment lines), or NULL */
 };
 
 struct mr_report {
@@ -61,6 +62,9 @@ void mr_suite_set_prop(struct mr_suite *s, const char *name, const char *value);
 struct mr_case *mr_suite_add_case(struct mr_suite *s, const char *classname, const char *name);
 void mr_case_set(struct mr_case *c, enum mr_verdict v, const char *type, const char *fmt, ...)
     MR_PRINTF(4, 5);
+/* Appends text to the suite's system-out, where attachment lines such as
+ * "[[ATTACHMENT|/abs/path]]" go (Jenkins' attachments plugin reads them there). */
+void mr_suite_add_out(struct mr_suite *s, const char *text);
 /* Copies len bytes of output (any bytes) into system-out or system-err. */
 void mr_case_set_out(struct mr_case *c, const char *data, size_t len);
 void mr_case_set_err(struct mr_case *c, const char *data, size_t len);

@@ -10,18 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libxml/parser.h>
-#include <libxml/relaxng.h>
 #include <libxml/tree.h>
 
 #include "family.h"
-
-static void xml_doc_freep(xmlDocPtr *p)
-{
-    if (*p)
-        xmlFreeDoc(*p);
-}
-#define _cleanup_xmldoc_ __attribute__((cleanup(xml_doc_freep)))
+#include "xmlutil.h"
 
 const char *mr_accel_name(enum mr_accel a)
 {
@@ -70,44 +62,22 @@ static int fail(struct loader *ld, int line, const char *fmt, ...)
     return -EINVAL;
 }
 
-/* Attribute value as a new string, or NULL. */
-static char *attr(xmlNodePtr n, const char *name)
-{
-    xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
-    if (!v)
-        return NULL;
-    char *s = mr_xstrdup((const char *)v);
-    xmlFree(v);
-    return s;
-}
-
-static int line_of(xmlNodePtr n)
-{
-    long l = xmlGetLineNo(n);
-    return l > INT_MAX ? INT_MAX : (int)l;
-}
-
-static int is_elem(xmlNodePtr n, const char *name)
-{
-    return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
-}
-
 /* Names become parts of domain names and folder names: keep them tame. */
 static int check_name(struct loader *ld, xmlNodePtr n, const char *what, const char *v)
 {
     size_t len = strlen(v);
     if (len == 0 || len > 48)
-        return fail(ld, line_of(n), "<%s> name '%s' must be 1 to 48 characters", what, v);
+        return fail(ld, mr_xml_line(n), "<%s> name '%s' must be 1 to 48 characters", what, v);
     for (size_t i = 0; i < len; i++) {
         char c = v[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '-' || c == '_' || c == '.'))
-            return fail(ld, line_of(n),
+            return fail(ld, mr_xml_line(n),
                         "<%s> name '%s' may hold only letters, digits, '-', '_' and '.'",
                         what, v);
     }
     if (v[0] == '.' || v[0] == '-')
-        return fail(ld, line_of(n), "<%s> name '%s' must not start with '%c'", what, v, v[0]);
+        return fail(ld, mr_xml_line(n), "<%s> name '%s' must not start with '%c'", what, v, v[0]);
     return 0;
 }
 
@@ -115,14 +85,14 @@ static int check_name(struct loader *ld, xmlNodePtr n, const char *what, const c
 static int uint_attr(struct loader *ld, xmlNodePtr n, const char *name, unsigned min,
                      unsigned max, unsigned *ret)
 {
-    _cleanup_free_ char *v = attr(n, name);
+    _cleanup_free_ char *v = mr_xml_attr(n, name);
     if (!v)
         return 0;
     char *end;
     errno = 0;
     unsigned long x = strtoul(v, &end, 10);
     if (errno || end == v || *end || v[0] == '-' || x < min || x > max)
-        return fail(ld, line_of(n), "<%s> %s='%s' is not a whole number from %u to %u",
+        return fail(ld, mr_xml_line(n), "<%s> %s='%s' is not a whole number from %u to %u",
                     (const char *)n->name, name, v, min, max);
     *ret = (unsigned)x;
     return 0;
@@ -131,17 +101,17 @@ static int uint_attr(struct loader *ld, xmlNodePtr n, const char *name, unsigned
 /* Resolves a path attribute against the matrix folder and checks the file exists. */
 static int file_attr(struct loader *ld, xmlNodePtr n, const char *name, char **ret)
 {
-    _cleanup_free_ char *v = attr(n, name);
+    _cleanup_free_ char *v = mr_xml_attr(n, name);
     if (!v)
         return 0;
     if (!v[0])
-        return fail(ld, line_of(n), "<%s> %s is empty", (const char *)n->name, name);
+        return fail(ld, mr_xml_line(n), "<%s> %s is empty", (const char *)n->name, name);
     _cleanup_free_ char *p = mr_path_join(ld->dir, v);
     if (!mr_file_exists(p))
-        return fail(ld, line_of(n), "<%s> %s='%s': no such file (looked for '%s')",
+        return fail(ld, mr_xml_line(n), "<%s> %s='%s': no such file (looked for '%s')",
                     (const char *)n->name, name, v, p);
     if (access(p, R_OK) < 0)
-        return fail(ld, line_of(n), "<%s> %s='%s': cannot read '%s': %s",
+        return fail(ld, mr_xml_line(n), "<%s> %s='%s': cannot read '%s': %s",
                     (const char *)n->name, name, v, p, strerror(errno));
     *ret = MR_TAKE_PTR(p);
     return 0;
@@ -149,32 +119,48 @@ static int file_attr(struct loader *ld, xmlNodePtr n, const char *name, char **r
 
 static int check_family(struct loader *ld, xmlNodePtr n, const char *fam)
 {
-    if (!mr_family_find(fam))
-        return fail(ld, line_of(n), "<%s> family '%s' is unknown (known: %s)",
-                    (const char *)n->name, fam, mr_family_names());
+    if (!mr_family_find(fam)) {
+        _cleanup_free_ char *names = mr_family_names();
+        return fail(ld, mr_xml_line(n), "<%s> family '%s' is unknown (known: %s; catalogue: %s)",
+                    (const char *)n->name, fam, names, mr_family_catalogue_source());
+    }
     return 0;
 }
 
-struct schema_state {
-    int line;
-    char *msg;
-    char *node;
+/* Keys the seed sets itself; a user's cloud-config that set them would take the guest
+ * away from matrixrun (other users, other host keys). */
+static const char *const seed_keys[] = {
+    "users", "user", "ssh_keys", "ssh_authorized_keys", "ssh_deletekeys", "ssh_genkeytypes",
+    "disable_root", "hostname", "fqdn", "manage_etc_hosts", "ssh_pwauth", "chpasswd",
+    "password", "system_info",
 };
 
-static void schema_error(void *data, xmlErrorPtr e)
+static int check_cloud_config(struct loader *ld, xmlNodePtr n, const char *path)
 {
-    struct schema_state *st = data;
-    if (st->msg || !e)
-        return;
-    st->line = e->line;
-    if (e->node && ((xmlNodePtr)e->node)->type == XML_ELEMENT_NODE) {
-        st->line = line_of(e->node);
-        st->node = mr_xstrdup((const char *)((xmlNodePtr)e->node)->name);
+    _cleanup_free_ char *data = NULL;
+    size_t len;
+    int r = mr_file_read(path, &data, &len);
+    if (r < 0)
+        return fail(ld, mr_xml_line(n), "<cloud-config> cannot read '%s': %s", path,
+                    strerror(-r));
+    if (strlen(data) != len)
+        return fail(ld, mr_xml_line(n), "<cloud-config> '%s' holds a NUL byte", path);
+    int line = 1;
+    for (const char *p = data; *p; line++) {
+        size_t l = strcspn(p, "\n");
+        size_t k = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+        if (k > 0 && k < l && p[k] == ':')
+            for (size_t i = 0; i < MR_ARRAY_SIZE(seed_keys); i++)
+                if (strlen(seed_keys[i]) == k && strncmp(p, seed_keys[i], k) == 0)
+                    return fail(ld, mr_xml_line(n),
+                                "<cloud-config> '%s' line %d sets '%s', which matrixrun's "
+                                "seed sets itself (user, keys, host name)",
+                                path, line, seed_keys[i]);
+        p += l;
+        if (*p)
+            p++;
     }
-    st->msg = mr_xstrdup(e->message ? e->message : "invalid");
-    size_t l = strlen(st->msg);
-    while (l > 0 && (st->msg[l - 1] == '\n' || st->msg[l - 1] == ' '))
-        st->msg[--l] = '\0';
+    return 0;
 }
 
 /* The matrix grammar in the form the structure check below walks. The RELAX NG schema is
@@ -191,13 +177,15 @@ struct elem_rule {
 static const struct elem_rule rules[] = {
     { "host", "matrix", { "uri", "accel" }, 0, 1 },
     { "image", "matrix",
-      { "!name", "!family", "user", "memory-mib", "vcpus", "boot-timeout" }, 1, 100000 },
+      { "!name", "!family", "version", "user", "memory-mib", "vcpus", "boot-timeout" }, 1,
+      100000 },
     { "package", "matrix", { "!name", "!version", "install-timeout" }, 1, 1 },
     { "test", "matrix", { "!name", "timeout" }, 1, 100000 },
     { "disk", "image", { "!path" }, 0, 1 },
     { "kernel", "image", { "!path", "!initrd", "cmdline" }, 0, 1 },
     { "hostkey", "image", { "!path" }, 0, 1 },
-    { "artifact", "package", { "!family", "!path" }, 1, 100 },
+    { "cloud-config", "image", { "!path" }, 0, 1 },
+    { "artifact", "package", { "!family", "!path", "version" }, 1, 100 },
 };
 
 static int check_attrs(struct loader *ld, xmlNodePtr n, const char *const *allowed)
@@ -210,12 +198,12 @@ static int check_attrs(struct loader *ld, xmlNodePtr n, const char *const *allow
                 ok = 1;
         }
         if (!ok)
-            return fail(ld, line_of(n), "<%s> has an unknown attribute '%s'",
+            return fail(ld, mr_xml_line(n), "<%s> has an unknown attribute '%s'",
                         (const char *)n->name, (const char *)a->name);
     }
     for (size_t i = 0; i < 7 && allowed[i]; i++) {
         if (allowed[i][0] == '!' && !xmlHasProp(n, (const xmlChar *)allowed[i] + 1))
-            return fail(ld, line_of(n), "<%s> lacks the required attribute '%s'",
+            return fail(ld, mr_xml_line(n), "<%s> lacks the required attribute '%s'",
                         (const char *)n->name, allowed[i] + 1);
     }
     return 0;
@@ -229,7 +217,7 @@ static int check_structure(struct loader *ld, xmlNodePtr parent)
         if (c->type == XML_TEXT_NODE && strcmp((const char *)parent->name, "test") != 0) {
             for (const xmlChar *t = c->content; t && *t; t++)
                 if (!strchr(" \t\r\n", *t))
-                    return fail(ld, line_of(c), "<%s> holds text where only elements belong",
+                    return fail(ld, mr_xml_line(c), "<%s> holds text where only elements belong",
                                 (const char *)parent->name);
             continue;
         }
@@ -241,10 +229,10 @@ static int check_structure(struct loader *ld, xmlNodePtr parent)
                 strcmp(rules[k].parent, (const char *)parent->name) == 0)
                 break;
         if (k == MR_ARRAY_SIZE(rules))
-            return fail(ld, line_of(c), "unknown element <%s> inside <%s>",
+            return fail(ld, mr_xml_line(c), "unknown element <%s> inside <%s>",
                         (const char *)c->name, (const char *)parent->name);
         if (++counts[k] > (size_t)rules[k].max)
-            return fail(ld, line_of(c), "<%s> may appear only %d time(s) inside <%s>",
+            return fail(ld, mr_xml_line(c), "<%s> may appear only %d time(s) inside <%s>",
                         rules[k].name, rules[k].max, rules[k].parent);
         if ((r = check_attrs(ld, c, rules[k].attrs)) < 0)
             return r;
@@ -254,7 +242,7 @@ static int check_structure(struct loader *ld, xmlNodePtr parent)
     for (size_t k = 0; k < MR_ARRAY_SIZE(rules); k++)
         if (strcmp(rules[k].parent, (const char *)parent->name) == 0 &&
             counts[k] < (size_t)rules[k].min)
-            return fail(ld, line_of(parent), "<%s> needs at least %d <%s>",
+            return fail(ld, mr_xml_line(parent), "<%s> needs at least %d <%s>",
                         (const char *)parent->name, rules[k].min, rules[k].name);
     return 0;
 }
@@ -263,17 +251,17 @@ static int check_root(struct loader *ld, xmlDocPtr doc)
 {
     xmlNodePtr root = xmlDocGetRootElement(doc);
     if (!root || strcmp((const char *)root->name, "matrix") != 0)
-        return fail(ld, root ? line_of(root) : 0, "the root element is <%s>, not <matrix>",
+        return fail(ld, root ? mr_xml_line(root) : 0, "the root element is <%s>, not <matrix>",
                     root ? (const char *)root->name : "");
     if (root->ns)
-        return fail(ld, line_of(root), "<matrix> must not be in a namespace (found '%s')",
+        return fail(ld, mr_xml_line(root), "<matrix> must not be in a namespace (found '%s')",
                     (const char *)root->ns->href);
-    _cleanup_free_ char *v = attr(root, "version");
+    _cleanup_free_ char *v = mr_xml_attr(root, "version");
     if (!v)
-        return fail(ld, line_of(root), "<matrix> lacks the required attribute 'version' "
+        return fail(ld, mr_xml_line(root), "<matrix> lacks the required attribute 'version' "
                                         "(this matrixrun reads version '1')");
     if (strcmp(v, "1") != 0)
-        return fail(ld, line_of(root), "<matrix> version='%s' is not supported "
+        return fail(ld, mr_xml_line(root), "<matrix> version='%s' is not supported "
                                         "(this matrixrun reads version '1')", v);
     int r = check_attrs(ld, root, (const char *const[]){ "!version", "name", NULL });
     return r < 0 ? r : check_structure(ld, root);
@@ -281,65 +269,47 @@ static int check_root(struct loader *ld, xmlDocPtr doc)
 
 static int validate_schema(struct loader *ld, xmlDocPtr doc)
 {
-    int r = -EINVAL;
-    struct schema_state st = { 0 };
-    xmlRelaxNGParserCtxtPtr pc =
-        xmlRelaxNGNewMemParserCtxt(mr_matrix_schema, (int)mr_matrix_schema_len);
-    xmlRelaxNGPtr schema = pc ? xmlRelaxNGParse(pc) : NULL;
-    xmlRelaxNGValidCtxtPtr vc = schema ? xmlRelaxNGNewValidCtxt(schema) : NULL;
-    if (!vc) {
-        fail(ld, 0, "internal error: the embedded matrix schema does not compile");
-        goto out;
-    }
-    xmlRelaxNGSetValidStructuredErrors(vc, schema_error, &st);
-    if (xmlRelaxNGValidateDoc(vc, doc) == 0) {
-        r = 0;
-        goto out;
-    }
-    if (st.node)
-        fail(ld, st.line, "<%s> does not match the matrix schema: %s", st.node,
-             st.msg ? st.msg : "invalid");
-    else
-        fail(ld, st.line, "does not match the matrix schema: %s", st.msg ? st.msg : "invalid");
-out:
-    free(st.msg);
-    free(st.node);
-    if (vc)
-        xmlRelaxNGFreeValidCtxt(vc);
-    if (schema)
-        xmlRelaxNGFree(schema);
-    if (pc)
-        xmlRelaxNGFreeParserCtxt(pc);
-    return r;
+    return mr_xml_validate_rng(doc, mr_matrix_schema, mr_matrix_schema_len, ld->file, "matrix",
+                               ld->err);
 }
 
 static int load_host(struct loader *ld, xmlNodePtr n, struct mr_matrix *m)
 {
-    char *uri = attr(n, "uri");
+    char *uri = mr_xml_attr(n, "uri");
     if (uri) {
         free(m->uri);
         m->uri = uri;
         if (!uri[0])
-            return fail(ld, line_of(n), "<host> uri is empty");
+            return fail(ld, mr_xml_line(n), "<host> uri is empty");
     }
-    _cleanup_free_ char *accel = attr(n, "accel");
+    _cleanup_free_ char *accel = mr_xml_attr(n, "accel");
     if (accel && (mr_accel_parse(accel, &m->accel) < 0 || m->accel == MR_ACCEL_AUTO))
-        return fail(ld, line_of(n), "<host> accel='%s' is not one of: kvm, tcg", accel);
+        return fail(ld, mr_xml_line(n), "<host> accel='%s' is not one of: kvm, tcg", accel);
     return 0;
 }
 
 static int load_image(struct loader *ld, xmlNodePtr n, struct mr_image *img)
 {
     int r;
-    img->line = line_of(n);
-    img->name = attr(n, "name");
-    img->family = attr(n, "family");
+    img->line = mr_xml_line(n);
+    img->name = mr_xml_attr(n, "name");
+    img->family = mr_xml_attr(n, "family");
     if ((r = check_name(ld, n, "image", img->name)) < 0)
         return r;
     if ((r = check_family(ld, n, img->family)) < 0)
         return r;
-    const struct mr_family *fam = mr_family_find(img->family);
-    img->user = attr(n, "user");
+    const struct mr_family *fam = img->fam = mr_family_find(img->family);
+    img->os_version = mr_xml_attr(n, "version");
+    if (img->os_version && !(img->os_version[0] >= '0' && img->os_version[0] <= '9'))
+        return fail(ld, img->line,
+                    "<image> '%s' version='%s' does not start with the OS's major release "
+                    "number (say '9', '8.9' or '15-SP5')",
+                    img->name, img->os_version);
+    if (img->os_version && !mr_family_install_template(fam, img->os_version))
+        return fail(ld, img->line,
+                    "<image> '%s' version='%s': family '%s' has no install command for it",
+                    img->name, img->os_version, img->family);
+    img->user = mr_xml_attr(n, "user");
     if (!img->user)
         img->user = mr_xstrdup(fam->default_user);
     img->memory_mib = MR_DEFAULT_MEMORY_MIB;
@@ -350,30 +320,41 @@ static int load_image(struct loader *ld, xmlNodePtr n, struct mr_image *img)
         (r = uint_attr(ld, n, "boot-timeout", 1, 86400, &img->boot_timeout_s)) < 0)
         return r;
     for (xmlNodePtr c = n->children; c; c = c->next) {
-        if (is_elem(c, "disk")) {
+        if (mr_xml_is_elem(c, "disk")) {
             if ((r = file_attr(ld, c, "path", &img->disk)) < 0)
                 return r;
-        } else if (is_elem(c, "kernel")) {
+        } else if (mr_xml_is_elem(c, "kernel")) {
             if ((r = file_attr(ld, c, "path", &img->kernel)) < 0 ||
                 (r = file_attr(ld, c, "initrd", &img->initrd)) < 0)
                 return r;
-            img->cmdline = attr(c, "cmdline");
-        } else if (is_elem(c, "hostkey")) {
+            img->cmdline = mr_xml_attr(c, "cmdline");
+        } else if (mr_xml_is_elem(c, "hostkey")) {
             if ((r = file_attr(ld, c, "path", &img->hostkey)) < 0)
                 return r;
+        } else if (mr_xml_is_elem(c, "cloud-config")) {
+            if ((r = file_attr(ld, c, "path", &img->cloud_config)) < 0 ||
+                (r = check_cloud_config(ld, c, img->cloud_config)) < 0)
+                return r;
+            if (fam->seed != MR_SEED_CLOUD_INIT)
+                return fail(ld, mr_xml_line(c),
+                            "<cloud-config> is for cloud-init; family '%s' is seeded for "
+                            "cloudbase-init", img->family);
         }
     }
-    /* This version hands the run's public key to the guest on the kernel command line;
-     * images booted from their own bootloader need a cloud-init seed instead. */
-    if (!img->kernel)
+    if (!img->disk && !img->kernel)
+        return fail(ld, img->line, "<image> '%s' has neither <disk> nor <kernel>", img->name);
+    /* A baked host key means the image takes the run's key from the kernel command line
+     * (no cloud-init): that needs direct kernel boot. */
+    if (img->hostkey && !img->kernel)
         return fail(ld, img->line,
-                    "<image> '%s' has no <kernel>: images that boot from their own disk need "
-                    "cloud-init seeding, which this version of matrixrun does not do yet",
+                    "<image> '%s' has a <hostkey> but no <kernel>: an image with its own host "
+                    "key gets the run's key on the kernel command line; leave <hostkey> out to "
+                    "have matrixrun seed it with cloud-init",
                     img->name);
-    /* Guests are reached only with a pinned host key, never on first use. */
-    if (!img->hostkey)
+    if (img->hostkey && img->cloud_config)
         return fail(ld, img->line,
-                    "<image> '%s' has no <hostkey>: matrixrun pins every guest's host key",
+                    "<image> '%s' has both <hostkey> and <cloud-config>: only seeded images "
+                    "(no <hostkey>) read cloud-config",
                     img->name);
     return 0;
 }
@@ -381,21 +362,21 @@ static int load_image(struct loader *ld, xmlNodePtr n, struct mr_image *img)
 static int load_package(struct loader *ld, xmlNodePtr n, struct mr_matrix *m)
 {
     int r;
-    m->pkg_name = attr(n, "name");
-    m->pkg_version = attr(n, "version");
+    m->pkg_name = mr_xml_attr(n, "name");
+    m->pkg_version = mr_xml_attr(n, "version");
     if ((r = uint_attr(ld, n, "install-timeout", 1, 86400, &m->install_timeout_s)) < 0)
         return r;
     for (xmlNodePtr c = n->children; c; c = c->next)
-        if (is_elem(c, "artifact"))
+        if (mr_xml_is_elem(c, "artifact"))
             m->n_artifacts++;
     m->artifacts = mr_xcalloc(m->n_artifacts, sizeof(*m->artifacts));
     size_t i = 0;
     for (xmlNodePtr c = n->children; c; c = c->next) {
-        if (!is_elem(c, "artifact"))
+        if (!mr_xml_is_elem(c, "artifact"))
             continue;
         struct mr_artifact *a = &m->artifacts[i++];
-        a->line = line_of(c);
-        a->family = attr(c, "family");
+        a->line = mr_xml_line(c);
+        a->family = mr_xml_attr(c, "family");
         if ((r = check_family(ld, c, a->family)) < 0)
             return r;
         for (size_t j = 0; j + 1 < i; j++)
@@ -405,6 +386,16 @@ static int load_package(struct loader *ld, xmlNodePtr n, struct mr_matrix *m)
                             a->family, m->artifacts[j].line);
         if ((r = file_attr(ld, c, "path", &a->path)) < 0)
             return r;
+        a->version = mr_xml_attr(c, "version");
+        /* The package manager decides by content, but a .deb handed to rpm is a matrix
+         * mistake better caught before anything boots. */
+        const char *fmt = mr_family_find(a->family)->format;
+        size_t pl = strlen(a->path), fl = strlen(fmt);
+        if (pl <= fl + 1 || a->path[pl - fl - 1] != '.' || strcmp(a->path + pl - fl, fmt) != 0)
+            return fail(ld, a->line,
+                        "<artifact> path='%s' does not end in '.%s', the package format of "
+                        "family '%s'",
+                        a->path, fmt, a->family);
     }
     return 0;
 }
@@ -412,8 +403,8 @@ static int load_package(struct loader *ld, xmlNodePtr n, struct mr_matrix *m)
 static int load_test(struct loader *ld, xmlNodePtr n, struct mr_test *t)
 {
     int r;
-    t->line = line_of(n);
-    t->name = attr(n, "name");
+    t->line = mr_xml_line(n);
+    t->name = mr_xml_attr(n, "name");
     t->timeout_s = MR_DEFAULT_TEST_TIMEOUT_S;
     if ((r = check_name(ld, n, "test", t->name)) < 0)
         return r;
@@ -422,15 +413,7 @@ static int load_test(struct loader *ld, xmlNodePtr n, struct mr_test *t)
                     t->name);
     if ((r = uint_attr(ld, n, "timeout", 1, 86400, &t->timeout_s)) < 0)
         return r;
-    xmlChar *c = xmlNodeGetContent(n);
-    const char *s = c ? (const char *)c : "";
-    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-        s++;
-    size_t len = strlen(s);
-    while (len > 0 && strchr(" \t\r\n", s[len - 1]))
-        len--;
-    t->command = mr_xstrndup(s, len);
-    xmlFree(c);
+    t->command = mr_xml_text(n);
     if (!t->command[0])
         return fail(ld, t->line, "<test> '%s' has no command", t->name);
     return 0;
@@ -442,27 +425,27 @@ static int load_doc(struct loader *ld, xmlDocPtr doc, struct mr_matrix *m)
     xmlNodePtr root = xmlDocGetRootElement(doc);
     size_t ni = 0, nt = 0;
     for (xmlNodePtr c = root->children; c; c = c->next) {
-        if (is_elem(c, "image"))
+        if (mr_xml_is_elem(c, "image"))
             m->n_images++;
-        else if (is_elem(c, "test"))
+        else if (mr_xml_is_elem(c, "test"))
             m->n_tests++;
     }
     m->images = mr_xcalloc(m->n_images, sizeof(*m->images));
     m->tests = mr_xcalloc(m->n_tests, sizeof(*m->tests));
-    m->name = attr(root, "name");
+    m->name = mr_xml_attr(root, "name");
     for (xmlNodePtr c = root->children; c; c = c->next) {
-        if (is_elem(c, "host")) {
+        if (mr_xml_is_elem(c, "host")) {
             r = load_host(ld, c, m);
-        } else if (is_elem(c, "image")) {
+        } else if (mr_xml_is_elem(c, "image")) {
             struct mr_image *img = &m->images[ni++];
             r = load_image(ld, c, img);
             for (size_t j = 0; r == 0 && j + 1 < ni; j++)
                 if (strcmp(m->images[j].name, img->name) == 0)
                     r = fail(ld, img->line, "<image> name '%s' is used twice (first at line %d)",
                              img->name, m->images[j].line);
-        } else if (is_elem(c, "package")) {
+        } else if (mr_xml_is_elem(c, "package")) {
             r = load_package(ld, c, m);
-        } else if (is_elem(c, "test")) {
+        } else if (mr_xml_is_elem(c, "test")) {
             struct mr_test *t = &m->tests[nt++];
             r = load_test(ld, c, t);
             for (size_t j = 0; r == 0 && j + 1 < nt; j++)
@@ -484,15 +467,9 @@ static int load_doc(struct loader *ld, xmlDocPtr doc, struct mr_matrix *m)
     }
     for (size_t i = 0; i < m->n_images; i++) {
         const struct mr_image *img = &m->images[i];
-        const struct mr_family *fam = mr_family_find(img->family);
         if (!mr_matrix_artifact(m, img->family))
             return fail(ld, img->line,
                         "<image> '%s' has family '%s' but <package> has no artifact for it",
-                        img->name, img->family);
-        if (!fam->install_cmd)
-            return fail(ld, img->line,
-                        "<image> '%s': installing on family '%s' is not supported by this "
-                        "version of matrixrun yet",
                         img->name, img->family);
     }
     return 0;
@@ -513,7 +490,6 @@ int mr_matrix_load(const char *path, struct mr_matrix **ret, struct mr_err *err)
         dir = mr_xstrdup(rel_dir);
     struct loader ld = { .file = path, .dir = dir, .err = err };
     _cleanup_xmldoc_ xmlDocPtr doc = NULL;
-    xmlParserCtxtPtr pctx = NULL;
     int r;
 
     if (access(path, R_OK) < 0) {
@@ -521,21 +497,10 @@ int mr_matrix_load(const char *path, struct mr_matrix **ret, struct mr_err *err)
         mr_err_set(err, "%s: cannot read matrix: %s", path, strerror(errno));
         goto fail;
     }
-    pctx = xmlNewParserCtxt();
-    /* No network, no entity expansion, no DTD loading: a matrix is plain data. */
-    doc = xmlCtxtReadFile(pctx, path, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR |
-                                              XML_PARSE_NOWARNING);
-    if (!doc) {
-        xmlErrorPtr e = xmlCtxtGetLastError(pctx);
-        _cleanup_free_ char *msg = mr_xstrdup(e && e->message ? e->message : "unreadable");
-        size_t l = strlen(msg);
-        while (l > 0 && (msg[l - 1] == '\n' || msg[l - 1] == ' '))
-            msg[--l] = '\0';
-        r = fail(&ld, e ? e->line : 0, "not well-formed XML: %s", msg);
-        xmlFreeParserCtxt(pctx);
+    if (!(doc = mr_xml_read_file(path, err))) {
+        r = -EINVAL;
         goto fail;
     }
-    xmlFreeParserCtxt(pctx);
     if ((r = check_root(&ld, doc)) < 0 || (r = validate_schema(&ld, doc)) < 0)
         goto fail;
     if ((r = load_doc(&ld, doc, m)) < 0)
@@ -545,6 +510,11 @@ int mr_matrix_load(const char *path, struct mr_matrix **ret, struct mr_err *err)
 fail:
     mr_matrix_free(m);
     return r;
+}
+
+const char *mr_matrix_expected_version(const struct mr_matrix *m, const struct mr_artifact *a)
+{
+    return a && a->version ? a->version : m->pkg_version;
 }
 
 const struct mr_artifact *mr_matrix_artifact(const struct mr_matrix *m, const char *family)
@@ -569,11 +539,14 @@ void mr_matrix_free(struct mr_matrix *m)
         free(img->initrd);
         free(img->cmdline);
         free(img->hostkey);
+        free(img->os_version);
+        free(img->cloud_config);
     }
     free(m->images);
     for (size_t i = 0; i < m->n_artifacts; i++) {
         free(m->artifacts[i].family);
         free(m->artifacts[i].path);
+        free(m->artifacts[i].version);
     }
     free(m->artifacts);
     for (size_t i = 0; i < m->n_tests; i++) {

@@ -19,9 +19,13 @@ const char *mr_accel_name(enum mr_accel a);
 /* Parses "kvm", "tcg", "auto"; returns 0 or -EINVAL. */
 int mr_accel_parse(const char *s, enum mr_accel *ret) MR_WUR;
 
+struct mr_family;
+
 struct mr_image {
     char *name;
     char *family;
+    const struct mr_family *fam; /* borrowed from the family catalogue */
+    char *os_version;            /* "8", "15-SP5"... or NULL */
     char *user;
     unsigned memory_mib;
     unsigned vcpus;
@@ -30,13 +34,18 @@ struct mr_image {
     char *kernel;  /* direct kernel boot, or NULL */
     char *initrd;
     char *cmdline;
-    char *hostkey; /* OpenSSH .pub of the guest's host key, or NULL */
+    /* OpenSSH .pub of a host key baked into the image (the image then reads the run's
+     * key from the kernel command line); NULL for cloud images, which get a NoCloud seed
+     * with a host key made for them. */
+    char *hostkey;
+    char *cloud_config; /* extra cloud-config merged into the seed, or NULL */
     int line;
 };
 
 struct mr_artifact {
     char *family;
     char *path;
+    char *version; /* the version the family's package manager reports, if not the package's */
     int line;
 };
 
@@ -74,6 +83,9 @@ struct mr_matrix {
  * "FILE:LINE: message naming the value". */
 int mr_matrix_load(const char *path, struct mr_matrix **ret, struct mr_err *err) MR_WUR;
 void mr_matrix_free(struct mr_matrix *m);
+
+/* The version an image must report after install (artifact's, else the package's). */
+const char *mr_matrix_expected_version(const struct mr_matrix *m, const struct mr_artifact *a);
 
 /* The artifact for a family, or NULL. Borrowed. */
 const struct mr_artifact *mr_matrix_artifact(const struct mr_matrix *m, const char *family);

@@ -12,8 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "archive_io.h"
 #include "family.h"
 #include "guest.h"
+#include "seed.h"
 #include "ssh.h"
 
 /* Output of a failed boot carries this much of the end of the serial console. */
@@ -120,30 +122,231 @@ static void exec_output(struct mr_case *c, const struct mr_exec *x)
     }
 }
 
-static int do_install(struct run *run, const struct mr_image *img, struct mr_ssh *ssh,
-                      struct mr_case *c)
+/* One cell's state from preparation to teardown. */
+struct cell {
+    struct run *run;
+    const struct mr_image *img;
+    const struct mr_family *fam;
+    const char *name;
+    struct mr_suite *s;
+    char *celldir;
+    char *serial;
+    char *seed_iso;        /* NULL for images with a baked host key */
+    struct mr_sshkey hostkey;
+    struct mr_ssh *ssh;
+    char *install_out;     /* the package manager's output, for the archive */
+    size_t install_out_len;
+    struct mr_archive_member *files; /* collected logs (data owned here) */
+    size_t n_files;
+    struct mr_buf manifest;
+};
+
+/* Runs cmd in the guest through the family's shell. */
+static int cell_exec(struct cell *cl, const char *cmd, int64_t timeout_ms, struct mr_exec *x,
+                     struct mr_err *e)
 {
-    const struct mr_family *fam = mr_family_find(img->family);
-    const struct mr_artifact *a = mr_matrix_artifact(run->m, img->family);
-    const char *base = strrchr(a->path, '/') ? strrchr(a->path, '/') + 1 : a->path;
-    _cleanup_free_ char *remote = mr_xasprintf("/tmp/%s", base);
-    _cleanup_free_ char *cmd = NULL;
-    _cleanup_free_ char *vcmd = NULL;
+    _cleanup_free_ char *wrapped = mr_family_wrap(cl->fam, cmd);
+    return mr_ssh_exec(cl->ssh, wrapped, timeout_ms > 0 ? timeout_ms : 1, x, e);
+}
+
+static char *cell_expand(struct cell *cl, const char *tmpl, const char *artifact)
+{
+    struct mr_family_vars v = { .artifact = artifact, .package = cl->run->m->pkg_name,
+                                .user = cl->img->user };
+    return mr_family_expand(cl->fam, tmpl, &v);
+}
+
+static char *random_mac(void)
+{
+    unsigned char b[3];
+    mr_random(b, sizeof(b));
+    return mr_xasprintf("52:54:00:%02x:%02x:%02x", b[0], b[1], b[2]);
+}
+
+/* A password for a Windows account the seed must create; logins use the key only. */
+static char *random_password(void)
+{
+    static const char set[] = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    unsigned char b[24];
+    mr_random(b, sizeof(b));
+    char pw[sizeof(b) + 5];
+    for (size_t i = 0; i < sizeof(b); i++)
+        pw[i] = set[b[i] % (sizeof(set) - 1)];
+    /* Windows' default complexity rule wants three character classes. */
+    memcpy(pw + sizeof(b), "#a7Q", 5);
+    return mr_xstrdup(pw);
+}
+
+/* A host name from the cell name: letters, digits and '-', at most 63 characters. */
+static char *host_name(const char *cell)
+{
+    char *h = mr_xstrndup(cell, 63);
+    for (char *p = h; *p; p++) {
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+        else if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+            *p = '-';
+    }
+    return h;
+}
+
+/* Makes the guest's host key and its NoCloud seed. The private key exists on disk only
+ * inside the seed image, which goes with the cell. */
+static int cell_make_seed(struct cell *cl, const char *mac, struct mr_err *e)
+{
+    struct run *run = cl->run;
+    _cleanup_free_ char *keydir = mr_xasprintf("%s/%s.hostkey", run->workdir, cl->name);
+    _cleanup_free_ char *comment = mr_xasprintf("matrixrun-host-%s", cl->name);
+    _cleanup_free_ char *priv = NULL;
+    _cleanup_free_ char *extra = NULL;
+    _cleanup_free_ char *password = NULL;
+    _cleanup_free_ char *instance = mr_xasprintf("mr-%s-%s", run->run_id, cl->name);
+    _cleanup_free_ char *hostname = host_name(cl->name);
+    struct mr_seed_files f = { 0 };
+    size_t len;
+    int r = mr_sshkey_generate(&cl->hostkey, keydir, comment, e);
+    if (r < 0)
+        goto out;
+    if ((r = mr_file_read(cl->hostkey.priv_path, &priv, &len)) < 0) {
+        mr_err_set(e, "cannot read the guest's new host key: %s", strerror(-r));
+        goto out;
+    }
+    if (cl->img->cloud_config && (r = mr_file_read(cl->img->cloud_config, &extra, &len)) < 0) {
+        mr_err_set(e, "cannot read '%s': %s", cl->img->cloud_config, strerror(-r));
+        goto out;
+    }
+    if (cl->fam->seed == MR_SEED_CLOUDBASE_INIT)
+        password = random_password();
+    struct mr_seed_spec spec = {
+        .kind = cl->fam->seed, .instance_id = instance, .hostname = hostname,
+        .user = cl->img->user, .user_pubkey = run->key.pub_line, .host_privkey = priv,
+        .host_pubkey = cl->hostkey.pub_line, .mac = mac, .extra_cloud_config = extra,
+        .windows_password = password,
+    };
+    if ((r = mr_seed_render(&spec, &f, e)) < 0)
+        goto out;
+    cl->seed_iso = mr_xasprintf("%s/%s-seed.iso", run->workdir, cl->name);
+    r = mr_seed_write_iso(cl->seed_iso, &f, e);
+out:
+    mr_seed_files_release(&f);
+    if (priv)
+        explicit_bzero(priv, strlen(priv));
+    if (password)
+        explicit_bzero(password, strlen(password));
+    (void)mr_rm_rf(keydir);
+    free(cl->hostkey.priv_path);
+    cl->hostkey.priv_path = NULL;
+    return r;
+}
+
+static void add_file(struct cell *cl, const char *name, const char *data, size_t len)
+{
+    cl->files = mr_xrealloc(cl->files, (cl->n_files + 1) * sizeof(*cl->files));
+    char *copy = mr_xmalloc(len + 1);
+    memcpy(copy, data, len);
+    copy[len] = '\0';
+    cl->files[cl->n_files++] = (struct mr_archive_member){ .name = mr_xstrdup(name),
+                                                            .data = copy, .len = len };
+}
+
+/* Pulls the family's logs out of the guest. A log that cannot be read is noted in the
+ * manifest and does not change any verdict. */
+static void collect_logs(struct cell *cl)
+{
+    if (!cl->ssh)
+        return;
+    progress(cl->run, cl->name, "collecting logs");
+    for (size_t i = 0; i < cl->fam->n_logs && !mr_interrupted; i++) {
+        const struct mr_family_log *l = &cl->fam->logs[i];
+        _cleanup_free_ char *cmd = cell_expand(cl, l->command, NULL);
+        _cleanup_free_ char *name = mr_xasprintf("logs/%s", l->name);
+        struct mr_err e = { 0 };
+        struct mr_exec x;
+        mr_exec_init(&x);
+        int r = cell_exec(cl, cmd, 60000, &x, &e);
+        if (r < 0)
+            mr_buf_addf(&cl->manifest, "%-28s not collected: %s\n", name, mr_err_msg(&e));
+        else if (x.exit_signal)
+            mr_buf_addf(&cl->manifest, "%-28s command killed by signal %s\n", name,
+                        x.exit_signal);
+        else if (x.exit_status != 0)
+            mr_buf_addf(&cl->manifest, "%-28s command exited with status %d\n", name,
+                        x.exit_status);
+        else
+            mr_buf_addf(&cl->manifest, "%-28s %zu bytes%s\n", name, x.out.len,
+                        x.out_dropped ? " (cut at the output cap)" : "");
+        if (r == 0 && (x.exit_signal || x.exit_status != 0) && x.err.len)
+            mr_buf_addf(&cl->manifest, "%-28s   %.*s\n", "", (int)strcspn(x.err.data, "\n"),
+                        x.err.data);
+        if (r == 0 && x.out.len)
+            add_file(cl, name, x.out.data, x.out.len);
+        mr_exec_release(&x);
+        mr_err_release(&e);
+        if (r == -EIO)
+            break; /* the connection is gone */
+    }
+}
+
+/* Writes the cell's artifacts archive (serial log, install output, collected logs, a
+ * manifest) and names it in the suite's system-out as an attachment. */
+static void write_artifacts(struct cell *cl)
+{
+    _cleanup_free_ char *path = mr_xasprintf("%s/artifacts.tar.gz", cl->celldir);
+    size_t n = 0;
+    struct mr_archive_member *m = mr_xcalloc(cl->n_files + 3, sizeof(*m));
+    if (mr_file_exists(cl->serial))
+        m[n++] = (struct mr_archive_member){ .name = "serial.log", .src_path = cl->serial };
+    else
+        mr_buf_addf(&cl->manifest, "%-28s not written by the guest\n", "serial.log");
+    if (cl->install_out)
+        m[n++] = (struct mr_archive_member){ .name = "install.txt", .data = cl->install_out,
+                                              .len = cl->install_out_len };
+    for (size_t i = 0; i < cl->n_files; i++)
+        m[n++] = cl->files[i];
+    m[n++] = (struct mr_archive_member){ .name = "MANIFEST.txt", .data = cl->manifest.data,
+                                          .len = cl->manifest.len };
+    struct mr_err e = { 0 };
+    if (mr_archive_write_targz(path, m, n, &e) == 0) {
+        _cleanup_free_ char *line = mr_xasprintf("[[ATTACHMENT|%s]]\n", path);
+        mr_suite_add_out(cl->s, line);
+    } else {
+        _cleanup_free_ char *line =
+            mr_xasprintf("matrixrun: the cell's artifacts could not be archived: %s\n",
+                         mr_err_msg(&e));
+        mr_suite_add_out(cl->s, line);
+        progress(cl->run, cl->name, "WARNING %s", line);
+    }
+    mr_err_release(&e);
+    free(m);
+}
+
+static int do_install(struct cell *cl, struct mr_case *c)
+{
+    struct run *run = cl->run;
+    const struct mr_artifact *a = mr_matrix_artifact(run->m, cl->img->family);
+    const char *want = mr_matrix_expected_version(run->m, a);
+    const char *tmpl = mr_family_install_template(cl->fam, cl->img->os_version);
+    _cleanup_free_ char *remote = mr_family_remote_path(cl->fam, a->path);
+    _cleanup_free_ char *sftp = mr_family_sftp_path(cl->fam, remote);
+    _cleanup_free_ char *cmd = cell_expand(cl, tmpl, remote);
+    _cleanup_free_ char *vcmd = cell_expand(cl, cl->fam->version_cmd, remote);
     _cleanup_free_ char *got = NULL;
     int64_t t0 = mr_now_ms();
     int64_t budget = (int64_t)run->m->install_timeout_s * 1000;
     struct mr_err e = { 0 };
     struct mr_exec x;
     mr_exec_init(&x);
-    int r = mr_ssh_upload(ssh, a->path, remote, 0644, budget, &e);
+    int r = mr_ssh_upload(cl->ssh, a->path, sftp, 0644, budget, &e);
     if (r < 0) {
         step_error(c, r, "upload", &e);
         goto out;
     }
-    cmd = mr_xasprintf(fam->install_cmd, remote);
-    int64_t left = budget - (mr_now_ms() - t0);
-    r = mr_ssh_exec(ssh, cmd, left > 0 ? left : 1, &x, &e);
+    r = cell_exec(cl, cmd, budget - (mr_now_ms() - t0), &x, &e);
     exec_output(c, &x);
+    cl->install_out = mr_xasprintf("$ %s\n%.*s%s%.*s", cmd, (int)x.out.len,
+                                   x.out.data ? x.out.data : "", x.err.len ? "\n[stderr]\n" : "",
+                                   (int)x.err.len, x.err.data ? x.err.data : "");
+    cl->install_out_len = strlen(cl->install_out);
     if (r < 0) {
         step_error(c, r, "install", &e);
         goto out;
@@ -158,23 +361,21 @@ static int do_install(struct run *run, const struct mr_image *img, struct mr_ssh
                         cmd, x.exit_status);
         goto out;
     }
-    vcmd = mr_xasprintf(fam->version_cmd, run->m->pkg_name);
     mr_exec_release(&x);
     mr_exec_init(&x);
-    left = budget - (mr_now_ms() - t0);
-    r = mr_ssh_exec(ssh, vcmd, left > 0 ? left : 1, &x, &e);
+    r = cell_exec(cl, vcmd, budget - (mr_now_ms() - t0), &x, &e);
     if (r < 0) {
         step_error(c, r, "version check", &e);
         goto out;
     }
     got = mr_xstrndup(x.out.data ? x.out.data : "", x.out.len);
     got[strcspn(got, "\r\n")] = '\0';
-    if (x.exit_status != 0 || strcmp(got, run->m->pkg_version) != 0) {
+    if (x.exit_signal || x.exit_status != 0 || strcmp(got, want) != 0) {
         r = -EIO;
         mr_case_set(c, MR_VERDICT_ERROR, "version",
                     "install: package '%s' reports version '%s' after install, the matrix "
-                    "expects '%s'",
-                    run->m->pkg_name, got, run->m->pkg_version);
+                    "expects '%s' (asked with '%s', exit status %d)",
+                    run->m->pkg_name, got, want, vcmd, x.exit_status);
         goto out;
     }
     r = 0;
@@ -185,15 +386,14 @@ out:
     return r;
 }
 
-static void run_test(struct run *run, const struct mr_test *t, struct mr_ssh *ssh,
-                     struct mr_case *c, const char *cell)
+static void run_test(struct cell *cl, const struct mr_test *t, struct mr_case *c)
 {
     struct mr_err e = { 0 };
     struct mr_exec x;
     mr_exec_init(&x);
     int64_t t0 = mr_now_ms();
-    progress(run, cell, "test %s", t->name);
-    int r = mr_ssh_exec(ssh, t->command, (int64_t)t->timeout_s * 1000, &x, &e);
+    progress(cl->run, cl->name, "test %s", t->name);
+    int r = cell_exec(cl, t->command, (int64_t)t->timeout_s * 1000, &x, &e);
     c->time_s = secs_since(t0);
     exec_output(c, &x);
     if (r == -ETIMEDOUT)
@@ -208,18 +408,73 @@ static void run_test(struct run *run, const struct mr_test *t, struct mr_ssh *ss
         mr_case_set(c, MR_VERDICT_FAIL, "exit-status", "'%s' exited with status %d",
                     t->command, x.exit_status);
     static const char *names[] = { "passed", "FAILED", "ERROR", "skipped" };
-    progress(run, cell, "test %s: %s (%.1f s)", t->name, names[c->verdict], c->time_s);
+    progress(cl->run, cl->name, "test %s: %s (%.1f s)", t->name, names[c->verdict], c->time_s);
     mr_exec_release(&x);
     mr_err_release(&e);
+}
+
+/* After SSH answers: the guest kernel for the report, and for cloud-init guests the end of
+ * cloud-init, so that installs do not race its package runs. */
+static void after_boot(struct cell *cl, int64_t deadline)
+{
+    struct mr_err e = { 0 };
+    struct mr_exec x;
+    mr_exec_init(&x);
+    const char *kq = cl->fam->shell == MR_SHELL_POWERSHELL
+                         ? "(Get-CimInstance Win32_OperatingSystem).Version"
+                         : "uname -r";
+    if (cell_exec(cl, kq, 30000, &x, &e) == 0 && x.exit_status == 0 && x.out.len) {
+        x.out.data[strcspn(x.out.data, "\r\n")] = '\0';
+        mr_suite_set_prop(cl->s, "guest.kernel", x.out.data);
+    }
+    mr_exec_release(&x);
+    if (!cl->seed_iso || cl->fam->seed != MR_SEED_CLOUD_INIT)
+        return;
+    mr_exec_init(&x);
+    int64_t left = deadline - mr_now_ms();
+    int r = cell_exec(cl, "cloud-init status --wait", left > 30000 ? left : 30000, &x, &e);
+    const char *st = r < 0                  ? "unknown"
+                     : x.exit_status == 0   ? "done"
+                     : x.exit_status == 127 ? "absent"
+                                            : "error";
+    mr_suite_set_prop(cl->s, "cloud-init.status", st);
+    if (r == 0 && x.exit_status != 0 && x.exit_status != 127)
+        mr_buf_addf(&cl->manifest,
+                    "cloud-init status --wait exited with %d: see logs/cloud-init.log\n",
+                    x.exit_status);
+    mr_exec_release(&x);
+    mr_err_release(&e);
+}
+
+static void cell_release(struct cell *cl)
+{
+    mr_ssh_free(cl->ssh);
+    cl->ssh = NULL;
+    mr_sshkey_release(&cl->hostkey);
+    for (size_t i = 0; i < cl->n_files; i++) {
+        free((char *)cl->files[i].name);
+        free((void *)cl->files[i].data);
+    }
+    free(cl->files);
+    free(cl->install_out);
+    mr_buf_release(&cl->manifest);
+    if (cl->seed_iso)
+        (void)unlink(cl->seed_iso);
+    free(cl->seed_iso);
+    free(cl->celldir);
+    free(cl->serial);
 }
 
 static void run_cell(struct run *run, const struct mr_image *img)
 {
     const struct mr_matrix *m = run->m;
-    const char *cell = img->name;
-    struct mr_suite *s = mr_report_add_suite(run->report, cell);
+    struct cell cell = { .run = run, .img = img, .fam = img->fam, .name = img->name };
+    struct cell *cl = &cell;
+    const char *name = img->name;
+    mr_buf_init(&cl->manifest);
+    struct mr_suite *s = cl->s = mr_report_add_suite(run->report, name);
     int64_t cell_t0 = mr_now_ms();
-    _cleanup_free_ char *cls = mr_xasprintf("%s.%s", m->name, cell);
+    _cleanup_free_ char *cls = mr_xasprintf("%s.%s", m->name, name);
     struct mr_case *boot = mr_suite_add_case(s, cls, "boot");
     struct mr_case *install = mr_suite_add_case(s, cls, "install");
     for (size_t i = 0; i < m->n_tests; i++)
@@ -229,6 +484,8 @@ static void run_cell(struct run *run, const struct mr_image *img)
         s->hostname = mr_xstrdup(un.nodename);
     mr_suite_set_prop(s, "image", img->name);
     mr_suite_set_prop(s, "family", img->family);
+    if (img->os_version)
+        mr_suite_set_prop(s, "os.version", img->os_version);
     mr_suite_set_prop(s, "accel", mr_accel_name(run->accel));
     mr_suite_set_prop(s, "libvirt.uri", run->uri);
     mr_suite_set_prop(s, "run.id", run->run_id);
@@ -238,37 +495,44 @@ static void run_cell(struct run *run, const struct mr_image *img)
     num = mr_xasprintf("%u", img->memory_mib);
     mr_suite_set_prop(s, "memory.mib", num);
     mr_suite_set_prop(s, "guest.kernel", "unknown");
+    mr_suite_set_prop(s, "provisioning",
+                      img->hostkey ? "kernel command line"
+                      : img->fam->seed == MR_SEED_CLOUD_INIT ? "cloud-init seed"
+                                                             : "cloudbase-init seed");
 
     struct mr_err e = { 0 };
     struct mr_guest g;
     mr_guest_init(&g);
-    struct mr_ssh *ssh = NULL;
-    struct mr_sshkey hostkey = { 0 };
-    _cleanup_free_ char *celldir = mr_xasprintf("%s/%s", run->outdir_abs, cell);
-    _cleanup_free_ char *serial = mr_xasprintf("%s/serial.log", celldir);
+    cl->celldir = mr_xasprintf("%s/%s", run->outdir_abs, name);
+    cl->serial = mr_xasprintf("%s/serial.log", cl->celldir);
     _cleanup_free_ char *xml = NULL;
     _cleanup_free_ char *cmdline = NULL;
-    _cleanup_free_ char *domname = mr_xasprintf("mr-%s-%s", run->run_id, cell);
+    _cleanup_free_ char *mac = random_mac();
+    _cleanup_free_ char *domname = mr_xasprintf("mr-%s-%s", run->run_id, name);
     int64_t t0 = mr_now_ms();
     int r;
 
-    progress(run, cell, "preparing");
+    progress(run, name, "preparing");
     if (!run->conn) {
         mr_case_set(boot, MR_VERDICT_ERROR, "infrastructure", "boot: no libvirt connection");
         goto fail;
     }
-    if ((r = mr_mkdir_p(celldir, 0755)) < 0) {
+    if ((r = mr_mkdir_p(cl->celldir, 0755)) < 0) {
         mr_case_set(boot, MR_VERDICT_ERROR, "infrastructure", "boot: cannot create '%s': %s",
-                    celldir, strerror(-r));
+                    cl->celldir, strerror(-r));
         goto fail;
     }
-    (void)unlink(serial);
-    if (img->hostkey && (r = mr_sshkey_load_public(&hostkey, img->hostkey, &e)) < 0) {
+    (void)unlink(cl->serial);
+    if (img->hostkey)
+        r = mr_sshkey_load_public(&cl->hostkey, img->hostkey, &e);
+    else
+        r = cell_make_seed(cl, mac, &e);
+    if (r < 0) {
         step_error(boot, r, "boot", &e);
         goto fail;
     }
     if (img->disk) {
-        g.overlay = mr_xasprintf("%s/%s.qcow2", run->workdir, cell);
+        g.overlay = mr_xasprintf("%s/%s.qcow2", run->workdir, name);
         if ((r = mr_guest_overlay_create(img->disk, g.overlay, &e)) < 0) {
             step_error(boot, r, "boot", &e);
             goto fail;
@@ -280,21 +544,26 @@ static void run_cell(struct run *run, const struct mr_image *img)
                     "boot: no free port on 127.0.0.1: %s", strerror(-port));
         goto fail;
     }
-    cmdline = mr_xasprintf("%s matrixrun.authorized_key=%s:%s",
-                           img->cmdline ? img->cmdline : "console=ttyS0", run->key.type,
-                           run->key.blob_b64);
+    /* Images with a baked host key read the run's key from the kernel command line. */
+    if (img->kernel && img->hostkey)
+        cmdline = mr_xasprintf("%s matrixrun.authorized_key=%s:%s",
+                               img->cmdline ? img->cmdline : "console=ttyS0", run->key.type,
+                               run->key.blob_b64);
+    else if (img->kernel)
+        cmdline = mr_xstrdup(img->cmdline ? img->cmdline : "console=ttyS0");
     struct mr_domain_spec spec = {
-        .name = domname, .run_id = run->run_id, .cell = cell, .run_dir = run->workdir,
+        .name = domname, .run_id = run->run_id, .cell = name, .run_dir = run->workdir,
         .accel = run->accel, .memory_mib = img->memory_mib, .vcpus = img->vcpus,
         .disk = g.overlay, .kernel = img->kernel, .initrd = img->initrd, .cmdline = cmdline,
-        .serial_log = serial, .ssh_port = port,
+        .serial_log = cl->serial, .ssh_port = port, .seed_iso = cl->seed_iso, .mac = mac,
     };
     if (!(xml = mr_domxml_build(&spec, &e))) {
         step_error(boot, -EINVAL, "boot", &e);
         goto fail;
     }
-    progress(run, cell, "booting (%s, %u vCPU, %u MiB, ssh on 127.0.0.1:%d)",
-             mr_accel_name(run->accel), img->vcpus, img->memory_mib, port);
+    progress(run, name, "booting (%s, %u vCPU, %u MiB, ssh on 127.0.0.1:%d%s)",
+             mr_accel_name(run->accel), img->vcpus, img->memory_mib, port,
+             cl->seed_iso ? ", seeded" : "");
     t0 = mr_now_ms();
     if ((r = mr_guest_start(&g, run->conn, xml, &e)) < 0) {
         step_error(boot, r, "boot", &e);
@@ -302,44 +571,45 @@ static void run_cell(struct run *run, const struct mr_image *img)
     }
     struct mr_ssh_target target = {
         .host = "127.0.0.1", .port = port, .user = img->user, .key = &run->key,
-        .pinned_host = img->hostkey ? &hostkey : NULL,
+        .pinned_host = &cl->hostkey, .retry_host_mismatch = cl->seed_iso != NULL,
     };
-    r = mr_ssh_connect(&target, t0 + (int64_t)img->boot_timeout_s * 1000, &ssh, &e);
+    int64_t deadline = t0 + (int64_t)img->boot_timeout_s * 1000;
+    r = mr_ssh_connect(&target, deadline, &cl->ssh, &e);
     boot->time_s = secs_since(t0);
     if (r < 0) {
         if (r == -ETIMEDOUT)
             mr_case_set(boot, MR_VERDICT_ERROR, "timeout",
-                        "boot: the guest did not answer SSH within its boot timeout of %u s: %s",
-                        img->boot_timeout_s, mr_err_msg(&e));
+                        "boot: the guest did not answer SSH within its boot timeout of %u s%s: %s",
+                        img->boot_timeout_s,
+                        cl->seed_iso ? " (if the serial log shows no cloud-init run, or "
+                                       "cloud-init rejected the seed, the guest never gets "
+                                       "the user, key and host key)"
+                                     : "",
+                        mr_err_msg(&e));
         else
             step_error(boot, r, "boot", &e);
-        _cleanup_free_ char *tail = serial_tail(serial);
+        _cleanup_free_ char *tail = serial_tail(cl->serial);
         mr_case_set_out(boot, tail, strlen(tail));
         goto fail;
     }
-    progress(run, cell, "ssh ready after %.1f s", boot->time_s);
-    struct mr_exec x;
-    mr_exec_init(&x);
-    if (mr_ssh_exec(ssh, "uname -r", 30000, &x, &e) == 0 && x.exit_status == 0 && x.out.len) {
-        x.out.data[strcspn(x.out.data, "\r\n")] = '\0';
-        mr_suite_set_prop(s, "guest.kernel", x.out.data);
-    }
-    mr_exec_release(&x);
+    progress(run, name, "ssh ready after %.1f s", boot->time_s);
+    after_boot(cl, deadline);
     {
         _cleanup_free_ char *msg = mr_xasprintf(
             "SSH ready %.1f s after the guest started; serial console log: %s\n", boot->time_s,
-            serial);
+            cl->serial);
         mr_case_set_out(boot, msg, strlen(msg));
     }
 
-    progress(run, cell, "installing %s %s", m->pkg_name, m->pkg_version);
-    if (do_install(run, img, ssh, install) < 0)
+    progress(run, name, "installing %s %s", m->pkg_name,
+             mr_matrix_expected_version(m, mr_matrix_artifact(m, img->family)));
+    if (do_install(cl, install) < 0)
         goto fail;
-    progress(run, cell, "installed (%.1f s)", install->time_s);
+    progress(run, name, "installed (%.1f s)", install->time_s);
 
     for (size_t i = 0; i < m->n_tests; i++) {
         struct mr_case *c = s->cases[2 + i];
-        run_test(run, &m->tests[i], ssh, c, cell);
+        run_test(cl, &m->tests[i], c);
         if (mr_interrupted) {
             skip_rest(s, 3 + i, "the run was interrupted");
             break;
@@ -356,17 +626,23 @@ fail:
         if (s->cases[i]->verdict == MR_VERDICT_ERROR) {
             _cleanup_free_ char *why = mr_xasprintf("%s failed", s->cases[i]->name);
             skip_rest(s, i + 1, why);
-            progress(run, cell, "ERROR %s", s->cases[i]->message);
+            progress(run, name, "ERROR %s", s->cases[i]->message);
             break;
         }
     }
 done:
-    mr_ssh_free(ssh);
+    if (!mr_interrupted)
+        collect_logs(cl);
+    mr_ssh_free(cl->ssh);
+    cl->ssh = NULL;
+    /* The domain goes first so the serial log in the archive is complete. */
     mr_guest_release(&g);
-    mr_sshkey_release(&hostkey);
+    if (run->conn && mr_file_exists(cl->celldir))
+        write_artifacts(cl);
+    cell_release(cl);
     mr_err_release(&e);
     s->time_s = secs_since(cell_t0);
-    progress(run, cell, "done in %.1f s", s->time_s);
+    progress(run, name, "done in %.1f s", s->time_s);
 }
 
 /* A cell that never started: one boot testcase saying why. */

@@ -273,7 +273,7 @@ static int check_host_key(struct mr_ssh *s, const struct mr_sshkey *pinned, stru
     mr_err_set(err, "host key mismatch: the guest presented %s, which is not the pinned %s key; "
                     "refusing to connect",
                fp, pinned->type);
-    return -EPERM;
+    return -EKEYREJECTED;
 }
 
 /* Behind QEMU's user networking the TCP connect always succeeds at once (slirp accepts for
@@ -336,6 +336,14 @@ static int connect_once(const struct mr_ssh_target *t, int64_t deadline, struct 
         return -ENOMEM;
     }
     libssh2_session_set_blocking(s->session, 0);
+    /* Ask for the pinned key's type only: a guest that also holds keys of other types
+     * (Win32-OpenSSH makes them at service start) must still show the pinned one. */
+    if (t->pinned_host &&
+        libssh2_session_method_pref(s->session, LIBSSH2_METHOD_HOSTKEY, t->pinned_host->type)) {
+        mr_err_set(err, "this libssh2 cannot verify host keys of type '%s'", t->pinned_host->type);
+        mr_ssh_free(s);
+        return -EPERM;
+    }
     int rc = NB(s, deadline, libssh2_session_handshake(s->session, fd));
     if (rc) {
         mr_err_set(err, "SSH handshake with %s:%d failed: %s", t->host, t->port,
@@ -384,6 +392,8 @@ int mr_ssh_connect(const struct mr_ssh_target *t, int64_t deadline_ms, struct mr
             mr_err_release(&last);
             return 0;
         }
+        if (r == -EKEYREJECTED && !t->retry_host_mismatch)
+            r = -EPERM;
         if (r == -EPERM || r == -EINTR || r == -EINVAL) {
             mr_err_set(err, "%s", mr_err_msg(&last));
             mr_err_release(&last);

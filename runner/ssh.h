@@ -40,10 +40,14 @@ struct mr_ssh_target {
     const char *user;
     const struct mr_sshkey *key;          /* client key pair */
     const struct mr_sshkey *pinned_host;  /* expected host key; NULL trusts any (not used by the runner) */
+    /* A guest seeded at boot may show an image's old host key until cloud-init has put
+     * the pinned one in place: keep trying (never logging in) instead of giving up. */
+    int retry_host_mismatch;
 };
 
 /* Connects, checks the host key and authenticates, retrying with backoff (0.25 s doubling
- * to 2 s) until deadline_ms (mr_now_ms() clock). A host key mismatch is not retried.
+ * to 2 s) until deadline_ms (mr_now_ms() clock). A host key mismatch is not retried
+ * unless retry_host_mismatch is set.
  * Returns 0, -ETIMEDOUT (err names the last failure), -EPERM (host key or auth refused),
  * -EINTR (interrupted). */
 int mr_ssh_connect(const struct mr_ssh_target *t, int64_t deadline_ms, struct mr_ssh **ret,

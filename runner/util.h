@@ -78,5 +78,10 @@ int mr_spawn(char *const argv[], struct mr_buf *out) MR_WUR;
 
 /* Base64 (RFC 4648) decode; returns 0 or -EINVAL. */
 int mr_base64_decode(const char *in, unsigned char **ret, size_t *ret_len) MR_WUR;
+/* Fills buf with n random bytes from the kernel (aborts if it has none to give). */
+void mr_random(void *buf, size_t n);
+
+/* Base64 (RFC 4648, padded) encode; caller frees. */
+char *mr_base64_encode(const void *data, size_t len);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "family.h"
 #include "matrix.h"
 
 #define DATA MR_TEST_DATA "/matrix/"
@@ -17,7 +18,7 @@ START_TEST(test_matrix_loads_valid_fixture)
     ck_assert_str_eq(m->name, "good");
     ck_assert_str_eq(m->uri, "test:///default");
     ck_assert_int_eq(m->accel, MR_ACCEL_TCG);
-    ck_assert_uint_eq(m->n_images, 2);
+    ck_assert_uint_eq(m->n_images, 3);
     const struct mr_image *a = &m->images[0];
     ck_assert_str_eq(a->name, "deb-a");
     ck_assert_str_eq(a->family, "debian");
@@ -36,6 +37,29 @@ START_TEST(test_matrix_loads_valid_fixture)
     ck_assert_uint_eq(m->install_timeout_s, 77);
     ck_assert_ptr_nonnull(mr_matrix_artifact(m, "debian"));
     ck_assert_ptr_null(mr_matrix_artifact(m, "ubuntu"));
+    ck_assert_str_eq(mr_matrix_expected_version(m, mr_matrix_artifact(m, "debian")), "1.2-3");
+    ck_assert_str_eq(mr_matrix_expected_version(m, mr_matrix_artifact(m, "rhel")), "1.2-3.el9");
+    mr_matrix_free(m);
+}
+END_TEST
+
+START_TEST(test_matrix_loads_seeded_image)
+{
+    /* An image without <hostkey> is a cloud image: seeded, booted from its disk. */
+    struct mr_matrix *m = NULL;
+    struct mr_err e = { 0 };
+    ck_assert_int_eq(mr_matrix_load(DATA "good.xml", &m, &e), 0);
+    const struct mr_image *c = &m->images[2];
+    ck_assert_str_eq(c->name, "rhel-9");
+    ck_assert_str_eq(c->family, "rhel");
+    ck_assert_ptr_nonnull(c->fam);
+    ck_assert_str_eq(c->fam->format, "rpm");
+    ck_assert_str_eq(c->os_version, "9.4");
+    ck_assert_str_eq(c->user, "cloud-user");
+    ck_assert_ptr_null(c->hostkey);
+    ck_assert_ptr_null(c->kernel);
+    ck_assert_str_eq(c->cloud_config, DATA "files/extra.yaml");
+    ck_assert_ptr_nonnull(strstr(mr_family_install_template(c->fam, c->os_version), "dnf"));
     ck_assert_uint_eq(m->n_tests, 2);
     ck_assert_str_eq(m->tests[0].command, "echo one");
     ck_assert_uint_eq(m->tests[0].timeout_s, 5);
@@ -50,10 +74,10 @@ START_TEST(test_matrix_applies_defaults)
     struct mr_err e = { 0 };
     ck_assert_int_eq(mr_matrix_load(DATA "good.xml", &m, &e), 0);
     const struct mr_image *b = &m->images[1];
-    ck_assert_str_eq(b->user, "root"); /* debian family default */
+    ck_assert_str_eq(b->user, "debian"); /* the catalogue's default for the family */
     ck_assert_uint_eq(b->memory_mib, MR_DEFAULT_MEMORY_MIB);
     ck_assert_uint_eq(b->vcpus, MR_DEFAULT_VCPUS);
-    ck_assert_uint_eq(b->boot_timeout_s, 120); /* the family's hint */
+    ck_assert_uint_eq(b->boot_timeout_s, 300); /* the family's hint */
     ck_assert_ptr_null(b->disk);
     ck_assert_uint_eq(m->tests[1].timeout_s, MR_DEFAULT_TEST_TIMEOUT_S);
     mr_matrix_free(m);
@@ -78,9 +102,12 @@ static const struct {
     { "bad-accel.xml", 2, "accel='hyperv' is not one of" },
     { "bad-name.xml", 2, "name 'a b' may hold only" },
     { "bad-no-artifact.xml", 2, "family 'ubuntu' but <package> has no artifact" },
-    { "bad-no-hostkey.xml", 2, "has no <hostkey>" },
+    { "bad-hostkey-without-kernel.xml", 2, "has a <hostkey> but no <kernel>" },
+    { "bad-no-boot.xml", 2, "'a' has neither <disk> nor <kernel>" },
+    { "bad-cloud-config-key.xml", 4, "line 3 sets 'users'" },
+    { "bad-os-version.xml", 2, "version='el9' does not start with" },
     { "bad-reserved-test.xml", 7, "name 'boot' is reserved" },
-    { "bad-unsupported-family.xml", 2, "family 'sles' is not supported" },
+    { "bad-artifact-format.xml", 6, "does not end in '.rpm', the package format of family 'sles'" },
     { "bad-missing-artifact-file.xml", 6, "path='files/gone.deb': no such file" },
     { "bad-zero-vcpus.xml", 2, "vcpus='0' is not a whole number from 1" },
     { "bad-no-package.xml", 1, "needs at least 1 <package>" },
@@ -166,6 +193,7 @@ int main(void)
     TCase *tc = tcase_create("load");
     tcase_add_test(tc, test_matrix_loads_valid_fixture);
     tcase_add_test(tc, test_matrix_applies_defaults);
+    tcase_add_test(tc, test_matrix_loads_seeded_image);
     tcase_add_test(tc, test_matrix_rejects_missing_file);
     tcase_add_test(tc, test_matrix_makes_paths_absolute);
     tcase_add_test(tc, test_matrix_schema_is_embedded);

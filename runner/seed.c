@@ -1,0 +1,303 @@
+/* seed.c: renders a guest's NoCloud seed (cloud-init or cloudbase-init) and writes it as
+ * an ISO9660 "cidata" image with libarchive. */
+#define _GNU_SOURCE
+#include "seed.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+/* Values are spelled into YAML and PowerShell: no line breaks or other controls. */
+static int tame(const char *what, const char *v, struct mr_err *err)
+{
+    if (!v || !v[0]) {
+        mr_err_set(err, "seed: %s is empty", what);
+        return -EINVAL;
+    }
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) {
+            mr_err_set(err, "seed: %s '%s' holds a control character", what, v);
+            return -EINVAL;
+        }
+    return 0;
+}
+
+/* A YAML double-quoted scalar. */
+static void yaml_str(struct mr_buf *b, const char *v)
+{
+    mr_buf_adds(b, "\"");
+    for (const char *p = v; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            mr_buf_adds(b, "\\");
+        mr_buf_add(b, p, 1);
+    }
+    mr_buf_adds(b, "\"");
+}
+
+/* A YAML literal block, each line indented by ind spaces. */
+static void yaml_block(struct mr_buf *b, const char *text, int ind)
+{
+    for (const char *p = text; *p;) {
+        size_t l = strcspn(p, "\n");
+        if (l)
+            mr_buf_addf(b, "%*s%.*s\n", ind, "", (int)l, p);
+        p += l;
+        if (*p)
+            p++;
+    }
+}
+
+static void render_cloud_init(const struct mr_seed_spec *s, struct mr_seed_files *f)
+{
+    struct mr_buf b;
+    int root = strcmp(s->user, "root") == 0;
+
+    mr_buf_init(&b);
+    mr_buf_adds(&b, "instance-id: ");
+    yaml_str(&b, s->instance_id);
+    mr_buf_adds(&b, "\nlocal-hostname: ");
+    yaml_str(&b, s->hostname);
+    mr_buf_adds(&b, "\n");
+    f->meta_data = mr_buf_detach(&b, NULL);
+
+    mr_buf_adds(&b, "#cloud-config\n"
+                    "# Written by matrixrun for one test cell and deleted with it.\n"
+                    "hostname: ");
+    yaml_str(&b, s->hostname);
+    /* manage_etc_hosts: without a hosts entry for its name cloud-init reports an error. */
+    mr_buf_adds(&b, "\nmanage_etc_hosts: true\nssh_pwauth: false\n");
+    if (root) {
+        /* Keys given at the top level reach root when disable_root is false. */
+        mr_buf_adds(&b, "disable_root: false\nusers: []\nssh_authorized_keys:\n  - ");
+        yaml_str(&b, s->user_pubkey);
+        mr_buf_adds(&b, "\n");
+    } else {
+        mr_buf_adds(&b, "users:\n  - name: ");
+        yaml_str(&b, s->user);
+        mr_buf_adds(&b, "\n    gecos: matrixrun test user\n"
+                        "    sudo: \"ALL=(ALL) NOPASSWD:ALL\"\n"
+                        "    lock_passwd: true\n"
+                        "    ssh_authorized_keys:\n      - ");
+        yaml_str(&b, s->user_pubkey);
+        mr_buf_adds(&b, "\n");
+    }
+    /* The guest's host key is the one matrixrun made and pins; no other is generated. */
+    mr_buf_adds(&b, "ssh_deletekeys: true\nssh_genkeytypes: []\nssh_keys:\n"
+                    "  ed25519_private: |\n");
+    yaml_block(&b, s->host_privkey, 4);
+    mr_buf_adds(&b, "  ed25519_public: ");
+    yaml_str(&b, s->host_pubkey);
+    mr_buf_adds(&b, "\n");
+    if (s->extra_cloud_config) {
+        mr_buf_adds(&b, "# From the matrix's <cloud-config>:\n");
+        const char *x = s->extra_cloud_config;
+        if (strncmp(x, "#cloud-config", 13) == 0)
+            x += strcspn(x, "\n");
+        while (*x == '\n')
+            x++;
+        mr_buf_adds(&b, x);
+        if (b.len && b.data[b.len - 1] != '\n')
+            mr_buf_adds(&b, "\n");
+    }
+    f->user_data = mr_buf_detach(&b, NULL);
+
+    if (s->mac) {
+        /* DHCP on the NIC with our MAC, named eth0 whatever the image calls it. */
+        mr_buf_adds(&b, "version: 1\nconfig:\n  - type: physical\n    name: eth0\n"
+                        "    mac_address: ");
+        yaml_str(&b, s->mac);
+        mr_buf_adds(&b, "\n    subnets:\n      - type: dhcp\n");
+        f->network_config = mr_buf_detach(&b, NULL);
+    }
+}
+
+/* A PowerShell single-quoted string. */
+static void ps_str(struct mr_buf *b, const char *v)
+{
+    _cleanup_free_ char *q = mr_shell_quote(MR_SHELL_POWERSHELL, v);
+    mr_buf_adds(b, q);
+}
+
+/* PowerShell writing text to a file with LF line ends and no BOM, the way OpenSSH wants
+ * its keys, then limiting the file to SYSTEM and Administrators: sshd ignores a host key
+ * or an administrators_authorized_keys file that anyone else may read. */
+static void ps_write_private(struct mr_buf *b, const char *file, const char *text)
+{
+    mr_buf_addf(b, "$f = Join-Path $sshdir '%s'\n", file);
+    mr_buf_adds(b, "[IO.File]::WriteAllText($f, ((@'\n");
+    mr_buf_adds(b, text);
+    if (text[0] && text[strlen(text) - 1] != '\n')
+        mr_buf_adds(b, "\n");
+    /* A here-string drops the last line break; OpenSSH wants it back. */
+    mr_buf_adds(b, "'@ -replace \"`r`n\", \"`n\") + \"`n\"))\n"
+                   "icacls.exe $f /inheritance:r /grant '*S-1-5-18:F' /grant '*S-1-5-32-544:F' "
+                   "| Out-Null\n");
+}
+
+static void render_cloudbase_init(const struct mr_seed_spec *s, struct mr_seed_files *f)
+{
+    struct mr_buf b;
+    mr_buf_init(&b);
+    mr_buf_adds(&b, "instance-id: ");
+    yaml_str(&b, s->instance_id);
+    mr_buf_adds(&b, "\nlocal-hostname: ");
+    yaml_str(&b, s->hostname);
+    mr_buf_adds(&b, "\nadmin-username: ");
+    yaml_str(&b, s->user);
+    mr_buf_adds(&b, "\npublic-keys:\n  - ");
+    yaml_str(&b, s->user_pubkey);
+    mr_buf_adds(&b, "\n");
+    f->meta_data = mr_buf_detach(&b, NULL);
+
+    /* cloudbase-init runs a user-data script that starts with #ps1_sysnative in 64-bit
+     * PowerShell as SYSTEM. */
+    mr_buf_adds(&b, "#ps1_sysnative\n"
+                    "# Written by matrixrun for one test cell and deleted with it.\n"
+                    "$ErrorActionPreference = 'Stop'\n$user = ");
+    ps_str(&b, s->user);
+    mr_buf_adds(&b, "\n# The SSH user: an administrator; it logs in by key only.\n"
+                    "if (-not (Get-LocalUser -Name $user -ErrorAction SilentlyContinue)) {\n"
+                    "    $pw = ConvertTo-SecureString ");
+    ps_str(&b, s->windows_password ? s->windows_password : "");
+    mr_buf_adds(&b, " -AsPlainText -Force\n"
+                    "    New-LocalUser -Name $user -Password $pw -PasswordNeverExpires | Out-Null\n"
+                    "}\n"
+                    "Enable-LocalUser -Name $user\n"
+                    "if (-not (Get-LocalGroupMember -SID 'S-1-5-32-544' -Member $user "
+                    "-ErrorAction SilentlyContinue)) {\n"
+                    "    Add-LocalGroupMember -SID 'S-1-5-32-544' -Member $user\n"
+                    "}\n"
+                    "# Win32-OpenSSH: the server, then its keys.\n"
+                    "if (-not (Get-Service sshd -ErrorAction SilentlyContinue)) {\n"
+                    "    Add-WindowsCapability -Online -Name 'OpenSSH.Server~~~~0.0.1.0' | Out-Null\n"
+                    "}\n"
+                    "$sshdir = Join-Path $env:ProgramData 'ssh'\n"
+                    "New-Item -ItemType Directory -Force -Path $sshdir | Out-Null\n"
+                    "Get-ChildItem -Path (Join-Path $sshdir 'ssh_host_*') -ErrorAction "
+                    "SilentlyContinue | Remove-Item -Force\n");
+    /* The host key matrixrun made and pins; the runner refuses any other. */
+    ps_write_private(&b, "ssh_host_ed25519_key", s->host_privkey);
+    ps_write_private(&b, "ssh_host_ed25519_key.pub", s->host_pubkey);
+    /* Members of Administrators authenticate against this file only, not ~/.ssh. */
+    ps_write_private(&b, "administrators_authorized_keys", s->user_pubkey);
+    mr_buf_adds(&b, "Set-Service -Name sshd -StartupType Automatic\n"
+                    "Restart-Service -Name sshd -Force\n"
+                    "if (-not (Get-NetFirewallRule -Name 'matrixrun-sshd' -ErrorAction "
+                    "SilentlyContinue)) {\n"
+                    "    New-NetFirewallRule -Name 'matrixrun-sshd' -DisplayName 'matrixrun SSH' "
+                    "-Direction Inbound -Protocol TCP -LocalPort 22 -Action Allow | Out-Null\n"
+                    "}\n");
+    f->user_data = mr_buf_detach(&b, NULL);
+    f->network_config = NULL; /* Windows takes DHCP by itself */
+}
+
+int mr_seed_render(const struct mr_seed_spec *s, struct mr_seed_files *ret, struct mr_err *err)
+{
+    int r;
+    if ((r = tame("instance id", s->instance_id, err)) < 0 ||
+        (r = tame("host name", s->hostname, err)) < 0 || (r = tame("user", s->user, err)) < 0 ||
+        (r = tame("user key", s->user_pubkey, err)) < 0 ||
+        (r = tame("host public key", s->host_pubkey, err)) < 0 ||
+        (s->mac && (r = tame("MAC address", s->mac, err)) < 0))
+        return r;
+    if (!s->host_privkey || !strstr(s->host_privkey, "PRIVATE KEY")) {
+        mr_err_set(err, "seed: the host private key is not an OpenSSH private key");
+        return -EINVAL;
+    }
+    if (strncmp(s->host_pubkey, "ssh-ed25519 ", 12) != 0) {
+        mr_err_set(err, "seed: the host key must be ssh-ed25519 (got '%.20s')", s->host_pubkey);
+        return -EINVAL;
+    }
+    if (s->kind == MR_SEED_CLOUDBASE_INIT && s->extra_cloud_config) {
+        mr_err_set(err, "seed: extra cloud-config is for cloud-init, not cloudbase-init");
+        return -EINVAL;
+    }
+    struct mr_seed_files f = { 0 };
+    if (s->kind == MR_SEED_CLOUDBASE_INIT)
+        render_cloudbase_init(s, &f);
+    else
+        render_cloud_init(s, &f);
+    *ret = f;
+    return 0;
+}
+
+void mr_seed_files_release(struct mr_seed_files *f)
+{
+    free(f->meta_data);
+    free(f->user_data);
+    free(f->network_config);
+    memset(f, 0, sizeof(*f));
+}
+
+static int add_member(struct archive *a, const char *name, const char *data, time_t now)
+{
+    struct archive_entry *e = archive_entry_new();
+    size_t len = strlen(data);
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0600);
+    archive_entry_set_size(e, (la_int64_t)len);
+    archive_entry_set_mtime(e, now, 0);
+    int r = archive_write_header(a, e);
+    if (r == ARCHIVE_OK && archive_write_data(a, data, len) != (la_ssize_t)len)
+        r = ARCHIVE_FATAL;
+    archive_entry_free(e);
+    return r == ARCHIVE_OK ? 0 : -EIO;
+}
+
+int mr_seed_write_iso(const char *path, const struct mr_seed_files *f, struct mr_err *err)
+{
+    _cleanup_free_ char *tmp = mr_xasprintf("%s.tmp.XXXXXX", path);
+    int fd = mkostemp(tmp, O_CLOEXEC); /* 0600: the seed holds a private host key */
+    if (fd < 0) {
+        mr_err_set(err, "cannot create seed image '%s': %s", tmp, strerror(errno));
+        return -errno;
+    }
+    struct archive *a = archive_write_new();
+    time_t now = time(NULL);
+    int r = -EIO;
+    /* Rock Ridge keeps the names as cloud-init looks them up; Joliet serves Windows. */
+    if (archive_write_set_format_iso9660(a) != ARCHIVE_OK ||
+        archive_write_set_options(a, "iso9660:volume-id=cidata,iso9660:rockridge,"
+                                     "iso9660:joliet") != ARCHIVE_OK ||
+        archive_write_open_fd(a, fd) != ARCHIVE_OK)
+        goto fail;
+    if (add_member(a, "meta-data", f->meta_data, now) < 0 ||
+        add_member(a, "user-data", f->user_data, now) < 0 ||
+        (f->network_config && add_member(a, "network-config", f->network_config, now) < 0))
+        goto fail;
+    if (archive_write_close(a) != ARCHIVE_OK)
+        goto fail;
+    archive_write_free(a);
+    a = NULL;
+    if (fsync(fd) < 0 || close(fd) < 0) {
+        fd = -1;
+        mr_err_set(err, "cannot write seed image '%s': %s", tmp, strerror(errno));
+        r = -errno;
+        goto fail_unlink;
+    }
+    fd = -1;
+    if (rename(tmp, path) < 0) {
+        mr_err_set(err, "cannot rename seed image to '%s': %s", path, strerror(errno));
+        r = -errno;
+        goto fail_unlink;
+    }
+    return 0;
+fail:
+    mr_err_set(err, "cannot write seed image '%s': %s", path,
+               archive_error_string(a) ? archive_error_string(a) : "write failed");
+fail_unlink:
+    if (a)
+        archive_write_free(a);
+    if (fd >= 0)
+        close(fd);
+    (void)unlink(tmp);
+    return r;
+}

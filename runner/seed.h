@@ -1,0 +1,43 @@
+/* seed.h: the NoCloud seed of one guest: its files (meta-data, user-data, network-config)
+ * rendered for cloud-init or cloudbase-init, and the ISO9660 image labelled "cidata" that
+ * carries them, written with libarchive.
+ *
+ * mr_seed_render() is pure; struct mr_seed_files owns its strings (_release frees them).
+ * The files hold the guest's private host key: the ISO is written 0600 and the caller
+ * deletes it with the cell. */
+#ifndef MR_SEED_H
+#define MR_SEED_H
+
+#include "family.h"
+#include "util.h"
+
+struct mr_seed_spec {
+    enum mr_seed_kind kind;
+    const char *instance_id;   /* new for every cell, so cloud-init runs again */
+    const char *hostname;
+    const char *user;          /* created with passwordless sudo / in Administrators */
+    const char *user_pubkey;   /* OpenSSH line of the run's client key */
+    const char *host_privkey;  /* OpenSSH private key text of the guest's host key */
+    const char *host_pubkey;   /* its OpenSSH public line */
+    const char *mac;           /* the NIC's MAC for network-config, or NULL for none */
+    const char *extra_cloud_config; /* user's cloud-config appended (cloud-init), or NULL */
+    const char *windows_password;   /* cloudbase-init: password for a user it must create */
+};
+
+struct mr_seed_files {
+    char *meta_data;
+    char *user_data;
+    char *network_config; /* NULL: not written */
+};
+
+/* Renders the files; returns 0, or -EINVAL (err says why) for a spec that would break
+ * the YAML or script it goes into (line breaks in names, a key without its type). */
+int mr_seed_render(const struct mr_seed_spec *s, struct mr_seed_files *ret,
+                   struct mr_err *err) MR_WUR;
+void mr_seed_files_release(struct mr_seed_files *f);
+
+/* Writes the files as an ISO9660 image with Rock Ridge and Joliet, volume id "cidata",
+ * mode 0600, atomically (no half image at path on failure). */
+int mr_seed_write_iso(const char *path, const struct mr_seed_files *f, struct mr_err *err) MR_WUR;
+
+#endif

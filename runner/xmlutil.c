@@ -1,0 +1,130 @@
+/* xmlutil.c: libxml2 helpers for the loaders (attributes, lines, safe parsing, RELAX NG). */
+#include "xmlutil.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/relaxng.h>
+
+char *mr_xml_attr(xmlNodePtr n, const char *name)
+{
+    xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
+    if (!v)
+        return NULL;
+    char *s = mr_xstrdup((const char *)v);
+    xmlFree(v);
+    return s;
+}
+
+char *mr_xml_text(xmlNodePtr n)
+{
+    xmlChar *c = xmlNodeGetContent(n);
+    const char *s = c ? (const char *)c : "";
+    while (*s && strchr(" \t\r\n", *s))
+        s++;
+    size_t len = strlen(s);
+    while (len > 0 && strchr(" \t\r\n", s[len - 1]))
+        len--;
+    char *t = mr_xstrndup(s, len);
+    xmlFree(c);
+    return t;
+}
+
+int mr_xml_line(xmlNodePtr n)
+{
+    long l = xmlGetLineNo(n);
+    return l > INT_MAX ? INT_MAX : (int)l;
+}
+
+int mr_xml_is_elem(xmlNodePtr n, const char *name)
+{
+    return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
+}
+
+static void chomp(char *s)
+{
+    size_t l = strlen(s);
+    while (l > 0 && (s[l - 1] == '\n' || s[l - 1] == ' '))
+        s[--l] = '\0';
+}
+
+xmlDocPtr mr_xml_read_file(const char *path, struct mr_err *err)
+{
+    xmlParserCtxtPtr pctx = xmlNewParserCtxt();
+    if (!pctx) {
+        mr_err_set(err, "%s: cannot create an XML parser", path);
+        return NULL;
+    }
+    /* No network, no entity expansion, no DTD loading: these files are plain data. */
+    xmlDocPtr doc = xmlCtxtReadFile(pctx, path, NULL,
+                                    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (!doc) {
+        xmlErrorPtr e = xmlCtxtGetLastError(pctx);
+        _cleanup_free_ char *msg = mr_xstrdup(e && e->message ? e->message : "unreadable");
+        chomp(msg);
+        if (e && e->line > 0)
+            mr_err_set(err, "%s:%d: not well-formed XML: %s", path, e->line, msg);
+        else
+            mr_err_set(err, "%s: not well-formed XML: %s", path, msg);
+    }
+    xmlFreeParserCtxt(pctx);
+    return doc;
+}
+
+struct schema_state {
+    int line;
+    char *msg;
+    char *node;
+};
+
+static void schema_error(void *data, xmlErrorPtr e)
+{
+    struct schema_state *st = data;
+    if (st->msg || !e)
+        return;
+    st->line = e->line;
+    if (e->node && ((xmlNodePtr)e->node)->type == XML_ELEMENT_NODE) {
+        st->line = mr_xml_line(e->node);
+        st->node = mr_xstrdup((const char *)((xmlNodePtr)e->node)->name);
+    }
+    st->msg = mr_xstrdup(e->message ? e->message : "invalid");
+    chomp(st->msg);
+}
+
+int mr_xml_validate_rng(xmlDocPtr doc, const char *schema, size_t schema_len,
+                        const char *file, const char *what, struct mr_err *err)
+{
+    int r = -EINVAL;
+    struct schema_state st = { 0 };
+    xmlRelaxNGParserCtxtPtr pc = xmlRelaxNGNewMemParserCtxt(schema, (int)schema_len);
+    xmlRelaxNGPtr rng = pc ? xmlRelaxNGParse(pc) : NULL;
+    xmlRelaxNGValidCtxtPtr vc = rng ? xmlRelaxNGNewValidCtxt(rng) : NULL;
+    if (!vc) {
+        mr_err_set(err, "%s: internal error: the embedded %s schema does not compile", file,
+                   what);
+        goto out;
+    }
+    xmlRelaxNGSetValidStructuredErrors(vc, schema_error, &st);
+    if (xmlRelaxNGValidateDoc(vc, doc) == 0) {
+        r = 0;
+        goto out;
+    }
+    if (st.node)
+        mr_err_set(err, "%s:%d: <%s> does not match the %s schema: %s", file, st.line, st.node,
+                   what, st.msg ? st.msg : "invalid");
+    else
+        mr_err_set(err, "%s:%d: does not match the %s schema: %s", file, st.line, what,
+                   st.msg ? st.msg : "invalid");
+out:
+    free(st.msg);
+    free(st.node);
+    if (vc)
+        xmlRelaxNGFreeValidCtxt(vc);
+    if (rng)
+        xmlRelaxNGFree(rng);
+    if (pc)
+        xmlRelaxNGFreeParserCtxt(pc);
+    return r;
+}

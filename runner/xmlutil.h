@@ -1,0 +1,37 @@
+/* xmlutil.h: small libxml2 helpers shared by the loaders of matrices and the family
+ * catalogue: attribute access, line numbers, RELAX NG validation from memory.
+ *
+ * mr_xml_attr() returns a string the caller frees; the others borrow. */
+#ifndef MR_XMLUTIL_H
+#define MR_XMLUTIL_H
+
+#include <stddef.h>
+
+#include <libxml/tree.h>
+
+#include "util.h"
+
+static inline void mr_xml_doc_freep(xmlDocPtr *p)
+{
+    if (*p)
+        xmlFreeDoc(*p);
+}
+#define _cleanup_xmldoc_ __attribute__((cleanup(mr_xml_doc_freep)))
+
+/* Attribute value as a new string, or NULL when absent. */
+char *mr_xml_attr(xmlNodePtr n, const char *name);
+/* The node's text content with leading and trailing white space removed (caller frees). */
+char *mr_xml_text(xmlNodePtr n);
+int mr_xml_line(xmlNodePtr n);
+int mr_xml_is_elem(xmlNodePtr n, const char *name);
+
+/* Parses a file with no network access, no entities and no DTD loading. On failure
+ * returns NULL with err "FILE:LINE: not well-formed XML: ...". */
+xmlDocPtr mr_xml_read_file(const char *path, struct mr_err *err);
+
+/* Validates doc against a RELAX NG schema held in memory. On failure returns -EINVAL
+ * with err "FILE:LINE: <elem> does not match the WHAT schema: ...". */
+int mr_xml_validate_rng(xmlDocPtr doc, const char *schema, size_t schema_len,
+                        const char *file, const char *what, struct mr_err *err) MR_WUR;
+
+#endif

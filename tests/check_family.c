@@ -1,0 +1,250 @@
+/* Unit tests of the OS-family catalogue: loading, template choice and expansion, quoting
+ * (run through the real /bin/sh), and PowerShell's encoded commands. */
+#define _GNU_SOURCE
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "family.h"
+
+static const char *const families[] = { "debian", "ubuntu", "rhel", "centos", "sles", "windows" };
+
+START_TEST(test_family_builtin_catalogue_is_the_shipped_file)
+{
+    char *file = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(mr_file_read(MR_TEST_DATA "/../../images/families.xml", &file, &len), 0);
+    ck_assert_uint_eq(mr_family_catalogue_len, len);
+    ck_assert_int_eq(memcmp(mr_family_catalogue, file, len), 0);
+    free(file);
+    ck_assert_int_eq(mr_file_read(MR_TEST_DATA "/../../images/families.rng", &file, &len), 0);
+    ck_assert_uint_eq(mr_family_schema_len, len);
+    ck_assert_int_eq(memcmp(mr_family_schema, file, len), 0);
+    free(file);
+}
+END_TEST
+
+START_TEST(test_family_builtin_catalogue_covers_the_seed_list)
+{
+    struct mr_err e = { 0 };
+    ck_assert_int_eq(mr_family_catalogue_load(NULL, &e), 0);
+    ck_assert_str_eq(mr_family_catalogue_source(), "built-in");
+    const struct mr_family *f = mr_family_find(families[_i]);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_ge(f->n_installs, 1);
+    ck_assert_ptr_nonnull(f->version_cmd);
+    ck_assert_ptr_nonnull(f->default_user);
+    ck_assert_uint_gt(f->boot_timeout_hint_s, 0);
+    ck_assert_uint_ge(f->n_logs, 3);
+    for (size_t i = 0; i < f->n_installs; i++)
+        ck_assert_ptr_nonnull(strstr(f->installs[i].command, "{artifact}"));
+    ck_assert_ptr_nonnull(strstr(f->version_cmd, "{package}"));
+}
+END_TEST
+
+START_TEST(test_family_unknown_is_null)
+{
+    ck_assert_ptr_null(mr_family_find("plan9"));
+    char *names = mr_family_names();
+    ck_assert_str_eq(names, "debian, ubuntu, rhel, centos, sles, windows");
+    free(names);
+}
+END_TEST
+
+START_TEST(test_family_picks_install_by_os_version)
+{
+    const struct mr_family *rhel = mr_family_find("rhel");
+    ck_assert_ptr_nonnull(strstr(mr_family_install_template(rhel, "5"), "yum -y localinstall"));
+    ck_assert_ptr_nonnull(strstr(mr_family_install_template(rhel, "7.9"), "yum -y localinstall"));
+    ck_assert_ptr_nonnull(strstr(mr_family_install_template(rhel, "8"), "dnf -y install"));
+    ck_assert_ptr_nonnull(strstr(mr_family_install_template(rhel, "9.4"), "dnf -y install"));
+    ck_assert_ptr_nonnull(strstr(mr_family_install_template(rhel, NULL), "dnf -y install"));
+    const struct mr_family *centos = mr_family_find("centos");
+    ck_assert_ptr_nonnull(strstr(mr_family_install_template(centos, "7"), "yum"));
+    const struct mr_family *sles = mr_family_find("sles");
+    ck_assert_ptr_nonnull(strstr(mr_family_install_template(sles, "15-SP5"), "zypper"));
+    const struct mr_family *deb = mr_family_find("debian");
+    ck_assert_ptr_nonnull(strstr(mr_family_install_template(deb, "12"), "apt-get install"));
+}
+END_TEST
+
+START_TEST(test_family_expands_sudo_only_for_non_root)
+{
+    const struct mr_family *f = mr_family_find("sles");
+    struct mr_family_vars v = { .artifact = "/tmp/p.rpm", .package = "p", .user = "sles" };
+    char *cmd = mr_family_expand(f, mr_family_install_template(f, NULL), &v);
+    ck_assert_str_eq(cmd, "sudo -n zypper --non-interactive --no-refresh install "
+                          "--allow-unsigned-rpm '/tmp/p.rpm'");
+    free(cmd);
+    v.user = "root";
+    cmd = mr_family_expand(f, mr_family_install_template(f, NULL), &v);
+    ck_assert_str_eq(cmd, "zypper --non-interactive --no-refresh install --allow-unsigned-rpm "
+                          "'/tmp/p.rpm'");
+    free(cmd);
+}
+END_TEST
+
+/* The quoting is checked by the real shell: what sh prints is exactly the value. */
+START_TEST(test_family_sh_quoting_survives_sh)
+{
+    static const char *const hostile[] = { "it's", "a b", "$(touch /tmp/mr-pwned)", "`id`",
+                                           "\"q\"", "x;y&z|w", "'", "" };
+    const struct mr_family *f = mr_family_find("debian");
+    for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+        struct mr_family_vars v = { .artifact = hostile[i], .package = "p", .user = "root" };
+        char *cmd = mr_family_expand(f, "printf '%s' {artifact}", &v);
+        char *argv[] = { "sh", "-c", cmd, NULL };
+        struct mr_buf out;
+        mr_buf_init(&out);
+        ck_assert_int_eq(mr_spawn(argv, &out), 0);
+        ck_assert_str_eq(out.data ? out.data : "", hostile[i]);
+        mr_buf_release(&out);
+        free(cmd);
+    }
+    ck_assert(!mr_file_exists("/tmp/mr-pwned"));
+}
+END_TEST
+
+START_TEST(test_family_powershell_quoting)
+{
+    char *q = mr_shell_quote(MR_SHELL_POWERSHELL, "it's $x");
+    ck_assert_str_eq(q, "'it''s $x'");
+    free(q);
+    q = mr_shell_quote(MR_SHELL_SH, "it's");
+    ck_assert_str_eq(q, "'it'\\''s'");
+    free(q);
+}
+END_TEST
+
+START_TEST(test_family_windows_paths_and_commands)
+{
+    const struct mr_family *w = mr_family_find("windows");
+    ck_assert_int_eq(w->shell, MR_SHELL_POWERSHELL);
+    ck_assert_int_eq(w->seed, MR_SEED_CLOUDBASE_INIT);
+    char *remote = mr_family_remote_path(w, "/home/u/out/My App 1.0.msi");
+    ck_assert_str_eq(remote, "C:\\Windows\\Temp\\My_App_1.0.msi");
+    char *sftp = mr_family_sftp_path(w, remote);
+    ck_assert_str_eq(sftp, "/C:/Windows/Temp/My_App_1.0.msi");
+    struct mr_family_vars v = { .artifact = remote, .package = "My App", .user = "Administrator" };
+    char *cmd = mr_family_expand(w, mr_family_install_template(w, "2022"), &v);
+    ck_assert_ptr_nonnull(strstr(cmd, "Start-Process -FilePath msiexec.exe -ArgumentList "
+                                      "@('/i', 'C:\\Windows\\Temp\\My_App_1.0.msi', '/qn', "
+                                      "'/norestart', '/l*v', "
+                                      "'C:\\Windows\\Temp\\matrixrun-install.log')"));
+    ck_assert_ptr_null(strstr(cmd, "sudo"));
+    free(cmd);
+    cmd = mr_family_expand(w, w->version_cmd, &v);
+    ck_assert_ptr_nonnull(strstr(cmd, "$_.DisplayName -eq 'My App'"));
+    free(cmd);
+    free(remote);
+    free(sftp);
+    const struct mr_family *d = mr_family_find("debian");
+    remote = mr_family_remote_path(d, "out/mr-demo_1.0_all.deb");
+    ck_assert_str_eq(remote, "/tmp/mr-demo_1.0_all.deb");
+    sftp = mr_family_sftp_path(d, remote);
+    ck_assert_str_eq(sftp, remote);
+    free(remote);
+    free(sftp);
+}
+END_TEST
+
+/* -EncodedCommand takes base64 of UTF-16LE: decode what we send and compare. */
+START_TEST(test_family_wrap_encodes_utf16le)
+{
+    const char *cmd = "Write-Output 'caf\xc3\xa9 \xf0\x9f\x98\x80' | Out-Null";
+    const struct mr_family *w = mr_family_find("windows");
+    char *line = mr_family_wrap(w, cmd);
+    const char *prefix =
+        "powershell -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand ";
+    ck_assert_int_eq(strncmp(line, prefix, strlen(prefix)), 0);
+    unsigned char *raw;
+    size_t len;
+    ck_assert_int_eq(mr_base64_decode(line + strlen(prefix), &raw, &len), 0);
+    /* Expected UTF-16LE built by hand: ASCII as x 00, é as E9 00, U+1F600 as D83D DE00. */
+    unsigned char want[128];
+    size_t n = 0;
+    for (const char *p = "Write-Output 'caf"; *p; p++)
+        want[n++] = (unsigned char)*p, want[n++] = 0;
+    want[n++] = 0xe9, want[n++] = 0;
+    want[n++] = ' ', want[n++] = 0;
+    want[n++] = 0x3d, want[n++] = 0xd8, want[n++] = 0x00, want[n++] = 0xde;
+    for (const char *p = "' | Out-Null"; *p; p++)
+        want[n++] = (unsigned char)*p, want[n++] = 0;
+    ck_assert_uint_eq(len, n);
+    ck_assert_int_eq(memcmp(raw, want, n), 0);
+    free(raw);
+    free(line);
+    const struct mr_family *d = mr_family_find("debian");
+    line = mr_family_wrap(d, "echo hi");
+    ck_assert_str_eq(line, "echo hi");
+    free(line);
+}
+END_TEST
+
+START_TEST(test_family_base64_round_trip)
+{
+    for (size_t n = 0; n < 40; n++) {
+        unsigned char in[40];
+        for (size_t i = 0; i < n; i++)
+            in[i] = (unsigned char)(i * 37 + n);
+        char *b64 = mr_base64_encode(in, n);
+        ck_assert_uint_eq(strlen(b64), (n + 2) / 3 * 4);
+        unsigned char *out;
+        size_t len;
+        ck_assert_int_eq(mr_base64_decode(b64, &out, &len), 0);
+        ck_assert_uint_eq(len, n);
+        ck_assert_int_eq(memcmp(in, out, n), 0);
+        free(out);
+        free(b64);
+    }
+    char *b = mr_base64_encode("foobar", 6);
+    ck_assert_str_eq(b, "Zm9vYmFy");
+    free(b);
+    b = mr_base64_encode("fo", 2);
+    ck_assert_str_eq(b, "Zm8=");
+    free(b);
+}
+END_TEST
+
+START_TEST(test_family_other_catalogue_replaces_builtin)
+{
+    struct mr_err e = { 0 };
+    ck_assert_int_eq(mr_family_catalogue_load(MR_TEST_DATA "/catalogue/only-plan9.xml", &e), 0);
+    ck_assert_ptr_null(mr_family_find("debian"));
+    ck_assert_ptr_nonnull(mr_family_find("plan9"));
+    /* A bad file leaves the loaded catalogue in place. */
+    ck_assert_int_lt(mr_family_catalogue_load(MR_TEST_DATA "/catalogue/bad-duplicate.xml", &e), 0);
+    ck_assert_ptr_nonnull(strstr(mr_err_msg(&e), "bad-duplicate.xml:6: family 'debian' is defined twice"));
+    ck_assert_ptr_nonnull(mr_family_find("plan9"));
+    mr_err_release(&e);
+    mr_family_catalogue_reset();
+    ck_assert_ptr_nonnull(mr_family_find("debian"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("family");
+    TCase *tc = tcase_create("catalogue");
+    tcase_add_test(tc, test_family_builtin_catalogue_is_the_shipped_file);
+    tcase_add_loop_test(tc, test_family_builtin_catalogue_covers_the_seed_list, 0,
+                        (int)(sizeof(families) / sizeof(families[0])));
+    tcase_add_test(tc, test_family_unknown_is_null);
+    tcase_add_test(tc, test_family_picks_install_by_os_version);
+    tcase_add_test(tc, test_family_other_catalogue_replaces_builtin);
+    suite_add_tcase(s, tc);
+    TCase *tx = tcase_create("commands");
+    tcase_add_test(tx, test_family_expands_sudo_only_for_non_root);
+    tcase_add_test(tx, test_family_sh_quoting_survives_sh);
+    tcase_add_test(tx, test_family_powershell_quoting);
+    tcase_add_test(tx, test_family_windows_paths_and_commands);
+    tcase_add_test(tx, test_family_wrap_encodes_utf16le);
+    tcase_add_test(tx, test_family_base64_round_trip);
+    suite_add_tcase(s, tx);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
