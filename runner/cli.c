@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "family.h"
+#include "guest.h"
+#include "leftover.h"
 #include "matrix.h"
 #include "pipeline.h"
 #include "ssh.h"
@@ -29,6 +31,7 @@ static const char usage_text[] =
     "       matrixrun validate MATRIX.xml\n"
     "       matrixrun list MATRIX.xml\n"
     "       (each also takes -C FILE)\n"
+    "       matrixrun clean [--connect URI]\n"
     "       matrixrun --help | --version\n"
     "\n"
     "Boots each image of the matrix as a guest, installs the package over SSH, runs the\n"
@@ -38,6 +41,10 @@ static const char usage_text[] =
     "  run        run the matrix (the default verb)\n"
     "  validate   check the matrix (schema, values, files); boots nothing\n"
     "  list       print the matrix's cells, one per line\n"
+    "  clean      remove what killed runs left behind: their work folders (overlays,\n"
+    "             seeds, keys) under $MATRIXRUN_WORKDIR or /var/tmp/matrixrun, and\n"
+    "             guests tagged as matrixrun's whose run is over (default URI\n"
+    "             qemu:///system); running runs are left alone\n"
     "\n"
     "Options of every verb:\n"
     "  -C, --catalogue FILE  OS-family catalogue to use instead of the built-in one\n"
@@ -114,6 +121,38 @@ static int cmd_list(struct cli *c, const char *path)
     return MR_EXIT_OK;
 }
 
+static int cmd_clean(struct cli *c, const char *unused)
+{
+    (void)unused;
+    const char *uri = c->uri ? c->uri : MR_DEFAULT_URI;
+    const char *base = mr_leftover_workbase(NULL);
+    struct mr_err e = { 0 };
+    virConnectPtr conn = mr_guest_connect(uri, &e);
+    if (!conn) {
+        fprintf(stderr, "matrixrun: %s\n", mr_err_msg(&e));
+        mr_err_release(&e);
+        return MR_EXIT_INFRA;
+    }
+    struct mr_leftovers l = { 0 };
+    int r = mr_leftover_scan(conn, base, &l, &e);
+    if (r == 0) {
+        for (size_t i = 0; i < l.n_domains; i++)
+            printf("destroying guest %s\n", l.domains[i]);
+        for (size_t i = 0; i < l.n_dirs; i++)
+            printf("removing work folder %s\n", l.dirs[i]);
+        r = mr_leftover_remove(conn, &l, &e);
+        if (!c->quiet)
+            printf("clean: %zu guest(s) and %zu work folder(s) of earlier runs removed\n",
+                   l.n_domains, l.n_dirs);
+    }
+    if (r < 0)
+        fprintf(stderr, "matrixrun: %s\n", mr_err_msg(&e));
+    mr_leftovers_release(&l);
+    mr_err_release(&e);
+    virConnectClose(conn);
+    return r < 0 ? MR_EXIT_INFRA : MR_EXIT_OK;
+}
+
 static void on_signal(int sig)
 {
     mr_interrupted = sig;
@@ -163,12 +202,14 @@ static int cmd_run(struct cli *c, const char *path)
 struct verb {
     const char *name;
     int (*fn)(struct cli *c, const char *matrix);
+    int takes_matrix;
 };
 
 static const struct verb verbs[] = {
-    { "run", cmd_run },
-    { "validate", cmd_validate },
-    { "list", cmd_list },
+    { "run", cmd_run, 1 },
+    { "validate", cmd_validate, 1 },
+    { "list", cmd_list, 1 },
+    { "clean", cmd_clean, 0 },
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -240,7 +281,11 @@ int mr_cli_main(int argc, char **argv)
     for (size_t i = 0; i < MR_ARRAY_SIZE(verbs); i++)
         if (strcmp(words[0], verbs[i].name) == 0)
             v = &verbs[i];
-    if (v) {
+    if (v && !v->takes_matrix) {
+        if (nwords == 2)
+            return usage_error("unexpected argument '%s'", words[1]);
+        matrix = NULL;
+    } else if (v) {
         if (nwords < 2)
             return usage_error("'%s' needs a matrix file", v->name);
         matrix = words[1];

@@ -15,6 +15,7 @@
 #include "archive_io.h"
 #include "family.h"
 #include "guest.h"
+#include "leftover.h"
 #include "seed.h"
 #include "ssh.h"
 
@@ -637,7 +638,7 @@ done:
     cl->ssh = NULL;
     /* The domain goes first so the serial log in the archive is complete. */
     mr_guest_release(&g);
-    if (run->conn && mr_file_exists(cl->celldir))
+    if (run->conn && access(cl->celldir, W_OK) == 0)
         write_artifacts(cl);
     cell_release(cl);
     mr_err_release(&e);
@@ -668,6 +669,7 @@ int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
 {
     struct run run = { .m = m, .o = o };
     struct mr_err setup = { 0 };
+    int lock_fd = -1;
     _cleanup_free_ char *keydir = NULL;
     _cleanup_free_ char *comment = NULL;
     int r;
@@ -682,13 +684,18 @@ int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
     }
     run.outdir_abs = abs_path(outdir);
     run.run_id = make_run_id();
-    const char *base = o->workdir_base ? o->workdir_base : getenv("MATRIXRUN_WORKDIR");
-    run.workdir = mr_xasprintf("%s/%s", base && base[0] ? base : "/var/tmp/matrixrun",
-                               run.run_id);
+    const char *base = mr_leftover_workbase(o->workdir_base);
+    run.workdir = mr_xasprintf("%s/%s", base, run.run_id);
     /* QEMU runs as its own user and must reach the overlays: the work folder is
      * searchable by all, the key folder inside it is private. */
     if ((r = mr_mkdir_p(run.workdir, 0755)) < 0) {
         mr_err_set(err, "cannot create work folder '%s': %s", run.workdir, strerror(-r));
+        r = -EINVAL;
+        goto out;
+    }
+    /* The lock says "this run is alive" to `matrixrun clean` and to later runs. */
+    if ((lock_fd = mr_leftover_lock_run(run.workdir)) < 0) {
+        mr_err_set(err, "cannot lock work folder '%s': %s", run.workdir, strerror(-lock_fd));
         r = -EINVAL;
         goto out;
     }
@@ -699,6 +706,18 @@ int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
     keydir = mr_xasprintf("%s/ssh", run.workdir);
     comment = mr_xasprintf("matrixrun-%s", run.run_id);
     run.conn = mr_guest_connect(run.uri, &setup);
+    {
+        /* What killed runs left behind is only reported here; `clean` removes it. */
+        struct mr_leftovers lo = { 0 };
+        struct mr_err le = { 0 };
+        if (mr_leftover_scan(run.conn, base, &lo, &le) == 0 && (lo.n_dirs || lo.n_domains))
+            progress(&run, NULL,
+                     "WARNING earlier runs left %zu work folder(s) in %s and %zu guest(s) "
+                     "behind; 'matrixrun clean' removes them",
+                     lo.n_dirs, base, lo.n_domains);
+        mr_leftovers_release(&lo);
+        mr_err_release(&le);
+    }
     if (run.conn) {
         run.accel = mr_guest_resolve_accel(run.conn, run.accel);
         if (mr_sshkey_generate(&run.key, keydir, comment, &setup) < 0) {
@@ -733,6 +752,8 @@ out:
     mr_sshkey_release(&run.key);
     if (run.workdir)
         (void)mr_rm_rf(run.workdir);
+    if (lock_fd >= 0)
+        close(lock_fd);
     free(run.workdir);
     free(run.outdir_abs);
     free(run.run_id);

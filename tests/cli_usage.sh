@@ -51,6 +51,9 @@ check catalogue-replaces 2 "family 'debian' is unknown (known: plan9; catalogue:
     env MATRIXRUN_CATALOGUE="$data/catalogue/only-plan9.xml" "$mr" validate "$data/matrix/good.xml"
 "$mr" --help | grep -q -- "-C, --catalogue FILE" || { echo "FAIL help names --catalogue"; fails=$((fails + 1)); }
 
+check clean-extra 2 "unexpected argument 'x.xml'" "$mr" clean x.xml
+"$mr" --help | grep -q "clean      remove what killed runs left behind" || { echo "FAIL help names clean"; fails=$((fails + 1)); }
+
 # A matrix that is fine but a libvirt URI that is not: infrastructure error, exit 3, and
 # the report still lists every cell as an error.
 out=$(mktemp -d)

@@ -41,6 +41,14 @@ for cell in minimal-1cpu minimal-2cpu; do
     kernel=$(xp "$r" "string(//testsuite[@name='$cell']/properties/property[@name='guest.kernel']/@value)")
     if [[ "$kernel" =~ ^[0-9]+\.[0-9]+\.[0-9]+-.*amd64$ ]]; then ok "$cell guest kernel $kernel"; else bad "$cell guest kernel '$kernel'"; fi
     expect_has "$cell serial console logged" "$(cat "$tmp/reports/$cell/serial.log" 2>&1)" "Linux version"
+    a=$tmp/reports/$cell/artifacts.tar.gz
+    expect_has "$cell artifacts attached" "$(xp "$r" "string(//testsuite[@name='$cell']/system-out)")" "[[ATTACHMENT|$a]]"
+    expect_eq "$cell artifacts archive members" "$(tar -tzf "$a" 2>&1 | grep -v '^logs/' | sort | tr '\n' ' ')" \
+        "MANIFEST.txt install.txt serial.log "
+    expect_has "$cell archived install output" "$(tar -xzOf "$a" install.txt 2>&1)" "dpkg -i"
+    expect_has "$cell archived serial log" "$(tar -xzOf "$a" serial.log 2>&1)" "Linux version"
+    # The minimal image has no cloud-init: the manifest says so instead of failing the cell.
+    expect_has "$cell manifest notes a missing log" "$(tar -xzOf "$a" MANIFEST.txt 2>&1)" "logs/cloud-init.log"
 done
 expect_eq "1-vCPU cell's vcpus property" \
     "$(xp "$r" "string(//testsuite[@name='minimal-1cpu']/properties/property[@name='vcpus']/@value)")" 1

@@ -1,0 +1,171 @@
+/* leftover.c: finds and removes what earlier runs left behind (run folders whose lock is
+ * free, domains tagged with matrixrun's metadata whose run is over). */
+#define _GNU_SOURCE
+#include "leftover.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <libvirt/virterror.h>
+#include <libxml/parser.h>
+
+#include "domxml.h"
+#include "xmlutil.h"
+
+const char *mr_leftover_workbase(const char *base)
+{
+    if (base && base[0])
+        return base;
+    const char *env = getenv("MATRIXRUN_WORKDIR");
+    return env && env[0] ? env : "/var/tmp/matrixrun";
+}
+
+int mr_leftover_lock_run(const char *workdir)
+{
+    _cleanup_free_ char *path = mr_xasprintf("%s/.lock", workdir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int r = -errno;
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+/* 1 if a live run holds dir's lock, 0 if not (or the folder has no lock file). */
+static int run_is_live(const char *dir)
+{
+    _cleanup_free_ char *path = mr_xasprintf("%s/.lock", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int live = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return live;
+}
+
+/* Run ids look like 20261127-103815-91ae (see pipeline.c): only such folders are touched. */
+static int is_run_id(const char *s)
+{
+    static const char shape[] = "dddddddd-dddddd-xxxx";
+    if (strlen(s) != sizeof(shape) - 1)
+        return 0;
+    for (size_t i = 0; shape[i]; i++) {
+        char c = s[i];
+        if (shape[i] == '-' ? c != '-'
+            : shape[i] == 'd' ? !(c >= '0' && c <= '9')
+                              : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return 0;
+    }
+    return 1;
+}
+
+static void push(char ***v, size_t *n, const char *s)
+{
+    *v = mr_xrealloc(*v, (*n + 1) * sizeof(**v));
+    (*v)[(*n)++] = mr_xstrdup(s);
+}
+
+/* The dir attribute of a domain's matrixrun metadata, or NULL if it has none. */
+static char *domain_run_dir(virDomainPtr d, int *is_ours)
+{
+    *is_ours = 0;
+    char *xml = virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, MR_METADATA_NS, 0);
+    if (!xml)
+        return NULL;
+    *is_ours = 1;
+    char *dir = NULL;
+    xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "metadata.xml", NULL,
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (doc && xmlDocGetRootElement(doc))
+        dir = mr_xml_attr(xmlDocGetRootElement(doc), "dir");
+    if (doc)
+        xmlFreeDoc(doc);
+    free(xml);
+    return dir;
+}
+
+int mr_leftover_scan(virConnectPtr conn, const char *workbase, struct mr_leftovers *ret,
+                     struct mr_err *err)
+{
+    struct mr_leftovers l = { 0 };
+    DIR *d = opendir(workbase);
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (!is_run_id(de->d_name))
+                continue;
+            _cleanup_free_ char *dir = mr_xasprintf("%s/%s", workbase, de->d_name);
+            if (!run_is_live(dir))
+                push(&l.dirs, &l.n_dirs, dir);
+        }
+        closedir(d);
+    } else if (errno != ENOENT) {
+        mr_err_set(err, "cannot read '%s': %s", workbase, strerror(errno));
+        return -errno;
+    }
+    if (conn) {
+        virDomainPtr *doms = NULL;
+        int n = virConnectListAllDomains(conn, &doms, 0);
+        if (n < 0) {
+            mr_err_set(err, "cannot list libvirt domains: %s",
+                       virGetLastErrorMessage() ? virGetLastErrorMessage() : "unknown error");
+            mr_leftovers_release(&l);
+            return -EIO;
+        }
+        for (int i = 0; i < n; i++) {
+            int ours;
+            _cleanup_free_ char *dir = domain_run_dir(doms[i], &ours);
+            if (ours && !(dir && run_is_live(dir)))
+                push(&l.domains, &l.n_domains, virDomainGetName(doms[i]));
+            virDomainFree(doms[i]);
+        }
+        free(doms);
+    }
+    *ret = l;
+    return 0;
+}
+
+int mr_leftover_remove(virConnectPtr conn, const struct mr_leftovers *l, struct mr_err *err)
+{
+    int first = 0;
+    for (size_t i = 0; conn && i < l->n_domains; i++) {
+        virDomainPtr d = virDomainLookupByName(conn, l->domains[i]);
+        if (!d)
+            continue; /* gone meanwhile */
+        if (virDomainIsActive(d) == 1 && virDomainDestroy(d) < 0 && !first) {
+            mr_err_set(err, "cannot destroy guest '%s': %s", l->domains[i],
+                       virGetLastErrorMessage() ? virGetLastErrorMessage() : "unknown error");
+            first = -EIO;
+        }
+        /* matrixrun's guests are transient; one made persistent by hand goes too. */
+        if (virDomainIsPersistent(d) == 1)
+            (void)virDomainUndefine(d);
+        virDomainFree(d);
+    }
+    for (size_t i = 0; i < l->n_dirs; i++) {
+        int r = mr_rm_rf(l->dirs[i]);
+        if (r < 0 && !first) {
+            mr_err_set(err, "cannot remove '%s': %s", l->dirs[i], strerror(-r));
+            first = r;
+        }
+    }
+    return first;
+}
+
+void mr_leftovers_release(struct mr_leftovers *l)
+{
+    for (size_t i = 0; i < l->n_dirs; i++)
+        free(l->dirs[i]);
+    free(l->dirs);
+    for (size_t i = 0; i < l->n_domains; i++)
+        free(l->domains[i]);
+    free(l->domains);
+    memset(l, 0, sizeof(*l));
+}
