@@ -46,6 +46,7 @@ struct loader {
     const char *file;
     const char *dir;
     struct mr_err *err;
+    const char *needed_by; /* appended to a missing-file message, or NULL */
 };
 
 static int fail(struct loader *ld, int line, const char *fmt, ...) MR_PRINTF(3, 4);
@@ -108,8 +109,8 @@ static int file_attr(struct loader *ld, xmlNodePtr n, const char *name, char **r
         return fail(ld, mr_xml_line(n), "<%s> %s is empty", (const char *)n->name, name);
     _cleanup_free_ char *p = mr_path_join(ld->dir, v);
     if (!mr_file_exists(p))
-        return fail(ld, mr_xml_line(n), "<%s> %s='%s': no such file (looked for '%s')",
-                    (const char *)n->name, name, v, p);
+        return fail(ld, mr_xml_line(n), "<%s> %s='%s': no such file (looked for '%s')%s",
+                    (const char *)n->name, name, v, p, ld->needed_by ? ld->needed_by : "");
     if (access(p, R_OK) < 0)
         return fail(ld, mr_xml_line(n), "<%s> %s='%s': cannot read '%s': %s",
                     (const char *)n->name, name, v, p, strerror(errno));
@@ -384,7 +385,23 @@ static int load_package(struct loader *ld, xmlNodePtr n, struct mr_matrix *m)
                 return fail(ld, a->line,
                             "<artifact> family '%s' is given twice (first at line %d)",
                             a->family, m->artifacts[j].line);
-        if ((r = file_attr(ld, c, "path", &a->path)) < 0)
+        /* A missing artifact stops the cells of its family: name them. */
+        _cleanup_free_ char *cells = NULL;
+        for (size_t k = 0; k < m->n_images; k++) {
+            const struct mr_image *img = &m->images[k];
+            if (img->family && strcmp(img->family, a->family) == 0) {
+                char *more = mr_xasprintf("%s%s'%s'", cells ? cells : "", cells ? ", " : "",
+                                          img->name);
+                free(cells);
+                cells = more;
+            }
+        }
+        _cleanup_free_ char *needed =
+            cells ? mr_xasprintf("; needed by image(s) %s", cells) : NULL;
+        ld->needed_by = needed;
+        r = file_attr(ld, c, "path", &a->path);
+        ld->needed_by = NULL;
+        if (r < 0)
             return r;
         a->version = mr_xml_attr(c, "version");
         /* The package manager decides by content, but a .deb handed to rpm is a matrix
@@ -424,6 +441,7 @@ static int load_doc(struct loader *ld, xmlDocPtr doc, struct mr_matrix *m)
     int r;
     xmlNodePtr root = xmlDocGetRootElement(doc);
     size_t ni = 0, nt = 0;
+    xmlNodePtr package = NULL;
     for (xmlNodePtr c = root->children; c; c = c->next) {
         if (mr_xml_is_elem(c, "image"))
             m->n_images++;
@@ -444,7 +462,8 @@ static int load_doc(struct loader *ld, xmlDocPtr doc, struct mr_matrix *m)
                     r = fail(ld, img->line, "<image> name '%s' is used twice (first at line %d)",
                              img->name, m->images[j].line);
         } else if (mr_xml_is_elem(c, "package")) {
-            r = load_package(ld, c, m);
+            package = c; /* after the images, so that its messages can name them */
+            r = 0;
         } else if (mr_xml_is_elem(c, "test")) {
             struct mr_test *t = &m->tests[nt++];
             r = load_test(ld, c, t);
@@ -458,6 +477,8 @@ static int load_doc(struct loader *ld, xmlDocPtr doc, struct mr_matrix *m)
         if (r < 0)
             return r;
     }
+    if (package && (r = load_package(ld, package, m)) < 0)
+        return r;
     if (!m->name) {
         /* Default the name to the file's base name without extension. */
         const char *b = strrchr(m->path, '/');

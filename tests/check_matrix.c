@@ -108,7 +108,7 @@ static const struct {
     { "bad-os-version.xml", 2, "version='el9' does not start with" },
     { "bad-reserved-test.xml", 7, "name 'boot' is reserved" },
     { "bad-artifact-format.xml", 6, "does not end in '.rpm', the package format of family 'sles'" },
-    { "bad-missing-artifact-file.xml", 6, "path='files/gone.deb': no such file" },
+    { "bad-missing-artifact-file.xml", 6, "path='files/gone.deb': no such file (looked for '" DATA "files/gone.deb'); needed by image(s) 'a'" },
     { "bad-zero-vcpus.xml", 2, "vcpus='0' is not a whole number from 1" },
     { "bad-no-package.xml", 1, "needs at least 1 <package>" },
 };
