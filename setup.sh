@@ -14,7 +14,7 @@ fi
 
 build_pkgs="cmake make gcc pkg-config libvirt-dev libssh2-1-dev libxml2-dev libarchive-dev check libsubunit-dev"
 run_pkgs="procps libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils openssh-client libxml2-utils dpkg-dev rpm python3-yaml util-linux"
-image_pkgs=$(sed -n 's/^# needs: //p' images/build-minimal.sh)
+image_pkgs=$(sed -n 's/^# needs: //p' images/build-minimal.sh images/build-cloud.sh | tr '\n' ' ')
 say "installing packages"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null
@@ -50,15 +50,20 @@ say "building matrixrun"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMR_WERROR=ON >/dev/null
 cmake --build build -j "$(nproc)" >/dev/null
 
-# The image is rebuilt only when its recipe changed (a stamp holds the recipe's hash).
-stamp=images/out/.minimal.recipe
-recipe_sum=$(sha256sum images/build-minimal.sh | cut -d' ' -f1)
-if [ -f images/out/minimal.qcow2 ] && [ "$(cat "$stamp" 2>/dev/null)" = "$recipe_sum" ]; then
-    say "guest image up to date (images/out/minimal.qcow2)"
-else
-    say "building the guest image (images/build-minimal.sh)"
-    bash images/build-minimal.sh images/out
-    echo "$recipe_sum" >"$stamp"
-fi
+# Each image is rebuilt only when its recipe changed (a stamp holds the recipe's hash).
+build_image() { # recipe output-file what
+    local recipe=images/$1 out=images/out/$2 stamp sum
+    stamp=images/out/.${1%.sh}.recipe
+    sum=$(sha256sum "$recipe" | cut -d' ' -f1)
+    if [ -f "$out" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ]; then
+        say "$3 up to date ($out)"
+    else
+        say "building $3 ($recipe)"
+        bash "$recipe" images/out
+        echo "$sum" >"$stamp"
+    fi
+}
+build_image build-minimal.sh minimal.qcow2 "the demo guest image"
+build_image build-cloud.sh cloud.qcow2 "the cloud-like test image"
 bash matrices/build-demo-package.sh images/out
 say "ready: ./build/matrixrun matrices/demo.xml"

@@ -181,7 +181,7 @@ static char *random_password(void)
 /* A host name from the cell name: letters, digits and '-', at most 63 characters. */
 static char *host_name(const char *cell)
 {
-    char *h = mr_xstrndup(cell, 63);
+    char *h = mr_xstrndup(cell, strnlen(cell, 63));
     for (char *p = h; *p; p++) {
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
@@ -432,6 +432,7 @@ static void after_boot(struct cell *cl, int64_t deadline)
     if (!cl->seed_iso || cl->fam->seed != MR_SEED_CLOUD_INIT)
         return;
     mr_exec_init(&x);
+    progress(cl->run, cl->name, "waiting for cloud-init to finish");
     int64_t left = deadline - mr_now_ms();
     int r = cell_exec(cl, "cloud-init status --wait", left > 30000 ? left : 30000, &x, &e);
     const char *st = r < 0                  ? "unknown"

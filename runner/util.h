@@ -25,6 +25,8 @@ void *mr_xmalloc(size_t n);
 void *mr_xcalloc(size_t nmemb, size_t n);
 void *mr_xrealloc(void *p, size_t n);
 char *mr_xstrdup(const char *s);
+/* Copies exactly n bytes of s (NULs included: output buffers) and a terminator; s must
+ * hold n bytes. */
 char *mr_xstrndup(const char *s, size_t n);
 char *mr_xasprintf(const char *fmt, ...) MR_PRINTF(1, 2);
 char *mr_xvasprintf(const char *fmt, va_list ap) MR_PRINTF(1, 0);
