@@ -28,25 +28,34 @@ static void case_free(struct mr_case *c)
     free(c);
 }
 
+static void suite_free(struct mr_suite *s)
+{
+    for (size_t j = 0; j < s->n_props; j++) {
+        free(s->props[j].name);
+        free(s->props[j].value);
+    }
+    free(s->props);
+    for (size_t j = 0; j < s->n_cases; j++)
+        case_free(s->cases[j]);
+    free(s->cases);
+    free(s->out);
+    free(s->name);
+    free(s->hostname);
+    free(s);
+}
+
+void mr_report_drop_last_suite(struct mr_report *r)
+{
+    if (r->n_suites)
+        suite_free(r->suites[--r->n_suites]);
+}
+
 void mr_report_free(struct mr_report *r)
 {
     if (!r)
         return;
-    for (size_t i = 0; i < r->n_suites; i++) {
-        struct mr_suite *s = r->suites[i];
-        for (size_t j = 0; j < s->n_props; j++) {
-            free(s->props[j].name);
-            free(s->props[j].value);
-        }
-        free(s->props);
-        for (size_t j = 0; j < s->n_cases; j++)
-            case_free(s->cases[j]);
-        free(s->cases);
-        free(s->out);
-        free(s->name);
-        free(s->hostname);
-        free(s);
-    }
+    for (size_t i = 0; i < r->n_suites; i++)
+        suite_free(r->suites[i]);
     free(r->suites);
     free(r->name);
     free(r);

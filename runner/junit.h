@@ -57,6 +57,8 @@ struct mr_report {
 struct mr_report *mr_report_new(const char *name);
 void mr_report_free(struct mr_report *r);
 struct mr_suite *mr_report_add_suite(struct mr_report *r, const char *name);
+/* Removes and frees the last suite added (a cell attempt that will be run again). */
+void mr_report_drop_last_suite(struct mr_report *r);
 void mr_suite_set_prop(struct mr_suite *s, const char *name, const char *value);
 /* Adds a passing case; the caller fills in verdict and texts. Borrowed pointer. */
 struct mr_case *mr_suite_add_case(struct mr_suite *s, const char *classname, const char *name);

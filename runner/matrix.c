@@ -264,7 +264,7 @@ static int check_root(struct loader *ld, xmlDocPtr doc)
     if (strcmp(v, "1") != 0)
         return fail(ld, mr_xml_line(root), "<matrix> version='%s' is not supported "
                                         "(this matrixrun reads version '1')", v);
-    int r = check_attrs(ld, root, (const char *const[]){ "!version", "name", NULL });
+    int r = check_attrs(ld, root, (const char *const[]){ "!version", "name", "retries", NULL });
     return r < 0 ? r : check_structure(ld, root);
 }
 
@@ -451,6 +451,8 @@ static int load_doc(struct loader *ld, xmlDocPtr doc, struct mr_matrix *m)
     m->images = mr_xcalloc(m->n_images, sizeof(*m->images));
     m->tests = mr_xcalloc(m->n_tests, sizeof(*m->tests));
     m->name = mr_xml_attr(root, "name");
+    if ((r = uint_attr(ld, root, "retries", 0, 10, &m->retries)) < 0)
+        return r;
     for (xmlNodePtr c = root->children; c; c = c->next) {
         if (mr_xml_is_elem(c, "host")) {
             r = load_host(ld, c, m);
@@ -503,6 +505,7 @@ int mr_matrix_load(const char *path, struct mr_matrix **ret, struct mr_err *err)
     m->uri = mr_xstrdup(MR_DEFAULT_URI);
     m->accel = MR_ACCEL_KVM;
     m->install_timeout_s = MR_DEFAULT_INSTALL_TIMEOUT_S;
+    m->retries = MR_DEFAULT_RETRIES;
     /* Paths in the matrix are relative to its folder, made absolute here: they end up in
      * qcow2 backing-file fields and libvirt XML, which resolve relative paths elsewhere. */
     _cleanup_free_ char *rel_dir = mr_path_dirname(path);

@@ -70,6 +70,7 @@ struct mr_matrix {
     size_t n_artifacts;
     struct mr_test *tests;
     size_t n_tests;
+    unsigned retries; /* times a cell whose boot failed is run again */
 };
 
 #define MR_DEFAULT_URI "qemu:///system"
@@ -77,6 +78,7 @@ struct mr_matrix {
 #define MR_DEFAULT_VCPUS 1
 #define MR_DEFAULT_TEST_TIMEOUT_S 300
 #define MR_DEFAULT_INSTALL_TIMEOUT_S 600
+#define MR_DEFAULT_RETRIES 1
 
 /* Parses, validates against the embedded schema, and checks values and files.
  * On failure returns -EINVAL (or -errno) with err set to one line

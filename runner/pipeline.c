@@ -467,7 +467,8 @@ static void cell_release(struct cell *cl)
     free(cl->serial);
 }
 
-static void run_cell(struct run *run, const struct mr_image *img)
+/* One attempt at a cell; its suite is the report's last. */
+static void run_cell_once(struct run *run, const struct mr_image *img)
 {
     const struct mr_matrix *m = run->m;
     struct cell cell = { .run = run, .img = img, .fam = img->fam, .name = img->name };
@@ -588,6 +589,8 @@ static void run_cell(struct run *run, const struct mr_image *img)
                                        "the user, key and host key)"
                                      : "",
                         mr_err_msg(&e));
+        else if (r == -EPERM)
+            mr_case_set(boot, MR_VERDICT_ERROR, "refused", "boot: %s", mr_err_msg(&e));
         else
             step_error(boot, r, "boot", &e);
         _cleanup_free_ char *tail = serial_tail(cl->serial);
@@ -645,6 +648,55 @@ done:
     mr_err_release(&e);
     s->time_s = secs_since(cell_t0);
     progress(run, name, "done in %.1f s", s->time_s);
+}
+
+/* A boot that timed out or hit the machinery may go better a second time; a refused host
+ * key, a failed install or a failed test would not. */
+static int boot_failed_retryably(const struct mr_suite *s)
+{
+    const struct mr_case *boot = s->n_cases ? s->cases[0] : NULL;
+    return boot && boot->verdict == MR_VERDICT_ERROR && boot->type &&
+           (strcmp(boot->type, "timeout") == 0 || strcmp(boot->type, "infrastructure") == 0);
+}
+
+/* Runs a cell, again up to the matrix's retries when its boot failed; the report keeps
+ * the last attempt and says which attempts failed and why. */
+static void run_cell(struct run *run, const struct mr_image *img)
+{
+    struct mr_buf history;
+    mr_buf_init(&history);
+    unsigned attempt;
+    for (attempt = 1;; attempt++) {
+        run_cell_once(run, img);
+        struct mr_suite *s = run->report->suites[run->report->n_suites - 1];
+        if (attempt > run->m->retries || mr_interrupted || !boot_failed_retryably(s))
+            break;
+        _cleanup_free_ char *dir = mr_xasprintf("%s/%s", run->outdir_abs, img->name);
+        _cleanup_free_ char *from = mr_xasprintf("%s/serial.log", dir);
+        _cleanup_free_ char *to = mr_xasprintf("%s/serial.attempt-%u.log", dir, attempt);
+        _cleanup_free_ char *afrom = mr_xasprintf("%s/artifacts.tar.gz", dir);
+        _cleanup_free_ char *ato = mr_xasprintf("%s/artifacts.attempt-%u.tar.gz", dir, attempt);
+        (void)rename(from, to);
+        (void)rename(afrom, ato);
+        mr_buf_addf(&history,
+                    "matrixrun: attempt %u of this cell failed at boot and was retried: %s\n"
+                    "matrixrun: its serial log and artifacts: %s, %s\n",
+                    attempt, s->cases[0]->message, to, ato);
+        progress(run, img->name, "retrying (attempt %u of %u) after: %s", attempt + 1,
+                 run->m->retries + 1, s->cases[0]->message);
+        mr_report_drop_last_suite(run->report);
+    }
+    struct mr_suite *s = run->report->suites[run->report->n_suites - 1];
+    _cleanup_free_ char *n = mr_xasprintf("%u", attempt - 1);
+    mr_suite_set_prop(s, "retries", n);
+    if (history.len) {
+        /* Before the attachment line of the last attempt, in the order things happened. */
+        if (s->out)
+            mr_buf_adds(&history, s->out);
+        free(s->out);
+        s->out = mr_buf_detach(&history, NULL);
+    }
+    mr_buf_release(&history);
 }
 
 /* A cell that never started: one boot testcase saying why. */

@@ -35,6 +35,7 @@ START_TEST(test_matrix_loads_valid_fixture)
     ck_assert_str_eq(m->pkg_name, "pkg");
     ck_assert_str_eq(m->pkg_version, "1.2-3");
     ck_assert_uint_eq(m->install_timeout_s, 77);
+    ck_assert_uint_eq(m->retries, MR_DEFAULT_RETRIES);
     ck_assert_ptr_nonnull(mr_matrix_artifact(m, "debian"));
     ck_assert_ptr_null(mr_matrix_artifact(m, "ubuntu"));
     ck_assert_str_eq(mr_matrix_expected_version(m, mr_matrix_artifact(m, "debian")), "1.2-3");
@@ -105,6 +106,7 @@ static const struct {
     { "bad-hostkey-without-kernel.xml", 2, "has a <hostkey> but no <kernel>" },
     { "bad-no-boot.xml", 2, "'a' has neither <disk> nor <kernel>" },
     { "bad-cloud-config-key.xml", 4, "line 3 sets 'users'" },
+    { "bad-retries.xml", 1, "<matrix> retries='many' is not a whole number from 0 to 10" },
     { "bad-os-version.xml", 2, "version='el9' does not start with" },
     { "bad-reserved-test.xml", 7, "name 'boot' is reserved" },
     { "bad-artifact-format.xml", 6, "does not end in '.rpm', the package format of family 'sles'" },

@@ -83,6 +83,16 @@ t=$(xp "$r" "string(//testsuite[@name='noboot']/testcase[@name='boot']/@time)")
 if awk -v t="$t" 'BEGIN { exit !(t >= 24 && t < 60) }'; then ok "noboot gave up after ${t} s"; else bad "noboot time '$t'"; fi
 expect_has "serial console attached to the boot error" "$(xp "$r" "string(//testsuite[@name='noboot']/testcase[@name='boot']/system-out)")" "serial console"
 expect_verdict "$r" noboot after-all skipped
+# A boot that timed out is retried once (the default), and the report says so.
+expect_eq "noboot retried once" "$(xp "$r" "string(//testsuite[@name='noboot']/properties/property[@name='retries']/@value)")" 1
+expect_has "retry explained" "$(xp "$r" "string(//testsuite[@name='noboot']/system-out)")" \
+    "attempt 1 of this cell failed at boot and was retried: boot: the guest did not answer SSH within its boot timeout of 25 s"
+expect_has "first attempt's serial log kept" "$(cat "$tmp/r1/noboot/serial.attempt-1.log" 2>&1)" "Linux version"
+expect_has "first attempt's artifacts kept" "$(tar -tzf "$tmp/r1/noboot/artifacts.attempt-1.tar.gz" 2>&1)" "serial.log"
+# A refused host key is not retried: another boot would show the same key.
+expect_eq "impostor not retried" "$(xp "$r" "string(//testsuite[@name='impostor']/properties/property[@name='retries']/@value)")" 0
+expect_eq "impostor error type" "$(xp "$r" "string(//testsuite[@name='impostor']/testcase[@name='boot']/error/@type)")" refused
+expect_eq "good cell not retried" "$(xp "$r" "string(//testsuite[@name='good']/properties/property[@name='retries']/@value)")" 0
 expect_clean "$tmp/work" "$doms_before"
 
 # A package whose version is not the one the matrix names; then a package that is no
