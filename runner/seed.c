@@ -54,17 +54,23 @@ static void yaml_block(struct mr_buf *b, const char *text, int ind)
     }
 }
 
+/* The meta-data keys both cloud-init and cloudbase-init read. */
+static void meta_data_common(struct mr_buf *b, const struct mr_seed_spec *s)
+{
+    mr_buf_adds(b, "instance-id: ");
+    yaml_str(b, s->instance_id);
+    mr_buf_adds(b, "\nlocal-hostname: ");
+    yaml_str(b, s->hostname);
+    mr_buf_adds(b, "\n");
+}
+
 static void render_cloud_init(const struct mr_seed_spec *s, struct mr_seed_files *f)
 {
     struct mr_buf b;
     int root = strcmp(s->user, "root") == 0;
 
     mr_buf_init(&b);
-    mr_buf_adds(&b, "instance-id: ");
-    yaml_str(&b, s->instance_id);
-    mr_buf_adds(&b, "\nlocal-hostname: ");
-    yaml_str(&b, s->hostname);
-    mr_buf_adds(&b, "\n");
+    meta_data_common(&b, s);
     f->meta_data = mr_buf_detach(&b, NULL);
 
     mr_buf_adds(&b, "#cloud-config\n"
@@ -145,11 +151,8 @@ static void render_cloudbase_init(const struct mr_seed_spec *s, struct mr_seed_f
 {
     struct mr_buf b;
     mr_buf_init(&b);
-    mr_buf_adds(&b, "instance-id: ");
-    yaml_str(&b, s->instance_id);
-    mr_buf_adds(&b, "\nlocal-hostname: ");
-    yaml_str(&b, s->hostname);
-    mr_buf_adds(&b, "\nadmin-username: ");
+    meta_data_common(&b, s);
+    mr_buf_adds(&b, "admin-username: ");
     yaml_str(&b, s->user);
     mr_buf_adds(&b, "\npublic-keys:\n  - ");
     yaml_str(&b, s->user_pubkey);
