@@ -240,14 +240,14 @@ out:
     return r;
 }
 
-static void add_file(struct cell *cl, const char *name, const char *data, size_t len)
+/* Keeps a collected log for the archive, taking over the buffer that holds it. */
+static void add_file(struct cell *cl, const char *name, struct mr_buf *data)
 {
     cl->files = mr_xrealloc(cl->files, (cl->n_files + 1) * sizeof(*cl->files));
-    char *copy = mr_xmalloc(len + 1);
-    memcpy(copy, data, len);
-    copy[len] = '\0';
+    size_t len;
+    char *owned = mr_buf_detach(data, &len);
     cl->files[cl->n_files++] = (struct mr_archive_member){ .name = mr_xstrdup(name),
-                                                            .data = copy, .len = len };
+                                                            .data = owned, .len = len };
 }
 
 /* Pulls the family's logs out of the guest. A log that cannot be read is noted in the
@@ -280,7 +280,7 @@ static void collect_logs(struct cell *cl)
             mr_buf_addf(&cl->manifest, "%-28s   %.*s\n", "", (int)strcspn(x.err.data, "\n"),
                         x.err.data);
         if (r == 0 && x.out.len)
-            add_file(cl, name, x.out.data, x.out.len);
+            add_file(cl, name, &x.out);
         mr_exec_release(&x);
         mr_err_release(&e);
         if (r == -EIO)

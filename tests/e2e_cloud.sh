@@ -137,10 +137,9 @@ expect_verdict "$r" bad-seed boot error
 expect_verdict "$r" bad-seed install skipped
 expect_has "bad-seed message" "$(xp "$r" "string(//testsuite[@name='bad-seed']/testcase[@name='boot']/error/@message)")" \
     "did not answer SSH within its boot timeout of 150 s"
-# cloud-init dropped the unparsable user-data and made host keys of its own: matrixrun
-# kept refusing them (and never logged in) until the boot timeout.
-expect_has "bad-seed names the wrong host key" "$(xp "$r" "string(//testsuite[@name='bad-seed']/testcase[@name='boot']/error/@message)")" \
-    "host key mismatch"
+# What the guest shows meanwhile varies from run to run (no SSH yet, a failing handshake,
+# or host keys cloud-init made itself, which matrixrun refuses): only the outcome is
+# checked.
 expect_has "bad-seed progress names the cell" "$(cat "$tmp/stderr")" "bad-seed: ERROR boot:"
 expect_has "bad-seed serial log archived" "$(tar -tzf "$tmp/reports/bad-seed/artifacts.tar.gz")" "serial.log"
 
