@@ -60,9 +60,11 @@ static const char usage_text[] =
     "Exit codes: 0 every test passed; 1 a test failed; 2 usage or matrix error (nothing\n"
     "booted); 3 infrastructure error (a cell could not be run); 130/143 interrupted.\n";
 
-static void progress_line(void *ud, const char *cell, const char *msg)
+static void progress_line(void *ud, enum mr_progress_kind kind, const char *cell,
+                          const char *msg)
 {
     const struct cli *c = ud;
+    (void)kind;
     if (c->quiet)
         return;
     time_t t = time(NULL);

@@ -4,6 +4,7 @@
 #include "matrix.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -436,6 +437,21 @@ static int load_test(struct loader *ld, xmlNodePtr n, struct mr_test *t)
     return 0;
 }
 
+/* One cell per image (axes come later). */
+static int expand_cells(struct loader *ld, struct mr_matrix *m)
+{
+    (void)ld;
+    m->cells = mr_xcalloc(m->n_images, sizeof(*m->cells));
+    for (size_t i = 0; i < m->n_images; i++) {
+        struct mr_cell *c = &m->cells[m->n_cells++];
+        c->img = &m->images[i];
+        c->id = mr_xstrdup(c->img->name);
+        c->vcpus = c->img->vcpus;
+        c->memory_mib = c->img->memory_mib;
+    }
+    return 0;
+}
+
 static int load_doc(struct loader *ld, xmlDocPtr doc, struct mr_matrix *m)
 {
     int r;
@@ -495,7 +511,7 @@ static int load_doc(struct loader *ld, xmlDocPtr doc, struct mr_matrix *m)
                         "<image> '%s' has family '%s' but <package> has no artifact for it",
                         img->name, img->family);
     }
-    return 0;
+    return expand_cells(ld, m);
 }
 
 int mr_matrix_load(const char *path, struct mr_matrix **ret, struct mr_err *err)
@@ -549,10 +565,64 @@ const struct mr_artifact *mr_matrix_artifact(const struct mr_matrix *m, const ch
     return NULL;
 }
 
+int mr_matrix_select(const struct mr_matrix *m, char *const *only, size_t n_only,
+                     unsigned shard_i, unsigned shard_n, const struct mr_cell ***ret,
+                     size_t *n, struct mr_err *err)
+{
+    const struct mr_cell **sel = mr_xcalloc(m->n_cells ? m->n_cells : 1, sizeof(*sel));
+    size_t k = 0;
+    for (size_t j = 0; j < n_only; j++) {
+        size_t hits = 0;
+        for (size_t i = 0; i < m->n_cells; i++)
+            hits += fnmatch(only[j], m->cells[i].id, 0) == 0;
+        if (!hits) {
+            mr_err_set(err, "%s: --only '%s' matches no cell (see 'matrixrun list %s')",
+                       m->path, only[j], m->path);
+            free(sel);
+            return -EINVAL;
+        }
+    }
+    for (size_t i = 0; i < m->n_cells; i++) {
+        int want = n_only == 0;
+        for (size_t j = 0; j < n_only && !want; j++)
+            want = fnmatch(only[j], m->cells[i].id, 0) == 0;
+        if (want)
+            sel[k++] = &m->cells[i];
+    }
+    if (shard_n > 1) {
+        /* Round robin over the selection: slices differ in size by one cell at most. */
+        size_t w = 0;
+        for (size_t i = 0; i < k; i++)
+            if (i % shard_n == shard_i - 1)
+                sel[w++] = sel[i];
+        k = w;
+    }
+    *ret = sel;
+    *n = k;
+    return 0;
+}
+
 void mr_matrix_free(struct mr_matrix *m)
 {
     if (!m)
         return;
+    for (size_t i = 0; i < m->n_cells; i++) {
+        struct mr_cell *c = &m->cells[i];
+        free(c->id);
+        for (size_t j = 0; j < c->n_env; j++) {
+            free(c->env[j].name);
+            free(c->env[j].value);
+        }
+        free(c->env);
+    }
+    free(m->cells);
+    for (size_t i = 0; i < m->n_axes; i++) {
+        free(m->axes[i].name);
+        for (size_t j = 0; j < m->axes[i].n_values; j++)
+            free(m->axes[i].values[j]);
+        free(m->axes[i].values);
+    }
+    free(m->axes);
     for (size_t i = 0; i < m->n_images; i++) {
         struct mr_image *img = &m->images[i];
         free(img->name);

@@ -56,6 +56,31 @@ struct mr_test {
     int line;
 };
 
+/* A variable a cell passes to its test commands (from a named axis). */
+struct mr_var {
+    char *name;
+    char *value;
+};
+
+/* One axis of the matrix: "vcpus" and "memory-mib" override the images' sizes; any
+ * other name is an environment variable given to the tests. */
+struct mr_axis {
+    char *name;
+    char **values;
+    size_t n_values;
+    int line;
+};
+
+/* One cell: an image with one value of each axis. */
+struct mr_cell {
+    char *id;                   /* stable: the image name, then ".axis=value" per axis */
+    const struct mr_image *img; /* borrowed from the matrix */
+    unsigned vcpus;             /* the image's, or the vcpus axis's value */
+    unsigned memory_mib;
+    struct mr_var *env;         /* the cell's variables, in axis order */
+    size_t n_env;
+};
+
 struct mr_matrix {
     char *path; /* as given */
     char *name;
@@ -71,6 +96,10 @@ struct mr_matrix {
     struct mr_test *tests;
     size_t n_tests;
     unsigned retries; /* times a cell whose boot failed is run again */
+    struct mr_axis *axes;
+    size_t n_axes;
+    struct mr_cell *cells; /* the expanded cells, in a stable order */
+    size_t n_cells;
 };
 
 #define MR_DEFAULT_URI "qemu:///system"
@@ -91,6 +120,15 @@ const char *mr_matrix_expected_version(const struct mr_matrix *m, const struct m
 
 /* The artifact for a family, or NULL. Borrowed. */
 const struct mr_artifact *mr_matrix_artifact(const struct mr_matrix *m, const char *family);
+
+/* Picks the cells to run: those whose id matches one of the shell patterns in only
+ * (fnmatch; all cells when n_only is 0), then of those the shard_i-th of every shard_n
+ * (1-based; shard_n 0 or 1 means all). The slices of 1/N..N/N are disjoint and together
+ * hold every selected cell. Returns 0 with *ret an array of borrowed pointers (caller
+ * frees the array), or -EINVAL when a pattern matches no cell (err names it). */
+int mr_matrix_select(const struct mr_matrix *m, char *const *only, size_t n_only,
+                     unsigned shard_i, unsigned shard_n, const struct mr_cell ***ret,
+                     size_t *n, struct mr_err *err) MR_WUR;
 
 /* The embedded schema text (matrices/matrix.rng). */
 extern const char mr_matrix_schema[];

@@ -35,8 +35,10 @@ struct run {
     struct mr_report *report;
 };
 
-static void progress(struct run *run, const char *cell, const char *fmt, ...) MR_PRINTF(3, 4);
-static void progress(struct run *run, const char *cell, const char *fmt, ...)
+static void progress(struct run *run, enum mr_progress_kind kind, const char *cell,
+                     const char *fmt, ...) MR_PRINTF(4, 5);
+static void progress(struct run *run, enum mr_progress_kind kind, const char *cell,
+                     const char *fmt, ...)
 {
     if (!run->o->progress)
         return;
@@ -44,7 +46,7 @@ static void progress(struct run *run, const char *cell, const char *fmt, ...)
     va_start(ap, fmt);
     _cleanup_free_ char *msg = mr_xvasprintf(fmt, ap);
     va_end(ap);
-    run->o->progress(run->o->progress_ud, cell, msg);
+    run->o->progress(run->o->progress_ud, kind, cell, msg);
 }
 
 static char *make_run_id(void)
@@ -256,7 +258,7 @@ static void collect_logs(struct cell *cl)
 {
     if (!cl->ssh)
         return;
-    progress(cl->run, cl->name, "collecting logs");
+    progress(cl->run, MR_PROGRESS_STEP, cl->name, "collecting logs");
     for (size_t i = 0; i < cl->fam->n_logs && !mr_interrupted; i++) {
         const struct mr_family_log *l = &cl->fam->logs[i];
         _cleanup_free_ char *cmd = cell_expand(cl, l->command, NULL);
@@ -315,7 +317,7 @@ static void write_artifacts(struct cell *cl)
             mr_xasprintf("matrixrun: the cell's artifacts could not be archived: %s\n",
                          mr_err_msg(&e));
         mr_suite_add_out(cl->s, line);
-        progress(cl->run, cl->name, "WARNING %s", line);
+        progress(cl->run, MR_PROGRESS_NOTE, cl->name, "WARNING %s", line);
     }
     mr_err_release(&e);
     free(m);
@@ -393,7 +395,7 @@ static void run_test(struct cell *cl, const struct mr_test *t, struct mr_case *c
     struct mr_exec x;
     mr_exec_init(&x);
     int64_t t0 = mr_now_ms();
-    progress(cl->run, cl->name, "test %s", t->name);
+    progress(cl->run, MR_PROGRESS_STEP, cl->name, "test %s", t->name);
     int r = cell_exec(cl, t->command, (int64_t)t->timeout_s * 1000, &x, &e);
     c->time_s = secs_since(t0);
     exec_output(c, &x);
@@ -409,7 +411,7 @@ static void run_test(struct cell *cl, const struct mr_test *t, struct mr_case *c
         mr_case_set(c, MR_VERDICT_FAIL, "exit-status", "'%s' exited with status %d",
                     t->command, x.exit_status);
     static const char *names[] = { "passed", "FAILED", "ERROR", "skipped" };
-    progress(cl->run, cl->name, "test %s: %s (%.1f s)", t->name, names[c->verdict], c->time_s);
+    progress(cl->run, MR_PROGRESS_NOTE, cl->name, "test %s: %s (%.1f s)", t->name, names[c->verdict], c->time_s);
     mr_exec_release(&x);
     mr_err_release(&e);
 }
@@ -432,7 +434,7 @@ static void after_boot(struct cell *cl, int64_t deadline)
     if (!cl->seed_iso || cl->fam->seed != MR_SEED_CLOUD_INIT)
         return;
     mr_exec_init(&x);
-    progress(cl->run, cl->name, "waiting for cloud-init to finish");
+    progress(cl->run, MR_PROGRESS_STEP, cl->name, "waiting for cloud-init to finish");
     int64_t left = deadline - mr_now_ms();
     int r = cell_exec(cl, "cloud-init status --wait", left > 30000 ? left : 30000, &x, &e);
     const char *st = r < 0                  ? "unknown"
@@ -515,7 +517,7 @@ static void run_cell_once(struct run *run, const struct mr_image *img)
     int64_t t0 = mr_now_ms();
     int r;
 
-    progress(run, name, "preparing");
+    progress(run, MR_PROGRESS_START, name, "preparing");
     if (!run->conn) {
         mr_case_set(boot, MR_VERDICT_ERROR, "infrastructure", "boot: no libvirt connection");
         goto fail;
@@ -564,7 +566,7 @@ static void run_cell_once(struct run *run, const struct mr_image *img)
         step_error(boot, -EINVAL, "boot", &e);
         goto fail;
     }
-    progress(run, name, "booting (%s, %u vCPU, %u MiB, ssh on 127.0.0.1:%d%s)",
+    progress(run, MR_PROGRESS_STEP, name, "booting (%s, %u vCPU, %u MiB, ssh on 127.0.0.1:%d%s)",
              mr_accel_name(run->accel), img->vcpus, img->memory_mib, port,
              cl->seed_iso ? ", seeded" : "");
     t0 = mr_now_ms();
@@ -597,7 +599,7 @@ static void run_cell_once(struct run *run, const struct mr_image *img)
         mr_case_set_out(boot, tail, strlen(tail));
         goto fail;
     }
-    progress(run, name, "ssh ready after %.1f s", boot->time_s);
+    progress(run, MR_PROGRESS_NOTE, name, "ssh ready after %.1f s", boot->time_s);
     after_boot(cl, deadline);
     {
         _cleanup_free_ char *msg = mr_xasprintf(
@@ -606,11 +608,11 @@ static void run_cell_once(struct run *run, const struct mr_image *img)
         mr_case_set_out(boot, msg, strlen(msg));
     }
 
-    progress(run, name, "installing %s %s", m->pkg_name,
+    progress(run, MR_PROGRESS_STEP, name, "installing %s %s", m->pkg_name,
              mr_matrix_expected_version(m, mr_matrix_artifact(m, img->family)));
     if (do_install(cl, install) < 0)
         goto fail;
-    progress(run, name, "installed (%.1f s)", install->time_s);
+    progress(run, MR_PROGRESS_NOTE, name, "installed (%.1f s)", install->time_s);
 
     for (size_t i = 0; i < m->n_tests; i++) {
         struct mr_case *c = s->cases[2 + i];
@@ -631,7 +633,7 @@ fail:
         if (s->cases[i]->verdict == MR_VERDICT_ERROR) {
             _cleanup_free_ char *why = mr_xasprintf("%s failed", s->cases[i]->name);
             skip_rest(s, i + 1, why);
-            progress(run, name, "ERROR %s", s->cases[i]->message);
+            progress(run, MR_PROGRESS_NOTE, name, "ERROR %s", s->cases[i]->message);
             break;
         }
     }
@@ -647,7 +649,7 @@ done:
     cell_release(cl);
     mr_err_release(&e);
     s->time_s = secs_since(cell_t0);
-    progress(run, name, "done in %.1f s", s->time_s);
+    progress(run, MR_PROGRESS_END, name, "done in %.1f s", s->time_s);
 }
 
 /* A boot that timed out or hit the machinery may go better a second time; a refused host
@@ -682,7 +684,7 @@ static void run_cell(struct run *run, const struct mr_image *img)
                     "matrixrun: attempt %u of this cell failed at boot and was retried: %s\n"
                     "matrixrun: its serial log and artifacts: %s, %s\n",
                     attempt, s->cases[0]->message, to, ato);
-        progress(run, img->name, "retrying (attempt %u of %u) after: %s", attempt + 1,
+        progress(run, MR_PROGRESS_NOTE, img->name, "retrying (attempt %u of %u) after: %s", attempt + 1,
                  run->m->retries + 1, s->cases[0]->message);
         mr_report_drop_last_suite(run->report);
     }
@@ -753,7 +755,7 @@ int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
         goto out;
     }
     run.report = mr_report_new(m->name);
-    progress(&run, NULL, "run %s: %zu cell(s), reports in %s", run.run_id, m->n_images,
+    progress(&run, MR_PROGRESS_RUN, NULL, "run %s: %zu cell(s), reports in %s", run.run_id, m->n_images,
              run.outdir_abs);
 
     keydir = mr_xasprintf("%s/ssh", run.workdir);
@@ -764,7 +766,7 @@ int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
         struct mr_leftovers lo = { 0 };
         struct mr_err le = { 0 };
         if (mr_leftover_scan(run.conn, base, &lo, &le) == 0 && (lo.n_dirs || lo.n_domains))
-            progress(&run, NULL,
+            progress(&run, MR_PROGRESS_RUN, NULL,
                      "WARNING earlier runs left %zu work folder(s) in %s and %zu guest(s) "
                      "behind; 'matrixrun clean' removes them",
                      lo.n_dirs, base, lo.n_domains);
@@ -779,7 +781,7 @@ int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
         }
     }
     if (!run.conn)
-        progress(&run, NULL, "ERROR %s", mr_err_msg(&setup));
+        progress(&run, MR_PROGRESS_RUN, NULL, "ERROR %s", mr_err_msg(&setup));
     for (size_t i = 0; i < m->n_images; i++) {
         /* Every cell appears in the report, even those never started. */
         if (mr_interrupted)

@@ -7,15 +7,36 @@
 #include "junit.h"
 #include "matrix.h"
 
+/* What a progress call reports. */
+enum mr_progress_kind {
+    MR_PROGRESS_RUN,   /* run-wide news; cell is NULL */
+    MR_PROGRESS_START, /* a cell was admitted and begins */
+    MR_PROGRESS_STEP,  /* a cell entered a new step (msg names it) */
+    MR_PROGRESS_NOTE,  /* a cell's news that is not a new step (a verdict, a warning) */
+    MR_PROGRESS_END,   /* a cell ended (msg: its outcome and time) */
+};
+
 struct mr_run_opts {
     const char *outdir;       /* report folder; created if missing */
     int accel;                /* enum mr_accel, or -1 for the matrix's */
     const char *uri;          /* libvirt URI, or NULL for the matrix's */
     const char *workdir_base; /* overlays and the run's key; NULL: $MATRIXRUN_WORKDIR or /var/tmp/matrixrun */
-    /* Called on every state change of a cell (cell NULL for run-wide news). */
-    void (*progress)(void *ud, const char *cell, const char *msg);
+    /* The cells to run (borrowed), or NULL for all of the matrix's. */
+    const struct mr_cell *const *cells;
+    size_t n_cells;
+    unsigned jobs;          /* most cells at once; 0: as many as the host's capacity holds */
+    double overcommit_cpu;  /* vCPUs per host CPU the run may use; 0: MR_DEFAULT_OVERCOMMIT_CPU */
+    double overcommit_mem;  /* share of the host's free memory; 0: MR_DEFAULT_OVERCOMMIT_MEM */
+    int stagger_ms;         /* least time between two guest starts; <0: MR_DEFAULT_STAGGER_MS */
+    /* Called on every state change of a cell, from the cell's own thread: it must be
+     * thread-safe. cell is the cell's id, NULL for run-wide news. */
+    void (*progress)(void *ud, enum mr_progress_kind kind, const char *cell, const char *msg);
     void *progress_ud;
 };
+
+#define MR_DEFAULT_OVERCOMMIT_CPU 1.0
+#define MR_DEFAULT_OVERCOMMIT_MEM 1.0
+#define MR_DEFAULT_STAGGER_MS 1000
 
 struct mr_run_result {
     char *run_id;
