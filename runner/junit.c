@@ -50,6 +50,18 @@ void mr_report_drop_last_suite(struct mr_report *r)
         suite_free(r->suites[--r->n_suites]);
 }
 
+void mr_report_move_suites(struct mr_report *dst, struct mr_report *src)
+{
+    if (!src->n_suites)
+        return;
+    dst->suites = mr_xrealloc(dst->suites, (dst->n_suites + src->n_suites) * sizeof(*dst->suites));
+    memcpy(dst->suites + dst->n_suites, src->suites, src->n_suites * sizeof(*src->suites));
+    dst->n_suites += src->n_suites;
+    free(src->suites);
+    src->suites = NULL;
+    src->n_suites = 0;
+}
+
 void mr_report_free(struct mr_report *r)
 {
     if (!r)

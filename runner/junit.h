@@ -59,6 +59,8 @@ void mr_report_free(struct mr_report *r);
 struct mr_suite *mr_report_add_suite(struct mr_report *r, const char *name);
 /* Removes and frees the last suite added (a cell attempt that will be run again). */
 void mr_report_drop_last_suite(struct mr_report *r);
+/* Appends src's suites to dst in their order; src is left empty. */
+void mr_report_move_suites(struct mr_report *dst, struct mr_report *src);
 void mr_suite_set_prop(struct mr_suite *s, const char *name, const char *value);
 /* Adds a passing case; the caller fills in verdict and texts. Borrowed pointer. */
 struct mr_case *mr_suite_add_case(struct mr_suite *s, const char *classname, const char *name);

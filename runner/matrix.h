@@ -96,6 +96,7 @@ struct mr_matrix {
     struct mr_test *tests;
     size_t n_tests;
     unsigned retries; /* times a cell whose boot failed is run again */
+    unsigned cell_timeout_s; /* limit on a whole cell, boot to teardown; 0: none */
     struct mr_axis *axes;
     size_t n_axes;
     struct mr_cell *cells; /* the expanded cells, in a stable order */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,17 +23,53 @@
 /* Output of a failed boot carries this much of the end of the serial console. */
 #define SERIAL_TAIL_BYTES 8192
 
+/* What QEMU itself needs beside the guest's memory, counted against the host's. */
+#define GUEST_OVERHEAD_MIB 128
+/* How long a dropped SSH connection may take to come back. */
+#define RECONNECT_TIMEOUT_S 60
+
+/* A libvirt host and what the run has placed on it. */
+struct host {
+    const char *uri;
+    virConnectPtr conn;
+    char *hostname;
+    enum mr_accel accel;
+    unsigned cpus;        /* the host's CPUs */
+    long cpu_budget;      /* vCPUs the run may use there */
+    long mem_budget_mib;  /* memory the run may use there */
+    long cpu_used, mem_used_mib;
+    unsigned running;
+};
+
 struct run {
     const struct mr_matrix *m;
     const struct mr_run_opts *o;
-    virConnectPtr conn;
-    enum mr_accel accel;
-    const char *uri;
+    struct host *hosts;
+    size_t n_hosts;
     char *run_id;
     char *workdir;
     char *outdir_abs;
     struct mr_sshkey key;
     struct mr_report *report;
+    int64_t stagger_ms;
+    /* Guarded by lock: placement, ports handed out, the next boot slot. */
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    unsigned running;
+    int *ports;
+    size_t n_ports;
+    int64_t next_boot_ms;
+};
+
+/* A cell's place in the run: its thread and the report its attempts go into. */
+struct slot {
+    struct run *run;
+    const struct mr_cell *cell;
+    struct host *host;
+    struct mr_report *rep;
+    pthread_t thread;
+    int started;
+    long cpu, mem_mib; /* reserved on host */
 };
 
 static void progress(struct run *run, enum mr_progress_kind kind, const char *cell,
@@ -128,6 +165,8 @@ static void exec_output(struct mr_case *c, const struct mr_exec *x)
 /* One cell's state from preparation to teardown. */
 struct cell {
     struct run *run;
+    struct host *host;
+    const struct mr_cell *cell;
     const struct mr_image *img;
     const struct mr_family *fam;
     const char *name;
@@ -137,6 +176,10 @@ struct cell {
     char *seed_iso;        /* NULL for images with a baked host key */
     struct mr_sshkey hostkey;
     struct mr_ssh *ssh;
+    struct mr_ssh_target target; /* how to reach the guest again */
+    int64_t deadline_ms;   /* the cell's time limit (INT64_MAX: none) */
+    int deadline_hit;      /* a step was cut short by it */
+    unsigned reconnects;
     char *install_out;     /* the package manager's output, for the archive */
     size_t install_out_len;
     struct mr_archive_member *files; /* collected logs (data owned here) */
@@ -144,12 +187,42 @@ struct cell {
     struct mr_buf manifest;
 };
 
-/* Runs cmd in the guest through the family's shell. */
+/* Runs cmd in the guest through the family's shell, within the cell's time limit. */
 static int cell_exec(struct cell *cl, const char *cmd, int64_t timeout_ms, struct mr_exec *x,
                      struct mr_err *e)
 {
+    if (!cl->ssh) {
+        mr_err_set(e, "no SSH connection to the guest");
+        return -EIO;
+    }
+    int64_t left = cl->deadline_ms == INT64_MAX ? INT64_MAX : cl->deadline_ms - mr_now_ms();
+    int clamped = left < timeout_ms;
+    if (clamped)
+        timeout_ms = left;
     _cleanup_free_ char *wrapped = mr_family_wrap(cl->fam, cmd);
-    return mr_ssh_exec(cl->ssh, wrapped, timeout_ms > 0 ? timeout_ms : 1, x, e);
+    int r = mr_ssh_exec(cl->ssh, wrapped, timeout_ms > 0 ? timeout_ms : 1, x, e);
+    if (r == -ETIMEDOUT && clamped) {
+        cl->deadline_hit = 1;
+        mr_err_set(e, "the cell's time limit of %u s (matrix cell-timeout) ran out",
+                   cl->run->m->cell_timeout_s);
+    }
+    return r;
+}
+
+/* Opens a new SSH connection after the old one dropped, within RECONNECT_TIMEOUT_S and
+ * the cell's time limit. */
+static int cell_reconnect(struct cell *cl, struct mr_err *e)
+{
+    mr_ssh_free(cl->ssh);
+    cl->ssh = NULL;
+    int64_t deadline = mr_now_ms() + RECONNECT_TIMEOUT_S * 1000;
+    if (deadline > cl->deadline_ms)
+        deadline = cl->deadline_ms;
+    progress(cl->run, MR_PROGRESS_STEP, cl->name, "reconnecting SSH");
+    int r = mr_ssh_connect(&cl->target, deadline, &cl->ssh, e);
+    if (r == 0)
+        cl->reconnects++;
+    return r;
 }
 
 static char *cell_expand(struct cell *cl, const char *tmpl, const char *artifact)
@@ -259,6 +332,12 @@ static void collect_logs(struct cell *cl)
     if (!cl->ssh)
         return;
     progress(cl->run, MR_PROGRESS_STEP, cl->name, "collecting logs");
+    int reconnected = 0;
+    /* Logs matter most when the cell ran out of time: they get a minute of their own. */
+    if (cl->deadline_ms - mr_now_ms() < 60000) {
+        cl->deadline_ms = mr_now_ms() + 60000;
+        cl->deadline_hit = 0;
+    }
     for (size_t i = 0; i < cl->fam->n_logs && !mr_interrupted; i++) {
         const struct mr_family_log *l = &cl->fam->logs[i];
         _cleanup_free_ char *cmd = cell_expand(cl, l->command, NULL);
@@ -285,8 +364,13 @@ static void collect_logs(struct cell *cl)
             add_file(cl, name, &x.out);
         mr_exec_release(&x);
         mr_err_release(&e);
-        if (r == -EIO)
-            break; /* the connection is gone */
+        /* A dropped connection gets one new one; the log that failed is not asked again. */
+        if (r == -EIO && (reconnected++ || cell_reconnect(cl, &e) < 0)) {
+            mr_err_release(&e);
+            break;
+        }
+        if (cl->deadline_hit)
+            break;
     }
 }
 
@@ -389,31 +473,84 @@ out:
     return r;
 }
 
-static void run_test(struct cell *cl, const struct mr_test *t, struct mr_case *c)
+/* The environment a test command sees: MATRIXRUN_CELL and the cell's axis variables,
+ * set by the family's shell in front of the command. */
+static char *cell_env_prefix(const struct cell *cl)
+{
+    struct mr_buf b;
+    mr_buf_init(&b);
+    enum mr_shell sh = cl->fam->shell;
+    for (size_t i = 0; i <= cl->cell->n_env; i++) {
+        const char *name = i ? cl->cell->env[i - 1].name : "MATRIXRUN_CELL";
+        const char *value = i ? cl->cell->env[i - 1].value : cl->name;
+        _cleanup_free_ char *q = mr_shell_quote(sh, value);
+        if (sh == MR_SHELL_POWERSHELL)
+            mr_buf_addf(&b, "$env:%s = %s; ", name, q);
+        else
+            mr_buf_addf(&b, "export %s=%s; ", name, q);
+    }
+    return mr_buf_detach(&b, NULL);
+}
+
+/* Runs one test. Returns 0, or -1 when the cell cannot go on (its time limit ran out, or
+ * the SSH connection dropped and did not come back). */
+static int run_test(struct cell *cl, const struct mr_test *t, struct mr_case *c)
 {
     struct mr_err e = { 0 };
     struct mr_exec x;
     mr_exec_init(&x);
     int64_t t0 = mr_now_ms();
+    int ret = 0;
     progress(cl->run, MR_PROGRESS_STEP, cl->name, "test %s", t->name);
-    int r = cell_exec(cl, t->command, (int64_t)t->timeout_s * 1000, &x, &e);
+    _cleanup_free_ char *env = cell_env_prefix(cl);
+    _cleanup_free_ char *cmd = mr_xasprintf("%s%s", env, t->command);
+    int r = cell_exec(cl, cmd, (int64_t)t->timeout_s * 1000, &x, &e);
     c->time_s = secs_since(t0);
     exec_output(c, &x);
-    if (r == -ETIMEDOUT)
+    if (r == -ETIMEDOUT && cl->deadline_hit) {
+        mr_case_set(c, MR_VERDICT_ERROR, "timeout", "test '%s': %s", t->name, mr_err_msg(&e));
+        ret = -1;
+    } else if (r == -ETIMEDOUT) {
         mr_case_set(c, MR_VERDICT_ERROR, "timeout",
                     "test '%s' exceeded its timeout of %u s", t->name, t->timeout_s);
-    else if (r < 0)
+    } else if (r == -EIO) {
+        /* The connection dropped mid-test: the test's outcome is unknown and it is not
+         * run again (it may not be idempotent); the cell goes on if SSH comes back. */
+        _cleanup_free_ char *why = mr_xstrdup(mr_err_msg(&e));
+        int64_t r0 = mr_now_ms();
+        mr_err_release(&e);
+        if (cell_reconnect(cl, &e) == 0) {
+            mr_case_set(c, MR_VERDICT_ERROR, "connection",
+                        "test '%s': the SSH connection dropped after %.1f s (%s); its outcome "
+                        "is unknown and it was not run again; a new connection was made in "
+                        "%.1f s and the cell went on",
+                        t->name, c->time_s, why, secs_since(r0));
+        } else {
+            mr_case_set(c, MR_VERDICT_ERROR, "connection",
+                        "test '%s': the SSH connection dropped after %.1f s (%s) and no new "
+                        "one could be made within %.1f s: %s",
+                        t->name, c->time_s, why, secs_since(r0), mr_err_msg(&e));
+            ret = -1;
+        }
+    } else if (r < 0) {
         step_error(c, r, "test", &e);
-    else if (x.exit_signal)
+        ret = -1;
+    } else if (x.exit_signal) {
         mr_case_set(c, MR_VERDICT_FAIL, "signal", "'%s' was killed by signal %s", t->command,
                     x.exit_signal);
-    else if (x.exit_status != 0)
+    } else if (x.exit_status != 0) {
         mr_case_set(c, MR_VERDICT_FAIL, "exit-status", "'%s' exited with status %d",
                     t->command, x.exit_status);
+    }
     static const char *names[] = { "passed", "FAILED", "ERROR", "skipped" };
-    progress(cl->run, MR_PROGRESS_NOTE, cl->name, "test %s: %s (%.1f s)", t->name, names[c->verdict], c->time_s);
+    if (c->verdict == MR_VERDICT_ERROR)
+        progress(cl->run, MR_PROGRESS_NOTE, cl->name, "ERROR %s", c->message);
+    else
+        progress(cl->run, MR_PROGRESS_NOTE, cl->name, "test %s: %s (%.1f s)", t->name,
+                 names[c->verdict], c->time_s);
     mr_exec_release(&x);
     mr_err_release(&e);
+    return ret;
 }
 
 /* After SSH answers: the guest kernel for the report, and for cloud-init guests the end of
@@ -469,36 +606,91 @@ static void cell_release(struct cell *cl)
     free(cl->serial);
 }
 
-/* One attempt at a cell; its suite is the report's last. */
-static void run_cell_once(struct run *run, const struct mr_image *img)
+/* A free port for a guest's SSH forward that no other cell of the run holds. */
+static int take_port(struct run *run)
 {
+    pthread_mutex_lock(&run->lock);
+    int port = -EADDRINUSE;
+    for (int tries = 0; tries < 20; tries++) {
+        int p = mr_guest_free_port();
+        if (p < 0) {
+            port = p;
+            break;
+        }
+        size_t i;
+        for (i = 0; i < run->n_ports && run->ports[i] != p; i++)
+            ;
+        if (i == run->n_ports) {
+            run->ports = mr_xrealloc(run->ports, (run->n_ports + 1) * sizeof(*run->ports));
+            run->ports[run->n_ports++] = p;
+            port = p;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&run->lock);
+    return port;
+}
+
+/* Waits for the cell's turn to start a guest: starts are at least stagger_ms apart, so a
+ * burst of boots does not starve the first guests' SSH handshakes. */
+static void wait_boot_slot(struct cell *cl)
+{
+    struct run *run = cl->run;
+    pthread_mutex_lock(&run->lock);
+    int64_t now = mr_now_ms();
+    int64_t at = run->next_boot_ms > now ? run->next_boot_ms : now;
+    run->next_boot_ms = at + run->stagger_ms;
+    pthread_mutex_unlock(&run->lock);
+    if (at > now)
+        progress(run, MR_PROGRESS_STEP, cl->name, "waiting %.1f s for its boot slot",
+                 (double)(at - now) / 1000.0);
+    while (!mr_interrupted && mr_now_ms() < at)
+        mr_sleep_ms(at - mr_now_ms() < 100 ? at - mr_now_ms() : 100);
+}
+
+static void set_uint_prop(struct mr_suite *s, const char *name, unsigned long v)
+{
+    _cleanup_free_ char *num = mr_xasprintf("%lu", v);
+    mr_suite_set_prop(s, name, num);
+}
+
+/* One attempt at a cell; its suite is rep's last. */
+static void run_cell_once(struct slot *sl, struct mr_report *rep)
+{
+    struct run *run = sl->run;
+    struct host *host = sl->host;
     const struct mr_matrix *m = run->m;
-    struct cell cell = { .run = run, .img = img, .fam = img->fam, .name = img->name };
+    const struct mr_cell *mc = sl->cell;
+    const struct mr_image *img = mc->img;
+    struct cell cell = { .run = run, .host = host, .cell = mc, .img = img, .fam = img->fam,
+                         .name = mc->id, .deadline_ms = INT64_MAX };
     struct cell *cl = &cell;
-    const char *name = img->name;
+    const char *name = mc->id;
     mr_buf_init(&cl->manifest);
-    struct mr_suite *s = cl->s = mr_report_add_suite(run->report, name);
+    struct mr_suite *s = cl->s = mr_report_add_suite(rep, name);
     int64_t cell_t0 = mr_now_ms();
+    if (m->cell_timeout_s)
+        cl->deadline_ms = cell_t0 + (int64_t)m->cell_timeout_s * 1000;
     _cleanup_free_ char *cls = mr_xasprintf("%s.%s", m->name, name);
     struct mr_case *boot = mr_suite_add_case(s, cls, "boot");
     struct mr_case *install = mr_suite_add_case(s, cls, "install");
     for (size_t i = 0; i < m->n_tests; i++)
         (void)mr_suite_add_case(s, cls, m->tests[i].name);
-    struct utsname un;
-    if (uname(&un) == 0)
-        s->hostname = mr_xstrdup(un.nodename);
+    s->hostname = mr_xstrdup(host->hostname);
     mr_suite_set_prop(s, "image", img->name);
     mr_suite_set_prop(s, "family", img->family);
     if (img->os_version)
         mr_suite_set_prop(s, "os.version", img->os_version);
-    mr_suite_set_prop(s, "accel", mr_accel_name(run->accel));
-    mr_suite_set_prop(s, "libvirt.uri", run->uri);
+    mr_suite_set_prop(s, "accel", mr_accel_name(host->accel));
+    mr_suite_set_prop(s, "libvirt.uri", host->uri);
+    mr_suite_set_prop(s, "host", host->hostname);
     mr_suite_set_prop(s, "run.id", run->run_id);
-    _cleanup_free_ char *num = mr_xasprintf("%u", img->vcpus);
-    mr_suite_set_prop(s, "vcpus", num);
-    free(num);
-    num = mr_xasprintf("%u", img->memory_mib);
-    mr_suite_set_prop(s, "memory.mib", num);
+    set_uint_prop(s, "vcpus", mc->vcpus);
+    set_uint_prop(s, "memory.mib", mc->memory_mib);
+    for (size_t i = 0; i < mc->n_env; i++) {
+        _cleanup_free_ char *pn = mr_xasprintf("env.%s", mc->env[i].name);
+        mr_suite_set_prop(s, pn, mc->env[i].value);
+    }
     mr_suite_set_prop(s, "guest.kernel", "unknown");
     mr_suite_set_prop(s, "provisioning",
                       img->hostkey ? "kernel command line"
@@ -517,11 +709,7 @@ static void run_cell_once(struct run *run, const struct mr_image *img)
     int64_t t0 = mr_now_ms();
     int r;
 
-    progress(run, MR_PROGRESS_START, name, "preparing");
-    if (!run->conn) {
-        mr_case_set(boot, MR_VERDICT_ERROR, "infrastructure", "boot: no libvirt connection");
-        goto fail;
-    }
+    progress(run, MR_PROGRESS_STEP, name, "preparing");
     if ((r = mr_mkdir_p(cl->celldir, 0755)) < 0) {
         mr_case_set(boot, MR_VERDICT_ERROR, "infrastructure", "boot: cannot create '%s': %s",
                     cl->celldir, strerror(-r));
@@ -543,7 +731,7 @@ static void run_cell_once(struct run *run, const struct mr_image *img)
             goto fail;
         }
     }
-    int port = mr_guest_free_port();
+    int port = take_port(run);
     if (port < 0) {
         mr_case_set(boot, MR_VERDICT_ERROR, "infrastructure",
                     "boot: no free port on 127.0.0.1: %s", strerror(-port));
@@ -558,7 +746,7 @@ static void run_cell_once(struct run *run, const struct mr_image *img)
         cmdline = mr_xstrdup(img->cmdline ? img->cmdline : "console=ttyS0");
     struct mr_domain_spec spec = {
         .name = domname, .run_id = run->run_id, .cell = name, .run_dir = run->workdir,
-        .accel = run->accel, .memory_mib = img->memory_mib, .vcpus = img->vcpus,
+        .accel = host->accel, .memory_mib = mc->memory_mib, .vcpus = mc->vcpus,
         .disk = g.overlay, .kernel = img->kernel, .initrd = img->initrd, .cmdline = cmdline,
         .serial_log = cl->serial, .ssh_port = port, .seed_iso = cl->seed_iso, .mac = mac,
     };
@@ -566,23 +754,36 @@ static void run_cell_once(struct run *run, const struct mr_image *img)
         step_error(boot, -EINVAL, "boot", &e);
         goto fail;
     }
+    wait_boot_slot(cl);
+    if (mr_interrupted) {
+        mr_case_set(boot, MR_VERDICT_SKIP, NULL, "not run: the run was interrupted");
+        goto fail;
+    }
     progress(run, MR_PROGRESS_STEP, name, "booting (%s, %u vCPU, %u MiB, ssh on 127.0.0.1:%d%s)",
-             mr_accel_name(run->accel), img->vcpus, img->memory_mib, port,
+             mr_accel_name(host->accel), mc->vcpus, mc->memory_mib, port,
              cl->seed_iso ? ", seeded" : "");
     t0 = mr_now_ms();
-    if ((r = mr_guest_start(&g, run->conn, xml, &e)) < 0) {
+    if ((r = mr_guest_start(&g, host->conn, xml, &e)) < 0) {
         step_error(boot, r, "boot", &e);
         goto fail;
     }
-    struct mr_ssh_target target = {
+    cl->target = (struct mr_ssh_target){
         .host = "127.0.0.1", .port = port, .user = img->user, .key = &run->key,
         .pinned_host = &cl->hostkey, .retry_host_mismatch = cl->seed_iso != NULL,
     };
     int64_t deadline = t0 + (int64_t)img->boot_timeout_s * 1000;
-    r = mr_ssh_connect(&target, deadline, &cl->ssh, &e);
+    int cut = deadline > cl->deadline_ms;
+    if (cut)
+        deadline = cl->deadline_ms;
+    r = mr_ssh_connect(&cl->target, deadline, &cl->ssh, &e);
     boot->time_s = secs_since(t0);
     if (r < 0) {
-        if (r == -ETIMEDOUT)
+        if (r == -ETIMEDOUT && cut)
+            mr_case_set(boot, MR_VERDICT_ERROR, "timeout",
+                        "boot: the cell's time limit of %u s (matrix cell-timeout) ran out "
+                        "before the guest answered SSH: %s",
+                        m->cell_timeout_s, mr_err_msg(&e));
+        else if (r == -ETIMEDOUT)
             mr_case_set(boot, MR_VERDICT_ERROR, "timeout",
                         "boot: the guest did not answer SSH within its boot timeout of %u s%s: %s",
                         img->boot_timeout_s,
@@ -616,14 +817,14 @@ static void run_cell_once(struct run *run, const struct mr_image *img)
 
     for (size_t i = 0; i < m->n_tests; i++) {
         struct mr_case *c = s->cases[2 + i];
-        run_test(cl, &m->tests[i], c);
+        int stop = run_test(cl, &m->tests[i], c);
         if (mr_interrupted) {
             skip_rest(s, 3 + i, "the run was interrupted");
             break;
         }
-        if (c->verdict == MR_VERDICT_ERROR && (c->type && strcmp(c->type, "timeout") != 0)) {
-            /* The connection is gone: the other tests cannot run. */
-            skip_rest(s, 3 + i, "the SSH connection failed");
+        if (stop < 0) {
+            _cleanup_free_ char *why = mr_xasprintf("%s failed", c->name);
+            skip_rest(s, 3 + i, why);
             break;
         }
     }
@@ -636,44 +837,67 @@ fail:
             progress(run, MR_PROGRESS_NOTE, name, "ERROR %s", s->cases[i]->message);
             break;
         }
+        if (s->cases[i]->verdict == MR_VERDICT_SKIP) {
+            skip_rest(s, i + 1, "the run was interrupted");
+            break;
+        }
     }
 done:
     if (!mr_interrupted)
         collect_logs(cl);
     mr_ssh_free(cl->ssh);
     cl->ssh = NULL;
+    /* The CPU time the guest's QEMU used, for the capacity benchmark. */
+    virDomainInfo di;
+    if (g.dom && virDomainGetInfo(g.dom, &di) == 0) {
+        _cleanup_free_ char *cpu = mr_xasprintf("%.3f", (double)di.cpuTime / 1e9);
+        mr_suite_set_prop(s, "guest.cpu.seconds", cpu);
+    }
     /* The domain goes first so the serial log in the archive is complete. */
     mr_guest_release(&g);
-    if (run->conn && access(cl->celldir, W_OK) == 0)
+    if (access(cl->celldir, W_OK) == 0)
         write_artifacts(cl);
+    if (cl->reconnects)
+        set_uint_prop(s, "ssh.reconnects", cl->reconnects);
     cell_release(cl);
     mr_err_release(&e);
     s->time_s = secs_since(cell_t0);
-    progress(run, MR_PROGRESS_END, name, "done in %.1f s", s->time_s);
 }
 
 /* A boot that timed out or hit the machinery may go better a second time; a refused host
- * key, a failed install or a failed test would not. */
+ * key, a failed install or a failed test would not, nor would a cell out of time. */
 static int boot_failed_retryably(const struct mr_suite *s)
 {
     const struct mr_case *boot = s->n_cases ? s->cases[0] : NULL;
     return boot && boot->verdict == MR_VERDICT_ERROR && boot->type &&
-           (strcmp(boot->type, "timeout") == 0 || strcmp(boot->type, "infrastructure") == 0);
+           (strcmp(boot->type, "timeout") == 0 || strcmp(boot->type, "infrastructure") == 0) &&
+           !strstr(boot->message, "cell-timeout");
 }
 
-/* Runs a cell, again up to the matrix's retries when its boot failed; the report keeps
- * the last attempt and says which attempts failed and why. */
-static void run_cell(struct run *run, const struct mr_image *img)
+/* One line on how the cell ended, for progress. */
+static char *cell_outcome(const struct mr_suite *s)
 {
+    struct mr_counts n = mr_suite_counts(s);
+    return mr_xasprintf("done in %.1f s: %zu passed, %zu failed, %zu error(s), %zu skipped",
+                        s->time_s, n.tests - n.failures - n.errors - n.skipped, n.failures,
+                        n.errors, n.skipped);
+}
+
+/* Runs a cell, again up to the matrix's retries when its boot failed; the cell's report
+ * keeps the last attempt and says which attempts failed and why. */
+static void run_cell(struct slot *sl)
+{
+    struct run *run = sl->run;
+    const char *id = sl->cell->id;
     struct mr_buf history;
     mr_buf_init(&history);
     unsigned attempt;
     for (attempt = 1;; attempt++) {
-        run_cell_once(run, img);
-        struct mr_suite *s = run->report->suites[run->report->n_suites - 1];
+        run_cell_once(sl, sl->rep);
+        struct mr_suite *s = sl->rep->suites[sl->rep->n_suites - 1];
         if (attempt > run->m->retries || mr_interrupted || !boot_failed_retryably(s))
             break;
-        _cleanup_free_ char *dir = mr_xasprintf("%s/%s", run->outdir_abs, img->name);
+        _cleanup_free_ char *dir = mr_xasprintf("%s/%s", run->outdir_abs, id);
         _cleanup_free_ char *from = mr_xasprintf("%s/serial.log", dir);
         _cleanup_free_ char *to = mr_xasprintf("%s/serial.attempt-%u.log", dir, attempt);
         _cleanup_free_ char *afrom = mr_xasprintf("%s/artifacts.tar.gz", dir);
@@ -684,13 +908,12 @@ static void run_cell(struct run *run, const struct mr_image *img)
                     "matrixrun: attempt %u of this cell failed at boot and was retried: %s\n"
                     "matrixrun: its serial log and artifacts: %s, %s\n",
                     attempt, s->cases[0]->message, to, ato);
-        progress(run, MR_PROGRESS_NOTE, img->name, "retrying (attempt %u of %u) after: %s", attempt + 1,
-                 run->m->retries + 1, s->cases[0]->message);
-        mr_report_drop_last_suite(run->report);
+        progress(run, MR_PROGRESS_NOTE, id, "retrying (attempt %u of %u) after: %s",
+                 attempt + 1, run->m->retries + 1, s->cases[0]->message);
+        mr_report_drop_last_suite(sl->rep);
     }
-    struct mr_suite *s = run->report->suites[run->report->n_suites - 1];
-    _cleanup_free_ char *n = mr_xasprintf("%u", attempt - 1);
-    mr_suite_set_prop(s, "retries", n);
+    struct mr_suite *s = sl->rep->suites[sl->rep->n_suites - 1];
+    set_uint_prop(s, "retries", attempt - 1);
     if (history.len) {
         /* Before the attachment line of the last attempt, in the order things happened. */
         if (s->out)
@@ -699,16 +922,169 @@ static void run_cell(struct run *run, const struct mr_image *img)
         s->out = mr_buf_detach(&history, NULL);
     }
     mr_buf_release(&history);
+    _cleanup_free_ char *outcome = cell_outcome(s);
+    progress(run, MR_PROGRESS_END, id, "%s", outcome);
 }
 
 /* A cell that never started: one boot testcase saying why. */
-static void add_unrun_cell(struct run *run, const struct mr_image *img, enum mr_verdict v,
+static void add_unrun_cell(struct run *run, struct slot *sl, enum mr_verdict v,
                            const char *type, const char *why)
 {
-    struct mr_suite *s = mr_report_add_suite(run->report, img->name);
-    _cleanup_free_ char *cls = mr_xasprintf("%s.%s", run->m->name, img->name);
+    struct mr_suite *s = mr_report_add_suite(sl->rep, sl->cell->id);
+    _cleanup_free_ char *cls = mr_xasprintf("%s.%s", run->m->name, sl->cell->id);
     struct mr_case *c = mr_suite_add_case(s, cls, "boot");
     mr_case_set(c, v, type, "%s%s", v == MR_VERDICT_ERROR ? "boot: " : "", why);
+}
+
+static void *cell_thread(void *arg)
+{
+    struct slot *sl = arg;
+    struct run *run = sl->run;
+    run_cell(sl);
+    pthread_mutex_lock(&run->lock);
+    sl->host->cpu_used -= sl->cpu;
+    sl->host->mem_used_mib -= sl->mem_mib;
+    sl->host->running--;
+    run->running--;
+    pthread_cond_broadcast(&run->changed);
+    pthread_mutex_unlock(&run->lock);
+    return NULL;
+}
+
+/* Memory the host can give guests without swapping: free plus buffers and page cache
+ * (libvirt's node memory stats, in KiB), or -1 if unknown. */
+static long host_available_mib(virConnectPtr conn)
+{
+    int n = 0;
+    if (virNodeGetMemoryStats(conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, NULL, &n, 0) < 0 || n <= 0)
+        return -1;
+    virNodeMemoryStatsPtr st = mr_xcalloc((size_t)n, sizeof(*st));
+    long kib = -1;
+    if (virNodeGetMemoryStats(conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, st, &n, 0) == 0) {
+        unsigned long long sum = 0;
+        int seen = 0;
+        for (int i = 0; i < n; i++) {
+            if (strcmp(st[i].field, VIR_NODE_MEMORY_STATS_FREE) == 0 ||
+                strcmp(st[i].field, VIR_NODE_MEMORY_STATS_BUFFERS) == 0 ||
+                strcmp(st[i].field, VIR_NODE_MEMORY_STATS_CACHED) == 0) {
+                sum += st[i].value;
+                seen = 1;
+            }
+        }
+        if (seen)
+            kib = (long)sum;
+    }
+    free(st);
+    return kib < 0 ? -1 : kib / 1024;
+}
+
+/* Reads a host's size and what else runs there, and sets the run's budget on it. */
+static void host_measure(struct run *run, struct host *h)
+{
+    const struct mr_run_opts *o = run->o;
+    double oc_cpu = o->overcommit_cpu > 0 ? o->overcommit_cpu : MR_DEFAULT_OVERCOMMIT_CPU;
+    double oc_mem = o->overcommit_mem > 0 ? o->overcommit_mem : MR_DEFAULT_OVERCOMMIT_MEM;
+    virNodeInfo info;
+    if (virNodeGetInfo(h->conn, &info) < 0) {
+        memset(&info, 0, sizeof(info));
+        info.cpus = 1;
+    }
+    h->cpus = info.cpus ? info.cpus : 1;
+    long free_mib = host_available_mib(h->conn);
+    if (free_mib < 0)
+        free_mib = (long)(info.memory >> 10);
+    /* vCPUs of guests that are not ours count against the budget; their memory is
+     * already missing from the free memory. */
+    long others = 0;
+    virDomainPtr *doms = NULL;
+    int n = virConnectListAllDomains(h->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+    for (int i = 0; i < n; i++) {
+        virDomainInfo di;
+        if (virDomainGetInfo(doms[i], &di) == 0)
+            others += di.nrVirtCpu;
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+    h->cpu_budget = (long)((double)h->cpus * oc_cpu) - others;
+    h->mem_budget_mib = (long)((double)free_mib * oc_mem);
+    progress(run, MR_PROGRESS_RUN, NULL,
+             "host %s (%s): %u CPUs x %.2f - %ld vCPU(s) of other guests = %ld vCPUs; "
+             "%ld MiB available x %.2f = %ld MiB for guests (each counted with %d MiB for QEMU)",
+             h->hostname, h->uri, h->cpus, oc_cpu, others, h->cpu_budget, free_mib, oc_mem,
+             h->mem_budget_mib, GUEST_OVERHEAD_MIB);
+}
+
+/* The host with the most free vCPUs that holds the cell, or NULL to wait. A cell too big
+ * for any host runs alone on the biggest, once nothing else runs. */
+static struct host *place(struct run *run, struct slot *sl)
+{
+    struct host *best = NULL, *biggest = NULL;
+    for (size_t i = 0; i < run->n_hosts; i++) {
+        struct host *h = &run->hosts[i];
+        if (!h->conn)
+            continue;
+        if (!biggest || h->cpu_budget > biggest->cpu_budget)
+            biggest = h;
+        if (h->cpu_used + sl->cpu <= h->cpu_budget &&
+            h->mem_used_mib + sl->mem_mib <= h->mem_budget_mib &&
+            (!best || h->cpu_budget - h->cpu_used > best->cpu_budget - best->cpu_used))
+            best = h;
+    }
+    if (best || run->running || !biggest)
+        return best;
+    progress(run, MR_PROGRESS_RUN, NULL,
+             "WARNING cell %s needs %ld vCPU(s) and %ld MiB, more than any host offers the "
+             "run; it runs alone on %s",
+             sl->cell->id, sl->cpu, sl->mem_mib, biggest->hostname);
+    return biggest;
+}
+
+/* Starts the cells in order as jobs and capacity allow, and waits for all of them. */
+static void schedule(struct run *run, struct slot *slots, size_t n, const char *setup_error)
+{
+    unsigned jobs = run->o->jobs ? run->o->jobs : UINT32_MAX;
+    size_t next = 0;
+    pthread_mutex_lock(&run->lock);
+    while (next < n && !mr_interrupted && !setup_error) {
+        struct slot *sl = &slots[next];
+        struct host *h = run->running < jobs ? place(run, sl) : NULL;
+        if (h) {
+            sl->host = h;
+            h->cpu_used += sl->cpu;
+            h->mem_used_mib += sl->mem_mib;
+            h->running++;
+            run->running++;
+            progress(run, MR_PROGRESS_START, sl->cell->id, "on %s (%ld/%ld vCPUs, %ld/%ld MiB in use)",
+                     h->hostname, h->cpu_used, h->cpu_budget, h->mem_used_mib, h->mem_budget_mib);
+            if (pthread_create(&sl->thread, NULL, cell_thread, sl) == 0) {
+                sl->started = 1;
+            } else {
+                h->cpu_used -= sl->cpu;
+                h->mem_used_mib -= sl->mem_mib;
+                h->running--;
+                run->running--;
+                add_unrun_cell(run, sl, MR_VERDICT_ERROR, "infrastructure",
+                               "cannot start a thread for the cell");
+            }
+            next++;
+            continue;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&run->changed, &run->lock, &ts);
+    }
+    pthread_mutex_unlock(&run->lock);
+    for (size_t i = 0; i < n; i++) {
+        if (slots[i].started)
+            pthread_join(slots[i].thread, NULL);
+        else if (!slots[i].rep->n_suites && setup_error)
+            add_unrun_cell(run, &slots[i], MR_VERDICT_ERROR, "infrastructure", setup_error);
+        else if (!slots[i].rep->n_suites)
+            add_unrun_cell(run, &slots[i], MR_VERDICT_SKIP, NULL,
+                           "not run: the run was interrupted");
+        mr_report_move_suites(run->report, slots[i].rep);
+    }
 }
 
 void mr_run_result_release(struct mr_run_result *r)
@@ -727,15 +1103,19 @@ int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
     int lock_fd = -1;
     _cleanup_free_ char *keydir = NULL;
     _cleanup_free_ char *comment = NULL;
+    struct slot *slots = NULL;
+    size_t n_cells = o->cells ? o->n_cells : m->n_cells;
     int r;
     memset(res, 0, sizeof(*res));
-    run.uri = o->uri ? o->uri : m->uri;
-    run.accel = o->accel >= 0 ? (enum mr_accel)o->accel : m->accel;
+    pthread_mutex_init(&run.lock, NULL);
+    pthread_cond_init(&run.changed, NULL);
+    run.stagger_ms = o->stagger_ms >= 0 ? o->stagger_ms : MR_DEFAULT_STAGGER_MS;
     const char *outdir = o->outdir ? o->outdir : "reports";
     if ((r = mr_mkdir_p(outdir, 0755)) < 0 || access(outdir, W_OK) < 0) {
         mr_err_set(err, "cannot write reports to '%s': %s", outdir,
                    strerror(r < 0 ? -r : errno));
-        return -EINVAL;
+        r = -EINVAL;
+        goto out;
     }
     run.outdir_abs = abs_path(outdir);
     run.run_id = make_run_id();
@@ -755,17 +1135,22 @@ int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
         goto out;
     }
     run.report = mr_report_new(m->name);
-    progress(&run, MR_PROGRESS_RUN, NULL, "run %s: %zu cell(s), reports in %s", run.run_id, m->n_images,
-             run.outdir_abs);
+    progress(&run, MR_PROGRESS_RUN, NULL, "run %s: %zu cell(s), reports in %s", run.run_id,
+             n_cells, run.outdir_abs);
 
     keydir = mr_xasprintf("%s/ssh", run.workdir);
     comment = mr_xasprintf("matrixrun-%s", run.run_id);
-    run.conn = mr_guest_connect(run.uri, &setup);
+    run.n_hosts = 1;
+    run.hosts = mr_xcalloc(run.n_hosts, sizeof(*run.hosts));
+    struct host *h = &run.hosts[0];
+    h->uri = o->uri ? o->uri : m->uri;
+    h->accel = o->accel >= 0 ? (enum mr_accel)o->accel : m->accel;
+    h->conn = mr_guest_connect(h->uri, &setup);
     {
         /* What killed runs left behind is only reported here; `clean` removes it. */
         struct mr_leftovers lo = { 0 };
         struct mr_err le = { 0 };
-        if (mr_leftover_scan(run.conn, base, &lo, &le) == 0 && (lo.n_dirs || lo.n_domains))
+        if (mr_leftover_scan(h->conn, base, &lo, &le) == 0 && (lo.n_dirs || lo.n_domains))
             progress(&run, MR_PROGRESS_RUN, NULL,
                      "WARNING earlier runs left %zu work folder(s) in %s and %zu guest(s) "
                      "behind; 'matrixrun clean' removes them",
@@ -773,29 +1158,40 @@ int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
         mr_leftovers_release(&lo);
         mr_err_release(&le);
     }
-    if (run.conn) {
-        run.accel = mr_guest_resolve_accel(run.conn, run.accel);
+    if (h->conn) {
+        char *hn = virConnectGetHostname(h->conn);
+        struct utsname un;
+        h->hostname = hn ? hn : mr_xstrdup(uname(&un) == 0 ? un.nodename : "localhost");
+        h->accel = mr_guest_resolve_accel(h->conn, h->accel);
+        host_measure(&run, h);
         if (mr_sshkey_generate(&run.key, keydir, comment, &setup) < 0) {
-            virConnectClose(run.conn);
-            run.conn = NULL;
+            virConnectClose(h->conn);
+            h->conn = NULL;
         }
     }
-    if (!run.conn)
+    if (!h->conn)
         progress(&run, MR_PROGRESS_RUN, NULL, "ERROR %s", mr_err_msg(&setup));
-    for (size_t i = 0; i < m->n_images; i++) {
-        /* Every cell appears in the report, even those never started. */
-        if (mr_interrupted)
-            add_unrun_cell(&run, &m->images[i], MR_VERDICT_SKIP, NULL,
-                           "not run: the run was interrupted");
-        else if (!run.conn)
-            add_unrun_cell(&run, &m->images[i], MR_VERDICT_ERROR, "infrastructure",
-                           mr_err_msg(&setup));
-        else
-            run_cell(&run, &m->images[i]);
+    else if (o->jobs)
+        progress(&run, MR_PROGRESS_RUN, NULL,
+                 "at most %u cell(s) at once, as capacity allows; guest starts %.1f s apart",
+                 o->jobs, (double)run.stagger_ms / 1000.0);
+    else
+        progress(&run, MR_PROGRESS_RUN, NULL,
+                 "as many cells at once as capacity allows; guest starts %.1f s apart",
+                 (double)run.stagger_ms / 1000.0);
+
+    slots = mr_xcalloc(n_cells ? n_cells : 1, sizeof(*slots));
+    for (size_t i = 0; i < n_cells; i++) {
+        struct slot *sl = &slots[i];
+        sl->run = &run;
+        sl->cell = o->cells ? o->cells[i] : &m->cells[i];
+        sl->rep = mr_report_new(m->name);
+        sl->cpu = sl->cell->vcpus;
+        sl->mem_mib = (long)sl->cell->memory_mib + GUEST_OVERHEAD_MIB;
+        sl->host = h;
     }
+    schedule(&run, slots, n_cells, h->conn ? NULL : mr_err_msg(&setup));
     mr_err_release(&setup);
-    if (run.conn)
-        virConnectClose(run.conn);
 
     res->junit_path = mr_xasprintf("%s/junit.xml", run.outdir_abs);
     r = mr_junit_write(run.report, res->junit_path, err);
@@ -803,6 +1199,16 @@ int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
     res->run_id = MR_TAKE_PTR(run.run_id);
     res->interrupted = mr_interrupted != 0;
 out:
+    for (size_t i = 0; slots && i < n_cells; i++)
+        mr_report_free(slots[i].rep);
+    free(slots);
+    for (size_t i = 0; i < run.n_hosts; i++) {
+        if (run.hosts[i].conn)
+            virConnectClose(run.hosts[i].conn);
+        free(run.hosts[i].hostname);
+    }
+    free(run.hosts);
+    free(run.ports);
     /* The private key lives only in the work folder and goes with it. */
     mr_sshkey_release(&run.key);
     if (run.workdir)
@@ -813,6 +1219,8 @@ out:
     free(run.outdir_abs);
     free(run.run_id);
     mr_report_free(run.report);
+    pthread_cond_destroy(&run.changed);
+    pthread_mutex_destroy(&run.lock);
     return r;
 }
 
