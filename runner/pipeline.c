@@ -654,6 +654,12 @@ static void set_uint_prop(struct mr_suite *s, const char *name, unsigned long v)
     mr_suite_set_prop(s, name, num);
 }
 
+static void set_seconds_prop(struct mr_suite *s, const char *name, int64_t ms)
+{
+    _cleanup_free_ char *v = mr_xasprintf("%.3f", (double)ms / 1000.0);
+    mr_suite_set_prop(s, name, v);
+}
+
 /* One attempt at a cell; its suite is rep's last. */
 static void run_cell_once(struct slot *sl, struct mr_report *rep)
 {
@@ -707,6 +713,8 @@ static void run_cell_once(struct slot *sl, struct mr_report *rep)
     _cleanup_free_ char *mac = random_mac();
     _cleanup_free_ char *domname = mr_xasprintf("mr-%s-%s", run->run_id, name);
     int64_t t0 = mr_now_ms();
+    int64_t t_prepare = -1; /* the phases' times, for the report's time.* properties */
+    int64_t t_collect, t_teardown;
     int r;
 
     progress(run, MR_PROGRESS_STEP, name, "preparing");
@@ -763,6 +771,7 @@ static void run_cell_once(struct slot *sl, struct mr_report *rep)
              mr_accel_name(host->accel), mc->vcpus, mc->memory_mib, port,
              cl->seed_iso ? ", seeded" : "");
     t0 = mr_now_ms();
+    t_prepare = t0 - cell_t0;
     if ((r = mr_guest_start(&g, host->conn, xml, &e)) < 0) {
         step_error(boot, r, "boot", &e);
         goto fail;
@@ -843,8 +852,11 @@ fail:
         }
     }
 done:
+    t_collect = mr_now_ms();
     if (!mr_interrupted)
         collect_logs(cl);
+    t_collect = mr_now_ms() - t_collect;
+    t_teardown = mr_now_ms();
     mr_ssh_free(cl->ssh);
     cl->ssh = NULL;
     /* The CPU time the guest's QEMU used, for the capacity benchmark. */
@@ -861,7 +873,13 @@ done:
         set_uint_prop(s, "ssh.reconnects", cl->reconnects);
     cell_release(cl);
     mr_err_release(&e);
+    t_teardown = mr_now_ms() - t_teardown;
     s->time_s = secs_since(cell_t0);
+    /* Where the cell's time went besides boot, install and tests (benchmarks read these). */
+    if (t_prepare >= 0)
+        set_seconds_prop(s, "time.prepare", t_prepare);
+    set_seconds_prop(s, "time.collect", t_collect);
+    set_seconds_prop(s, "time.teardown", t_teardown);
 }
 
 /* A boot that timed out or hit the machinery may go better a second time; a refused host

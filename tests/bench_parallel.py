@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""bench_parallel.py: how well matrixrun runs cells side by side. A benchmark, not a test:
+it prints figures and checks nothing but that the runs worked.
+
+For N = 1, 2, 4, 8 it runs N copies of the demo's small cell (the minimal image, 1 vCPU,
+256 MiB, the demo package and its two tests) at once (-j N, with the vCPU overcommit that
+lets N guests fit) and prints, from the JUnit each run wrote and from the run itself:
+  wall        the run's wall time
+  sum         the sum of the cells' own times
+  bound       max(longest cell, total guest CPU time / host cores): no scheduler can
+              finish sooner, since every guest needs its CPU time from the host's cores
+  efficiency  bound / wall (1.0 is perfect)
+  overhead    per cell, everything that is not boot, install or test, split into
+              prepare (keys, seed, overlay, waiting for a boot slot), collect (the
+              family's log commands in the guest), teardown (destroy, archive) and the rest
+  cpu/cell    matrixrun's own CPU time (user + system) per cell
+  peak RSS    matrixrun's peak resident memory
+Then the memory of a 100-cell matrix: `matrixrun list` on tests/data/matrix/hundred.xml,
+and a full scheduling pass over the same 100 cells against libvirt's test driver
+(test:///default: no real guests; every cell is placed, started and fails at once).
+
+Usage: tests/bench_parallel.py [BUILD_DIR] [N ...]     (default: build, 1 2 4 8)
+Needs the demo image and package (bash setup.sh) and the system libvirtd.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(SRC, "images", "out")
+
+
+def matrix(n):
+    cells = []
+    for i in range(1, n + 1):
+        cells.append(f"""  <image name="cell-{i}" family="debian" user="root" memory-mib="256" vcpus="1"
+         boot-timeout="300">
+    <disk path="{OUT}/minimal.qcow2"/>
+    <kernel path="{OUT}/minimal.vmlinuz" initrd="{OUT}/minimal.initrd"
+            cmdline="console=ttyS0 root=/dev/vda rw"/>
+    <hostkey path="{OUT}/minimal.hostkey.pub"/>
+  </image>""")
+    return f"""<matrix version="1" name="bench{n}" retries="0">
+  <host uri="qemu:///system" accel="tcg"/>
+{chr(10).join(cells)}
+  <package name="mr-demo" version="1.0" install-timeout="300">
+    <artifact family="debian" path="{OUT}/mr-demo_1.0_all.deb"/>
+  </package>
+  <test name="selftest" timeout="120">mr-demo selftest</test>
+  <test name="known-bug" timeout="120">mr-demo known-bug</test>
+</matrix>
+"""
+
+
+def run(argv, env=None):
+    """Runs argv; returns (exit code, wall s, its CPU s, its peak RSS KiB, its output)."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         env=env)
+    out = p.stdout.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.monotonic() - t0
+    return p.returncode, wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, out
+
+
+def props(suite):
+    return {p.get("name"): p.get("value") for p in suite.iter("property")}
+
+
+def bench(mr, n, cores, tmp):
+    path = os.path.join(tmp, f"bench{n}.xml")
+    with open(path, "w") as f:
+        f.write(matrix(n))
+    out = os.path.join(tmp, f"r{n}")
+    overcommit = max(1.0, n / cores)
+    rc, wall, cpu, rss, log = run([mr, path, "-o", out, "-q", "-j", str(n),
+                                   "--overcommit", f"{overcommit:g}"])
+    if rc not in (0, 1):
+        sys.exit(f"bench: the run of {n} cell(s) failed (exit {rc}):\n{log}")
+    root = ET.parse(os.path.join(out, "junit.xml")).getroot()
+    suites = root.findall("testsuite")
+    if len(suites) != n:
+        sys.exit(f"bench: {len(suites)} cells reported, {n} expected")
+    times, guest_cpu, over = [], 0.0, []
+    parts = {"prepare": 0.0, "collect": 0.0, "teardown": 0.0, "rest": 0.0}
+    for s in suites:
+        pr = props(s)
+        t = float(s.get("time"))
+        cases = {c.get("name"): float(c.get("time")) for c in s.findall("testcase")}
+        if s.find("testcase[@name='boot']/error") is not None:
+            sys.exit(f"bench: cell {s.get('name')} did not boot")
+        work = sum(cases.values())  # boot, install and the tests
+        times.append(t)
+        guest_cpu += float(pr.get("guest.cpu.seconds", "0"))
+        over.append(t - work)
+        known = 0.0
+        for k in ("prepare", "collect", "teardown"):
+            v = float(pr.get(f"time.{k}", "0"))
+            parts[k] += v
+            known += v
+        parts["rest"] += (t - work) - known
+    bound = max(max(times), guest_cpu / cores)
+    return {
+        "n": n, "wall": wall, "sum": sum(times), "longest": max(times), "guest_cpu": guest_cpu,
+        "bound": bound, "eff": bound / wall, "over": sum(over) / n,
+        "parts": {k: v / n for k, v in parts.items()}, "cpu": cpu / n, "rss": rss,
+    }
+
+
+def main():
+    args = sys.argv[1:]
+    build = args.pop(0) if args and not args[0].isdigit() else os.path.join(SRC, "build")
+    ns = [int(a) for a in args] or [1, 2, 4, 8]
+    mr = os.path.join(build, "matrixrun")
+    cores = os.cpu_count()
+    hundred = os.path.join(SRC, "tests", "data", "matrix", "hundred.xml")
+    print(f"matrixrun parallel benchmark: {cores} host cores, "
+          f"{time.strftime('%Y-%m-%d %H:%M')}, {os.uname().release}")
+    with tempfile.TemporaryDirectory(prefix="mr-bench-") as tmp:
+        rc, wall, _, rss_list, _ = run([mr, "list", hundred])
+        if rc != 0:
+            sys.exit(f"bench: matrixrun list {hundred} failed")
+        print(f"100 cells, `list`: peak RSS {rss_list / 1024:.1f} MiB, {wall:.2f} s")
+        env = dict(os.environ, MATRIXRUN_WORKDIR=os.path.join(tmp, "work"))
+        rc, wall, _, rss_dry, _ = run([mr, hundred, "--connect", "test:///default", "-q",
+                                       "-o", os.path.join(tmp, "dry"), "-j", "100",
+                                       "--overcommit", "64", "--stagger", "0"], env)
+        cells = len(ET.parse(os.path.join(tmp, "dry", "junit.xml")).getroot().findall("testsuite"))
+        print(f"100 cells, scheduled on test:///default: peak RSS {rss_dry / 1024:.1f} MiB, "
+              f"{wall:.2f} s, {cells} cells reported (exit {rc})")
+        print()
+        print(f"{'N':>3} {'wall s':>7} {'sum s':>7} {'longest':>7} {'gCPU s':>7} {'bound':>7} "
+              f"{'eff':>5} {'over/cell':>9} {'(prep':>6} {'coll':>5} {'tear':>5} {'rest)':>6} "
+              f"{'cpu/cell':>8} {'RSS MiB':>7}")
+        for n in ns:
+            r = bench(mr, n, cores, tmp)
+            pa = r["parts"]
+            print(f"{r['n']:>3} {r['wall']:>7.1f} {r['sum']:>7.1f} {r['longest']:>7.1f} "
+                  f"{r['guest_cpu']:>7.1f} {r['bound']:>7.1f} {r['eff']:>5.2f} "
+                  f"{r['over']:>9.2f} {pa['prepare']:>6.2f} {pa['collect']:>5.2f} "
+                  f"{pa['teardown']:>5.2f} {pa['rest']:>6.2f} {r['cpu']:>8.3f} "
+                  f"{r['rss'] / 1024:>7.1f}", flush=True)
+    print("\nwall: the run; sum: the cells' own times; gCPU: the guests' QEMU CPU time;"
+          "\nbound: max(longest, gCPU / cores); eff: bound / wall; over/cell: cell time not"
+          "\nspent in boot, install or tests (prep: keys, seed, overlay, boot slot; coll: log"
+          "\ncommands in the guest; tear: destroy and archive); cpu/cell: matrixrun's own CPU."
+          "\nRSS: matrixrun's peak resident memory in that run.")
+
+
+if __name__ == "__main__":
+    main()
