@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,21 @@ static int check_name(struct loader *ld, xmlNodePtr n, const char *what, const c
     return 0;
 }
 
+/* Reads a whole number in [min, max]. The message names the value as SUBJECT'VALUE', so
+ * SUBJECT is "<image> vcpus=" for an attribute, "<axis> 'vcpus' value " for an element. */
+static int check_uint(struct loader *ld, int line, const char *subject, const char *v,
+                      unsigned min, unsigned max, unsigned *ret)
+{
+    char *end;
+    errno = 0;
+    unsigned long x = strtoul(v, &end, 10);
+    if (errno || end == v || *end || v[0] == '-' || x < min || x > max)
+        return fail(ld, line, "%s'%s' is not a whole number from %u to %u", subject, v, min,
+                    max);
+    *ret = (unsigned)x;
+    return 0;
+}
+
 /* Reads an optional unsigned attribute in [min, max]; keeps *ret when absent. */
 static int uint_attr(struct loader *ld, xmlNodePtr n, const char *name, unsigned min,
                      unsigned max, unsigned *ret)
@@ -90,14 +106,32 @@ static int uint_attr(struct loader *ld, xmlNodePtr n, const char *name, unsigned
     _cleanup_free_ char *v = mr_xml_attr(n, name);
     if (!v)
         return 0;
-    char *end;
-    errno = 0;
-    unsigned long x = strtoul(v, &end, 10);
-    if (errno || end == v || *end || v[0] == '-' || x < min || x > max)
-        return fail(ld, mr_xml_line(n), "<%s> %s='%s' is not a whole number from %u to %u",
-                    (const char *)n->name, name, v, min, max);
-    *ret = (unsigned)x;
-    return 0;
+    _cleanup_free_ char *subject = mr_xasprintf("<%s> %s=", (const char *)n->name, name);
+    return check_uint(ld, mr_xml_line(n), subject, v, min, max, ret);
+}
+
+/* The sizes an image sets and an axis of the same name overrides: one range for both. */
+static const struct size_rule {
+    const char *name;
+    enum mr_axis_kind kind;
+    unsigned min, max;
+} size_rules[] = {
+    { "memory-mib", MR_AXIS_MEMORY_MIB, 64, 1024 * 1024 },
+    { "vcpus", MR_AXIS_VCPUS, 1, 512 },
+};
+
+static const struct size_rule *size_rule(enum mr_axis_kind kind)
+{
+    for (size_t i = 0; i < MR_ARRAY_SIZE(size_rules); i++)
+        if (size_rules[i].kind == kind)
+            return &size_rules[i];
+    return NULL;
+}
+
+static int size_attr(struct loader *ld, xmlNodePtr n, enum mr_axis_kind kind, unsigned *ret)
+{
+    const struct size_rule *sr = size_rule(kind);
+    return uint_attr(ld, n, sr->name, sr->min, sr->max, ret);
 }
 
 /* Resolves a path attribute against the matrix folder and checks the file exists. */
@@ -172,7 +206,7 @@ static int check_cloud_config(struct loader *ld, xmlNodePtr n, const char *path)
 struct elem_rule {
     const char *name;
     const char *parent;
-    const char *attrs[7];    /* allowed; a leading '!' marks a required one */
+    const char *attrs[7];    /* allowed; a leading '!' marks a required one, "*" allows any */
     int min, max;            /* occurrences under one parent */
 };
 
@@ -188,7 +222,18 @@ static const struct elem_rule rules[] = {
     { "hostkey", "image", { "!path" }, 0, 1 },
     { "cloud-config", "image", { "!path" }, 0, 1 },
     { "artifact", "package", { "!family", "!path", "version" }, 1, 100 },
+    { "axis", "matrix", { "!name" }, 0, MR_MAX_CELLS },
+    { "value", "axis", { NULL }, 1, MR_MAX_CELLS },
+    /* Their other attributes are named after the axes: read_rule() checks them. */
+    { "exclude", "matrix", { "*" }, 0, MR_MAX_CELLS },
+    { "include", "matrix", { "!image", "*" }, 0, MR_MAX_CELLS },
 };
+
+/* The elements whose content is text rather than elements. */
+static int holds_text(xmlNodePtr n)
+{
+    return mr_xml_is_elem(n, "test") || mr_xml_is_elem(n, "value");
+}
 
 static int check_attrs(struct loader *ld, xmlNodePtr n, const char *const *allowed)
 {
@@ -196,7 +241,7 @@ static int check_attrs(struct loader *ld, xmlNodePtr n, const char *const *allow
         int ok = 0;
         for (size_t i = 0; i < 7 && allowed[i]; i++) {
             const char *name = allowed[i][0] == '!' ? allowed[i] + 1 : allowed[i];
-            if (strcmp(name, (const char *)a->name) == 0)
+            if (strcmp(name, "*") == 0 || strcmp(name, (const char *)a->name) == 0)
                 ok = 1;
         }
         if (!ok)
@@ -216,7 +261,7 @@ static int check_structure(struct loader *ld, xmlNodePtr parent)
     int r;
     size_t counts[MR_ARRAY_SIZE(rules)] = { 0 };
     for (xmlNodePtr c = parent->children; c; c = c->next) {
-        if (c->type == XML_TEXT_NODE && strcmp((const char *)parent->name, "test") != 0) {
+        if (c->type == XML_TEXT_NODE && !holds_text(parent)) {
             for (const xmlChar *t = c->content; t && *t; t++)
                 if (!strchr(" \t\r\n", *t))
                     return fail(ld, mr_xml_line(c), "<%s> holds text where only elements belong",
@@ -241,11 +286,16 @@ static int check_structure(struct loader *ld, xmlNodePtr parent)
         if ((r = check_structure(ld, c)) < 0)
             return r;
     }
-    for (size_t k = 0; k < MR_ARRAY_SIZE(rules); k++)
+    for (size_t k = 0; k < MR_ARRAY_SIZE(rules); k++) {
         if (strcmp(rules[k].parent, (const char *)parent->name) == 0 &&
-            counts[k] < (size_t)rules[k].min)
-            return fail(ld, mr_xml_line(parent), "<%s> needs at least %d <%s>",
-                        (const char *)parent->name, rules[k].min, rules[k].name);
+            counts[k] < (size_t)rules[k].min) {
+            /* Name the parent when it has a name: "<axis> 'PROFILE' needs at least...". */
+            _cleanup_free_ char *name = mr_xml_attr(parent, "name");
+            _cleanup_free_ char *label = name ? mr_xasprintf(" '%s'", name) : mr_xstrdup("");
+            return fail(ld, mr_xml_line(parent), "<%s>%s needs at least %d <%s>",
+                        (const char *)parent->name, label, rules[k].min, rules[k].name);
+        }
+    }
     return 0;
 }
 
@@ -317,8 +367,8 @@ static int load_image(struct loader *ld, xmlNodePtr n, struct mr_image *img)
     img->memory_mib = MR_DEFAULT_MEMORY_MIB;
     img->vcpus = MR_DEFAULT_VCPUS;
     img->boot_timeout_s = fam->boot_timeout_hint_s;
-    if ((r = uint_attr(ld, n, "memory-mib", 64, 1024 * 1024, &img->memory_mib)) < 0 ||
-        (r = uint_attr(ld, n, "vcpus", 1, 512, &img->vcpus)) < 0 ||
+    if ((r = size_attr(ld, n, MR_AXIS_MEMORY_MIB, &img->memory_mib)) < 0 ||
+        (r = size_attr(ld, n, MR_AXIS_VCPUS, &img->vcpus)) < 0 ||
         (r = uint_attr(ld, n, "boot-timeout", 1, 86400, &img->boot_timeout_s)) < 0)
         return r;
     for (xmlNodePtr c = n->children; c; c = c->next) {
@@ -437,35 +487,451 @@ static int load_test(struct loader *ld, xmlNodePtr n, struct mr_test *t)
     return 0;
 }
 
-/* One cell per image (axes come later). */
-static int expand_cells(struct loader *ld, struct mr_matrix *m)
+/* Axis names become environment variable names (or pick a size), values become parts of
+ * cell ids and so of file names, libvirt domain names and JUnit names. */
+#define ENV_NAME_FIRST "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"
+#define ENV_NAME_CHARS ENV_NAME_FIRST "0123456789"
+#define VALUE_CHARS ENV_NAME_CHARS ".+-"
+#define RESERVED_PREFIX "MATRIXRUN_"
+
+static int check_axis_name(struct loader *ld, int line, const char *name,
+                           enum mr_axis_kind *ret)
 {
-    (void)ld;
-    m->cells = mr_xcalloc(m->n_images, sizeof(*m->cells));
-    for (size_t i = 0; i < m->n_images; i++) {
-        struct mr_cell *c = &m->cells[m->n_cells++];
-        c->img = &m->images[i];
-        c->id = mr_xstrdup(c->img->name);
-        c->vcpus = c->img->vcpus;
-        c->memory_mib = c->img->memory_mib;
+    for (size_t i = 0; i < MR_ARRAY_SIZE(size_rules); i++)
+        if (strcmp(name, size_rules[i].name) == 0) {
+            *ret = size_rules[i].kind;
+            return 0;
+        }
+    if (!name[0] || !strchr(ENV_NAME_FIRST, name[0]) || name[strspn(name, ENV_NAME_CHARS)])
+        return fail(ld, line,
+                    "<axis> name '%s' is neither vcpus, memory-mib nor an environment variable "
+                    "name (letters, digits and '_', not starting with a digit)",
+                    name);
+    if (strncmp(name, RESERVED_PREFIX, strlen(RESERVED_PREFIX)) == 0)
+        return fail(ld, line,
+                    "<axis> name '%s' is reserved: variables starting with " RESERVED_PREFIX
+                    " are matrixrun's own",
+                    name);
+    if (strcmp(name, "image") == 0)
+        return fail(ld, line,
+                    "<axis> name 'image' is reserved: <exclude> and <include> name the image "
+                    "with it");
+    *ret = MR_AXIS_ENV;
+    return 0;
+}
+
+/* Checks one value of an axis of the given kind and returns it in the form cells use:
+ * as written, or for a size its canonical decimal. SUBJECT is as for check_uint(). */
+static int check_axis_value(struct loader *ld, int line, const char *subject,
+                            enum mr_axis_kind kind, const char *v, char **ret)
+{
+    if (!v[0])
+        return fail(ld, line, "%s'' is empty", subject);
+    if (v[strspn(v, VALUE_CHARS)])
+        return fail(ld, line, "%s'%s' may hold only letters, digits, '_', '.', '+' and '-'",
+                    subject, v);
+    const struct size_rule *sr = size_rule(kind);
+    if (!sr) {
+        *ret = mr_xstrdup(v);
+        return 0;
+    }
+    unsigned x;
+    int r = check_uint(ld, line, subject, v, sr->min, sr->max, &x);
+    if (r < 0)
+        return r;
+    *ret = mr_xasprintf("%u", x);
+    return 0;
+}
+
+static int load_axis(struct loader *ld, xmlNodePtr n, struct mr_axis *ax)
+{
+    int r;
+    ax->line = mr_xml_line(n);
+    ax->name = mr_xml_attr(n, "name");
+    if ((r = check_axis_name(ld, ax->line, ax->name, &ax->kind)) < 0)
+        return r;
+    size_t count = 0;
+    for (xmlNodePtr c = n->children; c; c = c->next)
+        count += mr_xml_is_elem(c, "value");
+    ax->values = mr_xcalloc(count, sizeof(*ax->values));
+    _cleanup_free_ int *lines = mr_xcalloc(count, sizeof(*lines));
+    _cleanup_free_ char *subject = mr_xasprintf("<axis> '%s' value ", ax->name);
+    for (xmlNodePtr c = n->children; c; c = c->next) {
+        if (!mr_xml_is_elem(c, "value"))
+            continue;
+        int line = mr_xml_line(c);
+        _cleanup_free_ char *raw = mr_xml_text(c);
+        _cleanup_free_ char *v = NULL;
+        if ((r = check_axis_value(ld, line, subject, ax->kind, raw, &v)) < 0)
+            return r;
+        for (size_t j = 0; j < ax->n_values; j++)
+            if (strcmp(ax->values[j], v) == 0)
+                return fail(ld, line, "<axis> '%s' value '%s' is given twice (first at line %d)",
+                            ax->name, raw, lines[j]);
+        lines[ax->n_values] = line;
+        ax->values[ax->n_values++] = MR_TAKE_PTR(v);
     }
     return 0;
+}
+
+static size_t axis_index(const struct mr_matrix *m, const char *name)
+{
+    size_t k;
+    for (k = 0; k < m->n_axes; k++)
+        if (strcmp(m->axes[k].name, name) == 0)
+            break;
+    return k;
+}
+
+/* A cell while the matrix expands: an image and one value per axis. */
+struct proto {
+    const struct mr_image *img;
+    const char **vals; /* n_axes, borrowed from the axes or from expansion.owned */
+    int line;          /* the <include> that made it, 0 for the product */
+    bool gone;         /* removed by an <exclude> */
+};
+
+/* All arrays are sized up front (product plus one cell per <include>): protos never move. */
+struct expansion {
+    struct proto *p;
+    size_t n;
+    size_t present; /* cells not gone */
+    const char **vals;
+    char **owned; /* the <include> values */
+    size_t n_owned;
+};
+
+static void expansion_release(struct expansion *ex)
+{
+    for (size_t i = 0; i < ex->n_owned; i++)
+        free(ex->owned[i]);
+    free(ex->owned);
+    free(ex->vals);
+    free(ex->p);
+}
+
+static char *cell_id(const struct mr_matrix *m, const struct proto *p)
+{
+    struct mr_buf b;
+    mr_buf_init(&b);
+    mr_buf_adds(&b, p->img->name);
+    for (size_t k = 0; k < m->n_axes; k++)
+        mr_buf_addf(&b, ".%s=%s", m->axes[k].name, p->vals[k]);
+    return mr_buf_detach(&b, NULL);
+}
+
+/* Images times axis values, checked against MR_MAX_CELLS at the element that passes it
+ * (before anything is allocated, so a typo of 100000 values costs nothing). */
+static int count_product(struct loader *ld, const struct mr_matrix *m, size_t *ret)
+{
+    if (m->n_images > MR_MAX_CELLS)
+        return fail(ld, m->images[MR_MAX_CELLS].line,
+                    "<image> '%s' is image number %d; a matrix has at most %d cells",
+                    m->images[MR_MAX_CELLS].name, MR_MAX_CELLS + 1, MR_MAX_CELLS);
+    size_t n = m->n_images;
+    for (size_t k = 0; k < m->n_axes; k++) {
+        /* Both factors are at most MR_MAX_CELLS (the structure check bounds values). */
+        n *= m->axes[k].n_values;
+        if (n > MR_MAX_CELLS)
+            return fail(ld, m->axes[k].line,
+                        "<axis> '%s' brings the matrix to %zu cells (images times the values "
+                        "of the axes so far); a matrix has at most %d",
+                        m->axes[k].name, n, MR_MAX_CELLS);
+    }
+    *ret = n;
+    return 0;
+}
+
+static void product(const struct mr_matrix *m, struct expansion *ex)
+{
+    size_t per_image = 1;
+    for (size_t k = 0; k < m->n_axes; k++)
+        per_image *= m->axes[k].n_values;
+    for (size_t i = 0; i < m->n_images; i++) {
+        for (size_t j = 0; j < per_image; j++) {
+            struct proto *p = &ex->p[ex->n];
+            p->img = &m->images[i];
+            p->vals = ex->vals + ex->n * m->n_axes;
+            /* j in mixed radix, the last axis the lowest digit: it varies fastest. */
+            size_t rest = j;
+            for (size_t k = m->n_axes; k-- > 0;) {
+                p->vals[k] = m->axes[k].values[rest % m->axes[k].n_values];
+                rest /= m->axes[k].n_values;
+            }
+            ex->n++;
+        }
+    }
+    ex->present = ex->n;
+}
+
+static void free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* Reads the attributes of an <exclude> or <include>: image into *image and, per axis, its
+ * attribute into vals[k] (NULL where absent). The strings are the caller's. */
+static int read_rule(struct loader *ld, const struct mr_matrix *m, xmlNodePtr n, char **image,
+                     char **vals)
+{
+    for (xmlAttrPtr a = n->properties; a; a = a->next) {
+        const char *name = (const char *)a->name;
+        if (a->ns)
+            return fail(ld, mr_xml_line(n), "<%s> attribute '%s:%s' is in a namespace; "
+                                            "axes and image are named without one",
+                        (const char *)n->name, (const char *)a->ns->prefix, name);
+        xmlChar *x = xmlNodeGetContent((xmlNodePtr)a);
+        char *v = mr_xstrdup(x ? (const char *)x : "");
+        xmlFree(x);
+        size_t k = axis_index(m, name);
+        if (strcmp(name, "image") == 0) {
+            free(*image);
+            *image = v;
+        } else if (k < m->n_axes) {
+            vals[k] = v;
+        } else {
+            free(v);
+            struct mr_buf names;
+            mr_buf_init(&names);
+            for (size_t j = 0; j < m->n_axes; j++)
+                mr_buf_addf(&names, "%s%s", j ? ", " : "", m->axes[j].name);
+            _cleanup_free_ char *list = mr_buf_detach(&names, NULL);
+            return fail(ld, mr_xml_line(n), "<%s> attribute '%s' names no axis (axes: %s)",
+                        (const char *)n->name, name, m->n_axes ? list : "none");
+        }
+    }
+    return 0;
+}
+
+/* The element with its attributes, as the user wrote them, for messages. */
+static char *describe(xmlNodePtr n)
+{
+    struct mr_buf b;
+    mr_buf_init(&b);
+    mr_buf_addf(&b, "<%s", (const char *)n->name);
+    for (xmlAttrPtr a = n->properties; a; a = a->next) {
+        xmlChar *x = xmlNodeGetContent((xmlNodePtr)a);
+        mr_buf_addf(&b, " %s='%s'", (const char *)a->name, x ? (const char *)x : "");
+        xmlFree(x);
+    }
+    mr_buf_adds(&b, ">");
+    return mr_buf_detach(&b, NULL);
+}
+
+/* Removes the product's cells that match every pattern of the <exclude>. It must match a
+ * cell of the product (whether or not an earlier <exclude> removed it already): one that
+ * matches none is a typo, and silently running the cells it meant to drop is worse. */
+static int apply_exclude(struct loader *ld, const struct mr_matrix *m, xmlNodePtr n,
+                         struct expansion *ex)
+{
+    int r;
+    if (!n->properties)
+        return fail(ld, mr_xml_line(n),
+                    "<exclude> has no attribute: give the image and/or axis values (shell "
+                    "patterns) of the cells to remove");
+    _cleanup_free_ char *image = NULL;
+    char **pats = mr_xcalloc(m->n_axes, sizeof(*pats));
+    if ((r = read_rule(ld, m, n, &image, pats)) < 0)
+        goto out;
+    size_t hits = 0;
+    for (size_t i = 0; i < ex->n; i++) {
+        struct proto *p = &ex->p[i];
+        int match = !image || fnmatch(image, p->img->name, 0) == 0;
+        for (size_t k = 0; k < m->n_axes && match; k++)
+            match = !pats[k] || fnmatch(pats[k], p->vals[k], 0) == 0;
+        if (!match)
+            continue;
+        hits++;
+        if (!p->gone) {
+            p->gone = true;
+            ex->present--;
+        }
+    }
+    if (!hits) {
+        _cleanup_free_ char *what = describe(n);
+        r = fail(ld, mr_xml_line(n), "%s matches no cell", what);
+    }
+out:
+    free_strv(pats, m->n_axes);
+    return r;
+}
+
+/* Adds the one cell an <include> describes, after the product and earlier includes. */
+static int apply_include(struct loader *ld, const struct mr_matrix *m, xmlNodePtr n,
+                         struct expansion *ex)
+{
+    int r;
+    int line = mr_xml_line(n);
+    _cleanup_free_ char *image = NULL;
+    char **vals = mr_xcalloc(m->n_axes, sizeof(*vals));
+    if ((r = read_rule(ld, m, n, &image, vals)) < 0)
+        goto out;
+    const struct mr_image *img = NULL;
+    for (size_t i = 0; i < m->n_images && !img; i++)
+        if (strcmp(m->images[i].name, image) == 0)
+            img = &m->images[i];
+    if (!img) {
+        r = fail(ld, line, "<include> image='%s' is not an <image> of the matrix", image);
+        goto out;
+    }
+    for (size_t k = 0; k < m->n_axes; k++) {
+        const struct mr_axis *ax = &m->axes[k];
+        if (!vals[k]) {
+            r = fail(ld, line, "<include> gives no value for axis '%s'", ax->name);
+            goto out;
+        }
+        _cleanup_free_ char *subject = mr_xasprintf("<include> %s=", ax->name);
+        char *v;
+        if ((r = check_axis_value(ld, line, subject, ax->kind, vals[k], &v)) < 0)
+            goto out;
+        free(vals[k]);
+        vals[k] = v;
+    }
+    struct proto *p = &ex->p[ex->n];
+    *p = (struct proto){ .img = img, .vals = ex->vals + ex->n * m->n_axes, .line = line };
+    for (size_t k = 0; k < m->n_axes; k++)
+        p->vals[k] = vals[k];
+    for (size_t i = 0; i < ex->n; i++) {
+        const struct proto *q = &ex->p[i];
+        int same = !q->gone && q->img == img;
+        for (size_t k = 0; k < m->n_axes && same; k++)
+            same = strcmp(q->vals[k], p->vals[k]) == 0;
+        if (!same)
+            continue;
+        _cleanup_free_ char *id = cell_id(m, p);
+        _cleanup_free_ char *from = q->line ? mr_xasprintf("the <include> at line %d", q->line)
+                                            : mr_xstrdup("its images and axes");
+        r = fail(ld, line, "<include> adds cell '%s', which the matrix already has (from %s)",
+                 id, from);
+        goto out;
+    }
+    if (ex->present + 1 > MR_MAX_CELLS) {
+        r = fail(ld, line, "<include> brings the matrix to %zu cells; a matrix has at most %d",
+                 ex->present + 1, MR_MAX_CELLS);
+        goto out;
+    }
+    ex->n++;
+    ex->present++;
+    for (size_t k = 0; k < m->n_axes; k++)
+        ex->owned[ex->n_owned++] = MR_TAKE_PTR(vals[k]);
+    r = 0;
+out:
+    free_strv(vals, m->n_axes);
+    return r;
+}
+
+/* Turns the cells left into the matrix's: ids, sizes, variables. */
+static int make_cells(struct loader *ld, struct mr_matrix *m, const struct expansion *ex)
+{
+    size_t n_env = 0;
+    for (size_t k = 0; k < m->n_axes; k++)
+        n_env += m->axes[k].kind == MR_AXIS_ENV;
+    m->cells = mr_xcalloc(ex->present, sizeof(*m->cells));
+    for (size_t i = 0; i < ex->n; i++) {
+        const struct proto *p = &ex->p[i];
+        if (p->gone)
+            continue;
+        struct mr_cell *c = &m->cells[m->n_cells++];
+        c->img = p->img;
+        c->line = p->line;
+        c->id = cell_id(m, p);
+        if (strlen(c->id) > MR_MAX_CELL_ID) {
+            /* Point at the <include>, else at the axis whose part passes the limit. */
+            int line = p->line;
+            size_t len = strlen(p->img->name);
+            for (size_t k = 0; k < m->n_axes && !line; k++) {
+                len += 2 + strlen(m->axes[k].name) + strlen(p->vals[k]);
+                if (len > MR_MAX_CELL_ID)
+                    line = m->axes[k].line;
+            }
+            return fail(ld, line,
+                        "cell '%s' has an id of %zu characters; at most %d (it names the cell's "
+                        "files and guest)",
+                        c->id, strlen(c->id), MR_MAX_CELL_ID);
+        }
+        c->vcpus = p->img->vcpus;
+        c->memory_mib = p->img->memory_mib;
+        c->env = n_env ? mr_xcalloc(n_env, sizeof(*c->env)) : NULL;
+        for (size_t k = 0; k < m->n_axes; k++) {
+            /* Size values are canonical decimals already checked against their range. */
+            switch (m->axes[k].kind) {
+            case MR_AXIS_VCPUS:
+                c->vcpus = (unsigned)strtoul(p->vals[k], NULL, 10);
+                break;
+            case MR_AXIS_MEMORY_MIB:
+                c->memory_mib = (unsigned)strtoul(p->vals[k], NULL, 10);
+                break;
+            case MR_AXIS_ENV:
+                c->env[c->n_env].name = mr_xstrdup(m->axes[k].name);
+                c->env[c->n_env].value = mr_xstrdup(p->vals[k]);
+                c->n_env++;
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Images times axis values in order (images outer, the last axis fastest), less the
+ * <exclude>d cells, plus the <include>d ones in file order. */
+static int expand_cells(struct loader *ld, struct mr_matrix *m, xmlNodePtr root)
+{
+    int r;
+    size_t n_product, n_include = 0;
+    if ((r = count_product(ld, m, &n_product)) < 0)
+        return r;
+    for (xmlNodePtr c = root->children; c; c = c->next)
+        n_include += mr_xml_is_elem(c, "include");
+    size_t cap = n_product + n_include;
+    struct expansion ex = {
+        .p = mr_xcalloc(cap, sizeof(*ex.p)),
+        .vals = mr_xcalloc(cap * m->n_axes, sizeof(*ex.vals)),
+        .owned = mr_xcalloc(n_include * m->n_axes, sizeof(*ex.owned)),
+    };
+    product(m, &ex);
+    int emptied_at = 0; /* the <exclude> that removed the last cell of the product */
+    for (xmlNodePtr c = root->children; c; c = c->next) {
+        if (!mr_xml_is_elem(c, "exclude"))
+            continue;
+        if ((r = apply_exclude(ld, m, c, &ex)) < 0)
+            goto out;
+        if (ex.present == 0 && !emptied_at)
+            emptied_at = mr_xml_line(c);
+    }
+    for (xmlNodePtr c = root->children; c; c = c->next)
+        if (mr_xml_is_elem(c, "include") && (r = apply_include(ld, m, c, &ex)) < 0)
+            goto out;
+    /* Excluding every cell of the product is fine when <include>s then name the cells. */
+    if (ex.present == 0) {
+        r = fail(ld, emptied_at,
+                 "<exclude> removes the last cell: every cell of the matrix is excluded");
+        goto out;
+    }
+    r = make_cells(ld, m, &ex);
+out:
+    expansion_release(&ex);
+    return r;
 }
 
 static int load_doc(struct loader *ld, xmlDocPtr doc, struct mr_matrix *m)
 {
     int r;
     xmlNodePtr root = xmlDocGetRootElement(doc);
-    size_t ni = 0, nt = 0;
+    size_t ni = 0, nt = 0, na = 0;
     xmlNodePtr package = NULL;
     for (xmlNodePtr c = root->children; c; c = c->next) {
         if (mr_xml_is_elem(c, "image"))
             m->n_images++;
         else if (mr_xml_is_elem(c, "test"))
             m->n_tests++;
+        else if (mr_xml_is_elem(c, "axis"))
+            m->n_axes++;
     }
     m->images = mr_xcalloc(m->n_images, sizeof(*m->images));
     m->tests = mr_xcalloc(m->n_tests, sizeof(*m->tests));
+    m->axes = mr_xcalloc(m->n_axes, sizeof(*m->axes));
     m->name = mr_xml_attr(root, "name");
     if ((r = uint_attr(ld, root, "retries", 0, 10, &m->retries)) < 0)
         return r;
@@ -489,6 +955,13 @@ static int load_doc(struct loader *ld, xmlDocPtr doc, struct mr_matrix *m)
                 if (strcmp(m->tests[j].name, t->name) == 0)
                     r = fail(ld, t->line, "<test> name '%s' is used twice (first at line %d)",
                              t->name, m->tests[j].line);
+        } else if (mr_xml_is_elem(c, "axis")) {
+            struct mr_axis *ax = &m->axes[na++];
+            r = load_axis(ld, c, ax);
+            for (size_t j = 0; r == 0 && j + 1 < na; j++)
+                if (strcmp(m->axes[j].name, ax->name) == 0)
+                    r = fail(ld, ax->line, "<axis> name '%s' is used twice (first at line %d)",
+                             ax->name, m->axes[j].line);
         } else {
             r = 0;
         }
@@ -511,7 +984,7 @@ static int load_doc(struct loader *ld, xmlDocPtr doc, struct mr_matrix *m)
                         "<image> '%s' has family '%s' but <package> has no artifact for it",
                         img->name, img->family);
     }
-    return expand_cells(ld, m);
+    return expand_cells(ld, m, root);
 }
 
 int mr_matrix_load(const char *path, struct mr_matrix **ret, struct mr_err *err)

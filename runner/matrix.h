@@ -62,10 +62,18 @@ struct mr_var {
     char *value;
 };
 
+enum mr_axis_kind {
+    MR_AXIS_ENV,        /* an environment variable given to the tests */
+    MR_AXIS_VCPUS,      /* overrides the image's vcpus */
+    MR_AXIS_MEMORY_MIB, /* overrides the image's memory-mib */
+};
+
 /* One axis of the matrix: "vcpus" and "memory-mib" override the images' sizes; any
- * other name is an environment variable given to the tests. */
+ * other name is an environment variable given to the tests. Values of the size axes are
+ * held in canonical decimal ("02" reads as "2"). */
 struct mr_axis {
     char *name;
+    enum mr_axis_kind kind;
     char **values;
     size_t n_values;
     int line;
@@ -77,8 +85,9 @@ struct mr_cell {
     const struct mr_image *img; /* borrowed from the matrix */
     unsigned vcpus;             /* the image's, or the vcpus axis's value */
     unsigned memory_mib;
-    struct mr_var *env;         /* the cell's variables, in axis order */
+    struct mr_var *env;         /* the cell's variables, in axis order (not the size axes) */
     size_t n_env;
+    int line;                   /* the <include> that added the cell, 0 for the product */
 };
 
 struct mr_matrix {
@@ -109,6 +118,10 @@ struct mr_matrix {
 #define MR_DEFAULT_TEST_TIMEOUT_S 300
 #define MR_DEFAULT_INSTALL_TIMEOUT_S 600
 #define MR_DEFAULT_RETRIES 1
+/* A matrix expands to at most this many cells (images times axis values, less excludes,
+ * plus includes); a cell id is at most this long, since it names files and a guest. */
+#define MR_MAX_CELLS 10000
+#define MR_MAX_CELL_ID 200
 
 /* Parses, validates against the embedded schema, and checks values and files.
  * On failure returns -EINVAL (or -errno) with err set to one line

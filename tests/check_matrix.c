@@ -1,5 +1,7 @@
 /* check_matrix.c: the matrix loader on valid and invalid fixtures (tests/data/matrix). */
 #include <check.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +115,28 @@ static const struct {
     { "bad-missing-artifact-file.xml", 6, "path='files/gone.deb': no such file (looked for '" DATA "files/gone.deb'); needed by image(s) 'a'" },
     { "bad-zero-vcpus.xml", 2, "vcpus='0' is not a whole number from 1" },
     { "bad-no-package.xml", 1, "needs at least 1 <package>" },
+    { "bad-axis-name.xml", 8, "<axis> name '2FAST' is neither vcpus, memory-mib nor an environment variable name" },
+    { "bad-axis-reserved.xml", 8, "<axis> name 'MATRIXRUN_CELL' is reserved" },
+    { "bad-axis-image.xml", 8, "<axis> name 'image' is reserved" },
+    { "bad-axis-value.xml", 10, "<axis> 'PROFILE' value 'fast/slow' may hold only letters, digits" },
+    { "bad-axis-empty-value.xml", 10, "<axis> 'PROFILE' value '' is empty" },
+    { "bad-axis-duplicate-value.xml", 11, "<axis> 'vcpus' value '02' is given twice (first at line 9)" },
+    { "bad-axis-duplicate.xml", 10, "<axis> name 'PROFILE' is used twice (first at line 8)" },
+    { "bad-axis-no-value.xml", 8, "<axis> 'PROFILE' needs at least 1 <value>" },
+    { "bad-axis-size.xml", 8, "<axis> 'memory-mib' value '32' is not a whole number from 64 to 1048576" },
+    { "bad-exclude-nothing.xml", 9, "<exclude PROFILE='slo'> matches no cell" },
+    { "bad-exclude-unknown-axis.xml", 9, "<exclude> attribute 'PROFIL' names no axis (axes: PROFILE)" },
+    { "bad-exclude-no-attribute.xml", 9, "<exclude> has no attribute" },
+    { "bad-all-excluded.xml", 10, "every cell of the matrix is excluded" },
+    { "bad-include-missing-axis.xml", 10, "<include> gives no value for axis 'CC'" },
+    { "bad-include-duplicate.xml", 10, "<include> adds cell 'a.PROFILE=slow', which the matrix already has (from the <include> at line 9)" },
+    { "bad-include-existing.xml", 9, "<include> adds cell 'a.vcpus=2', which the matrix already has (from its images and axes)" },
+    { "bad-include-unknown-image.xml", 9, "<include> image='b' is not an <image> of the matrix" },
+    { "bad-include-unknown-axis.xml", 9, "<include> attribute 'CC' names no axis (axes: PROFILE)" },
+    { "bad-include-size.xml", 9, "<include> vcpus='999' is not a whole number from 1 to 512" },
+    { "bad-include-value.xml", 9, "<include> PROFILE='a;b' may hold only letters" },
+    { "bad-too-many-cells.xml", 111, "<axis> 'B' brings the matrix to 10100 cells" },
+    { "bad-long-cell-id.xml", 9, "has an id of 210 characters; at most 200" },
 };
 
 START_TEST(test_matrix_rejects_bad_fixture)
@@ -175,6 +199,224 @@ START_TEST(test_matrix_schema_is_embedded)
 }
 END_TEST
 
+START_TEST(test_matrix_without_axes_has_one_cell_per_image)
+{
+    struct mr_matrix *m = NULL;
+    struct mr_err e = { 0 };
+    ck_assert_int_eq(mr_matrix_load(DATA "good.xml", &m, &e), 0);
+    ck_assert_uint_eq(m->n_axes, 0);
+    ck_assert_uint_eq(m->n_cells, 3);
+    for (size_t i = 0; i < 3; i++) {
+        const struct mr_cell *c = &m->cells[i];
+        ck_assert_ptr_eq(c->img, &m->images[i]);
+        ck_assert_str_eq(c->id, m->images[i].name);
+        ck_assert_uint_eq(c->vcpus, m->images[i].vcpus);
+        ck_assert_uint_eq(c->memory_mib, m->images[i].memory_mib);
+        ck_assert_uint_eq(c->n_env, 0);
+        ck_assert_int_eq(c->line, 0);
+    }
+    mr_matrix_free(m);
+}
+END_TEST
+
+/* axes.xml's cells: images outer, axes in declaration order with the last fastest, the
+ * <exclude>d ones gone, the <include>d ones at the end in file order. */
+static const char *const axes_ids[] = {
+    "deb-a.vcpus=1.PROFILE=fast.memory-mib=512.CC=gcc-12",
+    "deb-a.vcpus=1.PROFILE=fast.memory-mib=1024.CC=gcc-12",
+    "deb-a.vcpus=1.PROFILE=slow.memory-mib=512.CC=gcc-12",
+    "deb-a.vcpus=1.PROFILE=slow.memory-mib=1024.CC=gcc-12",
+    "deb-a.vcpus=4.PROFILE=fast.memory-mib=512.CC=gcc-12",
+    "deb-a.vcpus=4.PROFILE=slow.memory-mib=512.CC=gcc-12",
+    "rhel-9.vcpus=1.PROFILE=fast.memory-mib=512.CC=gcc-12",
+    "rhel-9.vcpus=1.PROFILE=fast.memory-mib=1024.CC=gcc-12",
+    "rhel-9.vcpus=4.PROFILE=fast.memory-mib=512.CC=gcc-12",
+    "rhel-9.vcpus=8.PROFILE=debug.memory-mib=2048.CC=clang+lto",
+    "deb-a.vcpus=4.PROFILE=fast.memory-mib=1024.CC=gcc-12",
+};
+
+static void assert_env(const struct mr_cell *c, const char *profile, const char *cc)
+{
+    ck_assert_uint_eq(c->n_env, 2);
+    ck_assert_str_eq(c->env[0].name, "PROFILE");
+    ck_assert_str_eq(c->env[0].value, profile);
+    ck_assert_str_eq(c->env[1].name, "CC");
+    ck_assert_str_eq(c->env[1].value, cc);
+}
+
+START_TEST(test_matrix_expands_axes)
+{
+    struct mr_matrix *m = NULL;
+    struct mr_err e = { 0 };
+    ck_assert_msg(mr_matrix_load(DATA "axes.xml", &m, &e) == 0, "%s", mr_err_msg(&e));
+    ck_assert_uint_eq(m->n_images, 2);
+    ck_assert_uint_eq(m->n_axes, 4);
+    ck_assert_str_eq(m->axes[0].name, "vcpus");
+    ck_assert_int_eq(m->axes[0].kind, MR_AXIS_VCPUS);
+    ck_assert_uint_eq(m->axes[0].n_values, 2);
+    ck_assert_str_eq(m->axes[0].values[1], "4"); /* written "04" */
+    ck_assert_int_eq(m->axes[0].line, 13);
+    ck_assert_int_eq(m->axes[1].kind, MR_AXIS_ENV);
+    ck_assert_str_eq(m->axes[1].values[1], "slow"); /* written " slow " */
+    ck_assert_int_eq(m->axes[2].kind, MR_AXIS_MEMORY_MIB);
+    ck_assert_uint_eq(m->n_cells, MR_ARRAY_SIZE(axes_ids));
+    for (size_t i = 0; i < m->n_cells; i++)
+        ck_assert_str_eq(m->cells[i].id, axes_ids[i]);
+
+    const struct mr_cell *c = &m->cells[0];
+    ck_assert_ptr_eq(c->img, &m->images[0]);
+    ck_assert_uint_eq(c->vcpus, 1);        /* the axis's, not the image's 2 */
+    ck_assert_uint_eq(c->memory_mib, 512); /* the axis's, not the image's 300 */
+    assert_env(c, "fast", "gcc-12");
+    ck_assert_int_eq(c->line, 0);
+
+    c = &m->cells[5];
+    ck_assert_uint_eq(c->vcpus, 4);
+    ck_assert_uint_eq(c->memory_mib, 512);
+    assert_env(c, "slow", "gcc-12");
+
+    c = &m->cells[8];
+    ck_assert_ptr_eq(c->img, &m->images[1]);
+    ck_assert_uint_eq(c->vcpus, 4);
+
+    c = &m->cells[9]; /* included, with values no axis lists */
+    ck_assert_ptr_eq(c->img, &m->images[1]);
+    ck_assert_uint_eq(c->vcpus, 8);
+    ck_assert_uint_eq(c->memory_mib, 2048);
+    assert_env(c, "debug", "clang+lto");
+    ck_assert_int_eq(c->line, 21);
+
+    c = &m->cells[10]; /* included again after an <exclude> removed it */
+    ck_assert_uint_eq(c->memory_mib, 1024);
+    ck_assert_int_eq(c->line, 23);
+    mr_matrix_free(m);
+}
+END_TEST
+
+START_TEST(test_matrix_includes_after_excluding_all)
+{
+    struct mr_matrix *m = NULL;
+    struct mr_err e = { 0 };
+    ck_assert_msg(mr_matrix_load(DATA "include-only.xml", &m, &e) == 0, "%s", mr_err_msg(&e));
+    ck_assert_uint_eq(m->n_cells, 2);
+    ck_assert_str_eq(m->cells[0].id, "a.vcpus=2.TZ=Europe-Paris");
+    ck_assert_uint_eq(m->cells[0].vcpus, 2);
+    ck_assert_str_eq(m->cells[1].id, "a.vcpus=1.TZ=UTC");
+    ck_assert_uint_eq(m->cells[1].n_env, 1);
+    ck_assert_str_eq(m->cells[1].env[0].value, "UTC");
+    mr_matrix_free(m);
+}
+END_TEST
+
+START_TEST(test_matrix_loads_hundred_cells)
+{
+    struct mr_matrix *m = NULL;
+    struct mr_err e = { 0 };
+    ck_assert_msg(mr_matrix_load(DATA "hundred.xml", &m, &e) == 0, "%s", mr_err_msg(&e));
+    ck_assert_uint_eq(m->n_images, 4);
+    ck_assert_uint_eq(m->n_cells, 100);
+    ck_assert_str_eq(m->cells[0].id, "deb-1.SEED=01");
+    ck_assert_str_eq(m->cells[24].id, "deb-1.SEED=25");
+    ck_assert_str_eq(m->cells[25].id, "deb-2.SEED=01");
+    ck_assert_str_eq(m->cells[99].id, "deb-4.SEED=25");
+    for (size_t i = 0; i < m->n_cells; i++)
+        for (size_t j = 0; j < i; j++)
+            ck_assert_str_ne(m->cells[i].id, m->cells[j].id);
+    mr_matrix_free(m);
+}
+END_TEST
+
+START_TEST(test_matrix_select_by_pattern)
+{
+    struct mr_matrix *m = NULL;
+    struct mr_err e = { 0 };
+    ck_assert_int_eq(mr_matrix_load(DATA "axes.xml", &m, &e), 0);
+    const struct mr_cell **sel = NULL;
+    size_t n = 0;
+
+    char *deb[] = { "deb-a.*" };
+    ck_assert_int_eq(mr_matrix_select(m, deb, 1, 0, 0, &sel, &n, &e), 0);
+    ck_assert_uint_eq(n, 7);
+    for (size_t i = 0; i < 6; i++)
+        ck_assert_ptr_eq(sel[i], &m->cells[i]);
+    ck_assert_ptr_eq(sel[6], &m->cells[10]);
+    free(sel);
+
+    /* Two patterns: the union, in the matrix's order, a cell matching both only once. */
+    char *two[] = { "*.memory-mib=1024.*", "*.vcpus=1.*" };
+    ck_assert_int_eq(mr_matrix_select(m, two, 2, 0, 0, &sel, &n, &e), 0);
+    static const size_t want[] = { 0, 1, 2, 3, 6, 7, 10 };
+    ck_assert_uint_eq(n, MR_ARRAY_SIZE(want));
+    for (size_t i = 0; i < n; i++)
+        ck_assert_ptr_eq(sel[i], &m->cells[want[i]]);
+    free(sel);
+
+    /* A pattern that matches nothing is a typo: an error naming it, and *ret untouched. */
+    char *typo[] = { "deb-a.*", "rhel-8*" };
+    sel = NULL;
+    n = 42;
+    ck_assert_int_eq(mr_matrix_select(m, typo, 2, 0, 0, &sel, &n, &e), -EINVAL);
+    ck_assert_ptr_null(sel);
+    ck_assert_uint_eq(n, 42);
+    ck_assert_ptr_nonnull(strstr(mr_err_msg(&e), "--only 'rhel-8*' matches no cell"));
+    mr_err_release(&e);
+    mr_matrix_free(m);
+}
+END_TEST
+
+/* Shards of 1..7 over the selection: disjoint, together the selection in its order, sizes
+ * within one of each other. */
+static void check_shards(const struct mr_matrix *m, char **only, size_t n_only)
+{
+    struct mr_err e = { 0 };
+    const struct mr_cell **all = NULL;
+    size_t n_all = 0;
+    ck_assert_int_eq(mr_matrix_select(m, only, n_only, 0, 0, &all, &n_all, &e), 0);
+    ck_assert_uint_gt(n_all, 0);
+    for (unsigned shards = 1; shards <= 7; shards++) {
+        size_t *owner = calloc(n_all, sizeof(*owner)); /* shard number, 0 for none */
+        size_t total = 0, min = SIZE_MAX, max = 0;
+        for (unsigned i = 1; i <= shards; i++) {
+            const struct mr_cell **sel = NULL;
+            size_t n = 0;
+            ck_assert_int_eq(mr_matrix_select(m, only, n_only, i, shards, &sel, &n, &e), 0);
+            size_t last = 0;
+            for (size_t j = 0; j < n; j++) {
+                size_t k = 0;
+                while (k < n_all && all[k] != sel[j])
+                    k++;
+                ck_assert_msg(k < n_all, "shard %u/%u holds a cell outside the selection", i,
+                              shards);
+                ck_assert_msg(owner[k] == 0, "cell '%s' is in shards %zu/%u and %u/%u",
+                              all[k]->id, owner[k], shards, i, shards);
+                ck_assert_msg(j == 0 || k > last, "shard %u/%u is out of order", i, shards);
+                owner[k] = i;
+                last = k;
+            }
+            total += n;
+            min = n < min ? n : min;
+            max = n > max ? n : max;
+            free(sel);
+        }
+        ck_assert_uint_eq(total, n_all);
+        ck_assert_uint_le(max - min, 1);
+        free(owner);
+    }
+    free(all);
+}
+
+START_TEST(test_matrix_shards_partition_the_selection)
+{
+    struct mr_matrix *m = NULL;
+    struct mr_err e = { 0 };
+    ck_assert_int_eq(mr_matrix_load(DATA "axes.xml", &m, &e), 0);
+    check_shards(m, NULL, 0);
+    char *deb[] = { "deb-a.*" };
+    check_shards(m, deb, 1);
+    mr_matrix_free(m);
+}
+END_TEST
+
 START_TEST(test_accel_parse)
 {
     enum mr_accel a;
@@ -201,6 +443,16 @@ int main(void)
     tcase_add_test(tc, test_matrix_schema_is_embedded);
     tcase_add_test(tc, test_accel_parse);
     suite_add_tcase(s, tc);
+    TCase *ta = tcase_create("axes");
+    tcase_add_test(ta, test_matrix_without_axes_has_one_cell_per_image);
+    tcase_add_test(ta, test_matrix_expands_axes);
+    tcase_add_test(ta, test_matrix_includes_after_excluding_all);
+    tcase_add_test(ta, test_matrix_loads_hundred_cells);
+    suite_add_tcase(s, ta);
+    TCase *ts = tcase_create("select");
+    tcase_add_test(ts, test_matrix_select_by_pattern);
+    tcase_add_test(ts, test_matrix_shards_partition_the_selection);
+    suite_add_tcase(s, ts);
     TCase *tb = tcase_create("reject");
     tcase_add_loop_test(tb, test_matrix_rejects_bad_fixture, 0, (int)(sizeof(bad) / sizeof(bad[0])));
     suite_add_tcase(s, tb);
