@@ -879,7 +879,7 @@ static int make_cells(struct loader *ld, struct mr_matrix *m, const struct expan
 static int expand_cells(struct loader *ld, struct mr_matrix *m, xmlNodePtr root)
 {
     int r;
-    size_t n_product, n_include = 0;
+    size_t n_product = 0, n_include = 0;
     if ((r = count_product(ld, m, &n_product)) < 0)
         return r;
     for (xmlNodePtr c = root->children; c; c = c->next)
