@@ -211,7 +211,7 @@ struct elem_rule {
 };
 
 static const struct elem_rule rules[] = {
-    { "host", "matrix", { "uri", "accel" }, 0, 1 },
+    { "host", "matrix", { "uri", "accel" }, 0, MR_MAX_HOSTS },
     { "image", "matrix",
       { "!name", "!family", "version", "user", "memory-mib", "vcpus", "boot-timeout" }, 1,
       100000 },
@@ -315,7 +315,8 @@ static int check_root(struct loader *ld, xmlDocPtr doc)
     if (strcmp(v, "1") != 0)
         return fail(ld, mr_xml_line(root), "<matrix> version='%s' is not supported "
                                         "(this matrixrun reads version '1')", v);
-    int r = check_attrs(ld, root, (const char *const[]){ "!version", "name", "retries", NULL });
+    int r = check_attrs(ld, root, (const char *const[]){ "!version", "name", "retries", "cell-timeout",
+                                                       NULL });
     return r < 0 ? r : check_structure(ld, root);
 }
 
@@ -327,16 +328,26 @@ static int validate_schema(struct loader *ld, xmlDocPtr doc)
 
 static int load_host(struct loader *ld, xmlNodePtr n, struct mr_matrix *m)
 {
-    char *uri = mr_xml_attr(n, "uri");
-    if (uri) {
-        free(m->uri);
-        m->uri = uri;
-        if (!uri[0])
-            return fail(ld, mr_xml_line(n), "<host> uri is empty");
-    }
+    struct mr_host *h = &m->hosts[m->n_hosts++];
+    h->line = mr_xml_line(n);
+    h->uri = mr_xml_attr(n, "uri");
+    h->accel = MR_ACCEL_KVM;
+    if (!h->uri)
+        h->uri = mr_xstrdup(MR_DEFAULT_URI);
+    if (!h->uri[0])
+        return fail(ld, h->line, "<host> uri is empty");
     _cleanup_free_ char *accel = mr_xml_attr(n, "accel");
-    if (accel && (mr_accel_parse(accel, &m->accel) < 0 || m->accel == MR_ACCEL_AUTO))
-        return fail(ld, mr_xml_line(n), "<host> accel='%s' is not one of: kvm, tcg", accel);
+    if (accel && (mr_accel_parse(accel, &h->accel) < 0 || h->accel == MR_ACCEL_AUTO))
+        return fail(ld, h->line, "<host> accel='%s' is not one of: kvm, tcg", accel);
+    for (size_t i = 0; i + 1 < m->n_hosts; i++)
+        if (strcmp(m->hosts[i].uri, h->uri) == 0)
+            return fail(ld, h->line, "<host> uri '%s' is listed twice (first at line %d)",
+                        h->uri, m->hosts[i].line);
+    if (m->n_hosts == 1) {
+        free(m->uri);
+        m->uri = mr_xstrdup(h->uri);
+        m->accel = h->accel;
+    }
     return 0;
 }
 
@@ -933,8 +944,13 @@ static int load_doc(struct loader *ld, xmlDocPtr doc, struct mr_matrix *m)
     m->tests = mr_xcalloc(m->n_tests, sizeof(*m->tests));
     m->axes = mr_xcalloc(m->n_axes, sizeof(*m->axes));
     m->name = mr_xml_attr(root, "name");
-    if ((r = uint_attr(ld, root, "retries", 0, 10, &m->retries)) < 0)
+    if ((r = uint_attr(ld, root, "retries", 0, 10, &m->retries)) < 0 ||
+        (r = uint_attr(ld, root, "cell-timeout", 1, 7 * 86400, &m->cell_timeout_s)) < 0)
         return r;
+    size_t nh = 0;
+    for (xmlNodePtr c = root->children; c; c = c->next)
+        nh += mr_xml_is_elem(c, "host");
+    m->hosts = mr_xcalloc(nh ? nh : 1, sizeof(*m->hosts));
     for (xmlNodePtr c = root->children; c; c = c->next) {
         if (mr_xml_is_elem(c, "host")) {
             r = load_host(ld, c, m);
@@ -983,6 +999,10 @@ static int load_doc(struct loader *ld, xmlDocPtr doc, struct mr_matrix *m)
             return fail(ld, img->line,
                         "<image> '%s' has family '%s' but <package> has no artifact for it",
                         img->name, img->family);
+    }
+    if (!m->n_hosts) {
+        m->hosts[0] = (struct mr_host){ .uri = mr_xstrdup(m->uri), .accel = m->accel };
+        m->n_hosts = 1;
     }
     return expand_cells(ld, m, root);
 }
@@ -1124,6 +1144,9 @@ void mr_matrix_free(struct mr_matrix *m)
     free(m->path);
     free(m->name);
     free(m->uri);
+    for (size_t i = 0; i < m->n_hosts; i++)
+        free(m->hosts[i].uri);
+    free(m->hosts);
     free(m->pkg_name);
     free(m->pkg_version);
     free(m);

@@ -90,11 +90,20 @@ struct mr_cell {
     int line;                   /* the <include> that added the cell, 0 for the product */
 };
 
+/* A libvirt host the cells may run on. */
+struct mr_host {
+    char *uri;
+    enum mr_accel accel;
+    int line;
+};
+
 struct mr_matrix {
     char *path; /* as given */
     char *name;
-    char *uri;
+    char *uri;          /* the first host's (MR_DEFAULT_URI without <host>) */
     enum mr_accel accel;
+    struct mr_host *hosts; /* every <host>, in file order; at least one */
+    size_t n_hosts;
     struct mr_image *images;
     size_t n_images;
     char *pkg_name;
@@ -118,6 +127,7 @@ struct mr_matrix {
 #define MR_DEFAULT_TEST_TIMEOUT_S 300
 #define MR_DEFAULT_INSTALL_TIMEOUT_S 600
 #define MR_DEFAULT_RETRIES 1
+#define MR_MAX_HOSTS 16
 /* A matrix expands to at most this many cells (images times axis values, less excludes,
  * plus includes); a cell id is at most this long, since it names files and a guest. */
 #define MR_MAX_CELLS 10000

@@ -1158,45 +1158,57 @@ int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
 
     keydir = mr_xasprintf("%s/ssh", run.workdir);
     comment = mr_xasprintf("matrixrun-%s", run.run_id);
-    run.n_hosts = 1;
+    /* --connect replaces the matrix's hosts with one. */
+    run.n_hosts = o->uri ? 1 : m->n_hosts;
     run.hosts = mr_xcalloc(run.n_hosts, sizeof(*run.hosts));
-    struct host *h = &run.hosts[0];
-    h->uri = o->uri ? o->uri : m->uri;
-    h->accel = o->accel >= 0 ? (enum mr_accel)o->accel : m->accel;
-    h->conn = mr_guest_connect(h->uri, &setup);
-    {
+    size_t n_up = 0;
+    for (size_t i = 0; i < run.n_hosts; i++) {
+        struct host *h = &run.hosts[i];
+        struct mr_err he = { 0 };
+        h->uri = o->uri ? o->uri : m->hosts[i].uri;
+        h->accel = o->accel >= 0 ? (enum mr_accel)o->accel : m->hosts[i].accel;
+        h->conn = mr_guest_connect(h->uri, &he);
         /* What killed runs left behind is only reported here; `clean` removes it. */
         struct mr_leftovers lo = { 0 };
         struct mr_err le = { 0 };
         if (mr_leftover_scan(h->conn, base, &lo, &le) == 0 && (lo.n_dirs || lo.n_domains))
             progress(&run, MR_PROGRESS_RUN, NULL,
-                     "WARNING earlier runs left %zu work folder(s) in %s and %zu guest(s) "
-                     "behind; 'matrixrun clean' removes them",
-                     lo.n_dirs, base, lo.n_domains);
+                     "WARNING earlier runs left %zu work folder(s) in %s and %zu guest(s) on "
+                     "%s behind; 'matrixrun clean' removes them",
+                     lo.n_dirs, base, lo.n_domains, h->uri);
         mr_leftovers_release(&lo);
         mr_err_release(&le);
-    }
-    if (h->conn) {
+        if (!h->conn) {
+            progress(&run, MR_PROGRESS_RUN, NULL, "ERROR %s%s", mr_err_msg(&he),
+                     run.n_hosts > 1 ? "; no cell runs there" : "");
+            if (!setup.msg)
+                mr_err_set(&setup, "%s", mr_err_msg(&he));
+            mr_err_release(&he);
+            continue;
+        }
+        mr_err_release(&he);
         char *hn = virConnectGetHostname(h->conn);
         struct utsname un;
         h->hostname = hn ? hn : mr_xstrdup(uname(&un) == 0 ? un.nodename : "localhost");
         h->accel = mr_guest_resolve_accel(h->conn, h->accel);
         host_measure(&run, h);
-        if (mr_sshkey_generate(&run.key, keydir, comment, &setup) < 0) {
-            virConnectClose(h->conn);
-            h->conn = NULL;
-        }
+        n_up++;
     }
-    if (!h->conn)
+    if (n_up && mr_sshkey_generate(&run.key, keydir, comment, &setup) < 0)
+        n_up = 0;
+    if (!n_up) {
+        if (!setup.msg)
+            mr_err_set(&setup, "no libvirt host could be reached");
         progress(&run, MR_PROGRESS_RUN, NULL, "ERROR %s", mr_err_msg(&setup));
-    else if (o->jobs)
+    } else if (o->jobs) {
         progress(&run, MR_PROGRESS_RUN, NULL,
                  "at most %u cell(s) at once, as capacity allows; guest starts %.1f s apart",
                  o->jobs, (double)run.stagger_ms / 1000.0);
-    else
+    } else {
         progress(&run, MR_PROGRESS_RUN, NULL,
                  "as many cells at once as capacity allows; guest starts %.1f s apart",
                  (double)run.stagger_ms / 1000.0);
+    }
 
     slots = mr_xcalloc(n_cells ? n_cells : 1, sizeof(*slots));
     for (size_t i = 0; i < n_cells; i++) {
@@ -1206,9 +1218,8 @@ int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
         sl->rep = mr_report_new(m->name);
         sl->cpu = sl->cell->vcpus;
         sl->mem_mib = (long)sl->cell->memory_mib + GUEST_OVERHEAD_MIB;
-        sl->host = h;
     }
-    schedule(&run, slots, n_cells, h->conn ? NULL : mr_err_msg(&setup));
+    schedule(&run, slots, n_cells, n_up ? NULL : mr_err_msg(&setup));
     mr_err_release(&setup);
 
     res->junit_path = mr_xasprintf("%s/junit.xml", run.outdir_abs);

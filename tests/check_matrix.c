@@ -71,6 +71,29 @@ START_TEST(test_matrix_loads_seeded_image)
 }
 END_TEST
 
+START_TEST(test_matrix_loads_hosts_and_cell_timeout)
+{
+    struct mr_matrix *m = NULL;
+    struct mr_err e = { 0 };
+    ck_assert_int_eq(mr_matrix_load(DATA "hosts.xml", &m, &e), 0);
+    ck_assert_uint_eq(m->n_hosts, 2);
+    ck_assert_str_eq(m->hosts[0].uri, "test:///default");
+    ck_assert_int_eq(m->hosts[0].accel, MR_ACCEL_TCG);
+    ck_assert_str_eq(m->hosts[1].uri, "qemu+ssh://root@127.0.0.1:2222/system?keyfile=/k&no_verify=1");
+    ck_assert_int_eq(m->hosts[1].accel, MR_ACCEL_KVM);
+    ck_assert_str_eq(m->uri, "test:///default");
+    ck_assert_uint_eq(m->cell_timeout_s, 900);
+    mr_matrix_free(m);
+    /* Without <host>: one, the default. */
+    ck_assert_int_eq(mr_matrix_load(DATA "include-only.xml", &m, &e), 0);
+    ck_assert_uint_eq(m->n_hosts, 1);
+    ck_assert_str_eq(m->hosts[0].uri, m->uri);
+    ck_assert_uint_eq(m->cell_timeout_s, 0);
+    mr_matrix_free(m);
+    mr_err_release(&e);
+}
+END_TEST
+
 START_TEST(test_matrix_applies_defaults)
 {
     struct mr_matrix *m = NULL;
@@ -109,6 +132,8 @@ static const struct {
     { "bad-no-boot.xml", 2, "'a' has neither <disk> nor <kernel>" },
     { "bad-cloud-config-key.xml", 4, "line 3 sets 'users'" },
     { "bad-retries.xml", 1, "<matrix> retries='many' is not a whole number from 0 to 10" },
+    { "bad-cell-timeout.xml", 2, "<matrix> cell-timeout='0' is not a whole number from 1" },
+    { "bad-host-twice.xml", 4, "<host> uri 'test:///default' is listed twice (first at line 3)" },
     { "bad-os-version.xml", 2, "version='el9' does not start with" },
     { "bad-reserved-test.xml", 7, "name 'boot' is reserved" },
     { "bad-artifact-format.xml", 6, "does not end in '.rpm', the package format of family 'sles'" },
@@ -437,6 +462,7 @@ int main(void)
     TCase *tc = tcase_create("load");
     tcase_add_test(tc, test_matrix_loads_valid_fixture);
     tcase_add_test(tc, test_matrix_applies_defaults);
+    tcase_add_test(tc, test_matrix_loads_hosts_and_cell_timeout);
     tcase_add_test(tc, test_matrix_loads_seeded_image);
     tcase_add_test(tc, test_matrix_rejects_missing_file);
     tcase_add_test(tc, test_matrix_makes_paths_absolute);
