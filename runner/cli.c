@@ -2,7 +2,6 @@
 #define _GNU_SOURCE
 #include "cli.h"
 
-
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -24,13 +23,22 @@ struct cli {
     const char *uri;
     const char *catalogue;
     int quiet;
+    char **only;     /* --only patterns, borrowed from argv */
+    size_t n_only;
+    unsigned shard_i; /* --shard I/N; 0/0 when not given */
+    unsigned shard_n;
+    unsigned jobs;          /* 0: as the host's capacity allows */
+    double overcommit_cpu;  /* 0: the pipeline's default */
+    double overcommit_mem;
+    int stagger_ms;         /* <0: the pipeline's default */
 };
 
 static const char usage_text[] =
-    "Usage: matrixrun [run] MATRIX.xml [-o DIR] [--accel kvm|tcg|auto] [--connect URI] [-q]\n"
+    "Usage: matrixrun [run] MATRIX.xml [-o DIR] [-j N] [--accel kvm|tcg|auto] [--connect URI]\n"
+    "                 [--overcommit CPU[:MEM]] [--stagger SECONDS] [-q]\n"
     "       matrixrun validate MATRIX.xml\n"
     "       matrixrun list MATRIX.xml\n"
-    "       (each also takes -C FILE)\n"
+    "       (each also takes -C FILE, --only PATTERN and --shard I/N)\n"
     "       matrixrun clean [--connect URI]\n"
     "       matrixrun --help | --version\n"
     "\n"
@@ -40,7 +48,9 @@ static const char usage_text[] =
     "Verbs:\n"
     "  run        run the matrix (the default verb)\n"
     "  validate   check the matrix (schema, values, files); boots nothing\n"
-    "  list       print the matrix's cells, one per line\n"
+    "  list       print the matrix's cells, one per line: the cell's id, then\n"
+    "             image=, family=, version=, vcpus=, memory-mib=, provisioning=\n"
+    "             and the cell's variables as NAME=VALUE, separated by tabs\n"
     "  clean      remove what killed runs left behind: their work folders (overlays,\n"
     "             seeds, keys) under $MATRIXRUN_WORKDIR or /var/tmp/matrixrun, and\n"
     "             guests tagged as matrixrun's whose run is over (default URI\n"
@@ -49,13 +59,27 @@ static const char usage_text[] =
     "Options of every verb:\n"
     "  -C, --catalogue FILE  OS-family catalogue to use instead of the built-in one\n"
     "                        (images/families.xml); also MATRIXRUN_CATALOGUE\n"
+    "      --only PATTERN    only the cells whose id matches the shell pattern (as in\n"
+    "                        'deb-*' or '*.vcpus=2'); repeat it to add cells; a pattern\n"
+    "                        that matches no cell is an error\n"
+    "      --shard I/N       of the cells (after --only), only the I-th of every N\n"
+    "                        (1 <= I <= N <= 1000): the N shards are disjoint and\n"
+    "                        together hold every cell, so N CI jobs split a matrix\n"
     "\n"
     "Options of run:\n"
     "  -o, --output DIR      report folder (default: reports); writes DIR/junit.xml\n"
     "                        and DIR/<cell>/{serial.log,artifacts.tar.gz}\n"
     "      --accel ACCEL     kvm, tcg or auto; overrides the matrix's <host accel>\n"
     "      --connect URI     libvirt URI; overrides the matrix's <host uri>\n"
-    "  -q, --quiet           no progress lines\n"
+    "  -j, --jobs N          run at most N cells at once (1 to 256; default: as many\n"
+    "                        as the host's CPUs and memory hold)\n"
+    "      --overcommit CPU[:MEM]\n"
+    "                        ratios (above 0, at most 64) of the host the guests may\n"
+    "                        use: vCPUs per host CPU, share of the free memory\n"
+    "                        (default %g:%g; e.g. 2 or 2:0.8)\n"
+    "      --stagger SECONDS least time between two guest starts (0 to 60, decimals\n"
+    "                        allowed; default %g)\n"
+    "  -q, --quiet           no progress lines and no summary\n"
     "\n"
     "Exit codes: 0 every test passed; 1 a test failed; 2 usage or matrix error (nothing\n"
     "booted); 3 infrastructure error (a cell could not be run); 130/143 interrupted.\n";
@@ -95,14 +119,40 @@ static int load(const struct cli *c, const char *path, struct mr_matrix **m)
     return 0;
 }
 
+/* The cells --only and --shard select (all when neither was given). */
+static int select_cells(const struct cli *c, const struct mr_matrix *m,
+                        const struct mr_cell ***cells, size_t *n)
+{
+    struct mr_err e = { 0 };
+    if (mr_matrix_select(m, c->only, c->n_only, c->shard_i, c->shard_n, cells, n, &e) < 0) {
+        fprintf(stderr, "matrixrun: %s\n", mr_err_msg(&e));
+        mr_err_release(&e);
+        return MR_EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int selecting(const struct cli *c)
+{
+    return c->n_only > 0 || c->shard_n > 1;
+}
+
 static int cmd_validate(struct cli *c, const char *path)
 {
     struct mr_matrix *m;
     int r = load(c, path, &m);
     if (r)
         return r;
-    printf("%s: valid: %zu image(s), %zu test(s), package %s %s\n", path, m->n_images,
-           m->n_tests, m->pkg_name, m->pkg_version);
+    _cleanup_free_ const struct mr_cell **cells = NULL;
+    size_t n;
+    if ((r = select_cells(c, m, &cells, &n))) {
+        mr_matrix_free(m);
+        return r;
+    }
+    printf("%s: valid: %zu image(s), %zu cell(s)", path, m->n_images, m->n_cells);
+    if (selecting(c))
+        printf(" (%zu selected)", n);
+    printf(", %zu test(s), package %s %s\n", m->n_tests, m->pkg_name, m->pkg_version);
     mr_matrix_free(m);
     return MR_EXIT_OK;
 }
@@ -113,11 +163,22 @@ static int cmd_list(struct cli *c, const char *path)
     int r = load(c, path, &m);
     if (r)
         return r;
-    for (size_t i = 0; i < m->n_images; i++) {
-        const struct mr_image *img = &m->images[i];
-        printf("%s\tfamily=%s\tversion=%s\tvcpus=%u\tmemory-mib=%u\tprovisioning=%s\n",
-               img->name, img->family, img->os_version ? img->os_version : "-", img->vcpus,
-               img->memory_mib, img->hostkey ? "cmdline" : "seed");
+    _cleanup_free_ const struct mr_cell **cells = NULL;
+    size_t n;
+    if ((r = select_cells(c, m, &cells, &n))) {
+        mr_matrix_free(m);
+        return r;
+    }
+    /* The id stays the first field: scripts cut it out with cut -f1. */
+    for (size_t i = 0; i < n; i++) {
+        const struct mr_cell *cell = cells[i];
+        const struct mr_image *img = cell->img;
+        printf("%s\timage=%s\tfamily=%s\tversion=%s\tvcpus=%u\tmemory-mib=%u\tprovisioning=%s",
+               cell->id, img->name, img->family, img->os_version ? img->os_version : "-",
+               cell->vcpus, cell->memory_mib, img->hostkey ? "cmdline" : "seed");
+        for (size_t j = 0; j < cell->n_env; j++)
+            printf("\t%s=%s", cell->env[j].name, cell->env[j].value);
+        putchar('\n');
     }
     mr_matrix_free(m);
     return MR_EXIT_OK;
@@ -166,6 +227,12 @@ static int cmd_run(struct cli *c, const char *path)
     int r = load(c, path, &m);
     if (r)
         return r;
+    _cleanup_free_ const struct mr_cell **cells = NULL;
+    size_t n_cells;
+    if ((r = select_cells(c, m, &cells, &n_cells))) {
+        mr_matrix_free(m);
+        return r;
+    }
     struct sigaction sa = { .sa_handler = on_signal };
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
@@ -175,6 +242,9 @@ static int cmd_run(struct cli *c, const char *path)
 
     struct mr_run_opts o = {
         .outdir = c->outdir, .accel = c->accel, .uri = c->uri,
+        .cells = cells, .n_cells = n_cells, .jobs = c->jobs,
+        .overcommit_cpu = c->overcommit_cpu, .overcommit_mem = c->overcommit_mem,
+        .stagger_ms = c->stagger_ms,
         .progress = progress_line, .progress_ud = c,
     };
     struct mr_run_result res;
@@ -222,34 +292,131 @@ static int usage_error(const char *fmt, const char *arg)
     return MR_EXIT_USAGE;
 }
 
+/* Option values are parsed strictly: strtoul and strtod alone take " -1", "1x", "0x10",
+ * "inf" and "nan" as far as they go, and a CI variable gone wrong should stop the run. */
+
+/* A whole number of decimal digits and nothing else, at most max. */
+static int parse_uint(const char *s, unsigned max, unsigned *ret)
+{
+    if (!*s || s[strspn(s, "0123456789")] != '\0')
+        return -EINVAL;
+    errno = 0;
+    unsigned long v = strtoul(s, NULL, 10);
+    if (errno || v > max)
+        return -ERANGE;
+    *ret = (unsigned)v;
+    return 0;
+}
+
+/* Digits with at most one decimal point ("2", "0.8", ".5"): the first len bytes of s. */
+static int parse_decimal(const char *s, size_t len, double *ret)
+{
+    char buf[32];
+    if (len == 0 || len >= sizeof(buf))
+        return -EINVAL;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    size_t end = strspn(buf, "0123456789");
+    if (buf[end] == '.')
+        end += 1 + strspn(buf + end + 1, "0123456789");
+    if (end != len || strcspn(buf, "0123456789") == len)
+        return -EINVAL;
+    /* No setlocale() anywhere: strtod reads '.' as the decimal point. */
+    *ret = strtod(buf, NULL);
+    return 0;
+}
+
+static int parse_shard(const char *s, unsigned *ret_i, unsigned *ret_n)
+{
+    const char *slash = strchr(s, '/');
+    size_t ilen = slash ? (size_t)(slash - s) : 0;
+    unsigned i = 0, n = 0;
+    int ri = -EINVAL, rn = -EINVAL;
+    if (ilen > 0 && strspn(s, "0123456789") == ilen) {
+        _cleanup_free_ char *is = mr_xstrndup(s, ilen);
+        ri = parse_uint(is, 1000, &i);
+        rn = parse_uint(slash + 1, 1000, &n);
+    }
+    if (ri == -EINVAL || rn == -EINVAL)
+        return usage_error("--shard '%s': expected I/N, two whole numbers as in 2/4", s);
+    if (rn < 0 || n < 1)
+        return usage_error("--shard '%s': N must be between 1 and 1000", s);
+    if (ri < 0 || i < 1 || i > n)
+        return usage_error("--shard '%s': I must be between 1 and N", s);
+    *ret_i = i;
+    *ret_n = n;
+    return 0;
+}
+
+/* A ratio of the host: above 0 (0 would admit nothing), at most 64 (past that a typo). */
+static int parse_ratio(const char *s, size_t len, double *ret)
+{
+    double v;
+    if (parse_decimal(s, len, &v) < 0 || v <= 0 || v > 64)
+        return -EINVAL;
+    *ret = v;
+    return 0;
+}
+
+static int parse_overcommit(const char *s, double *ret_cpu, double *ret_mem)
+{
+    const char *colon = strchr(s, ':');
+    double cpu, mem = 0;
+    if (parse_ratio(s, colon ? (size_t)(colon - s) : strlen(s), &cpu) < 0 ||
+        (colon && parse_ratio(colon + 1, strlen(colon + 1), &mem) < 0))
+        return usage_error("--overcommit '%s': expected CPU or CPU:MEM, ratios above 0 and "
+                           "at most 64 (as in 2 or 2:0.8)", s);
+    *ret_cpu = cpu;
+    *ret_mem = mem;
+    return 0;
+}
+
+enum {
+    OPT_ACCEL = 256,
+    OPT_CONNECT,
+    OPT_ONLY,
+    OPT_SHARD,
+    OPT_OVERCOMMIT,
+    OPT_STAGGER,
+};
+
 int mr_cli_main(int argc, char **argv)
 {
-    struct cli c = { .outdir = "reports", .accel = -1 };
+    _cleanup_free_ char **only = mr_xcalloc((size_t)argc + 1, sizeof(*only));
+    struct cli c = { .outdir = "reports", .accel = -1, .only = only, .stagger_ms = -1 };
     static const struct option opts[] = {
         { "output", required_argument, NULL, 'o' },
-        { "accel", required_argument, NULL, 'a' },
-        { "connect", required_argument, NULL, 'c' },
+        { "accel", required_argument, NULL, OPT_ACCEL },
+        { "connect", required_argument, NULL, OPT_CONNECT },
         { "quiet", no_argument, NULL, 'q' },
         { "catalogue", required_argument, NULL, 'C' },
+        { "only", required_argument, NULL, OPT_ONLY },
+        { "shard", required_argument, NULL, OPT_SHARD },
+        { "jobs", required_argument, NULL, 'j' },
+        { "overcommit", required_argument, NULL, OPT_OVERCOMMIT },
+        { "stagger", required_argument, NULL, OPT_STAGGER },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
-    int opt;
+    int opt, idx = -1;
     /* GNU getopt permutes: options may stand before or after the verb and the matrix. */
-    while ((opt = getopt_long(argc, argv, "o:qhVC:", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "o:qhVC:j:", opts, &idx)) != -1) {
+        /* getopt_long sets idx for long options only: messages name the option as typed. */
+        int typed_long = idx >= 0;
+        idx = -1;
         switch (opt) {
         case 'o':
             c.outdir = optarg;
             break;
-        case 'a': {
+        case OPT_ACCEL: {
             enum mr_accel a;
             if (mr_accel_parse(optarg, &a) < 0)
                 return usage_error("--accel '%s' is not one of: kvm, tcg, auto", optarg);
             c.accel = (int)a;
             break;
         }
-        case 'c':
+        case OPT_CONNECT:
             c.uri = optarg;
             break;
         case 'q':
@@ -258,8 +425,34 @@ int mr_cli_main(int argc, char **argv)
         case 'C':
             c.catalogue = optarg;
             break;
+        case OPT_ONLY:
+            c.only[c.n_only++] = optarg;
+            break;
+        case OPT_SHARD:
+            if (parse_shard(optarg, &c.shard_i, &c.shard_n))
+                return MR_EXIT_USAGE;
+            break;
+        case 'j':
+            if (parse_uint(optarg, 256, &c.jobs) < 0 || c.jobs < 1)
+                return usage_error(typed_long ? "--jobs '%s': expected a whole number from 1 to 256"
+                                              : "-j '%s': expected a whole number from 1 to 256",
+                                   optarg);
+            break;
+        case OPT_OVERCOMMIT:
+            if (parse_overcommit(optarg, &c.overcommit_cpu, &c.overcommit_mem))
+                return MR_EXIT_USAGE;
+            break;
+        case OPT_STAGGER: {
+            double secs;
+            if (parse_decimal(optarg, strlen(optarg), &secs) < 0 || secs > 60)
+                return usage_error("--stagger '%s': expected seconds from 0 to 60 (decimals "
+                                   "allowed, as in 0.5)", optarg);
+            c.stagger_ms = (int)(secs * 1000 + 0.5);
+            break;
+        }
         case 'h':
-            fputs(usage_text, stdout);
+            printf(usage_text, MR_DEFAULT_OVERCOMMIT_CPU, MR_DEFAULT_OVERCOMMIT_MEM,
+                   MR_DEFAULT_STAGGER_MS / 1000.0);
             return MR_EXIT_OK;
         case 'V':
             printf("matrixrun %s\n", MR_VERSION);
