@@ -149,6 +149,56 @@ check bad-uri 3 "" "$mr" "$data/matrix/good.xml" --connect nosuch:///x -o "$out"
 if [ "$(grep -c "<testsuite " "$out/junit.xml")" != 3 ] || ! grep -q "nosuch:///x" "$out/junit.xml"; then
     echo "FAIL bad-uri report"; fails=$((fails + 1))
 fi
+# Not a terminal (a CI log): one timestamped line per event on stderr; on stdout the
+# summary: a header, one line per cell with its first problem, the totals, and last the
+# report's path.
+"$mr" "$good" --connect nosuch:///x -o "$out" >"$out/stdout" 2>"$out/stderr"
+rc=$?
+want_lines() { # name, file, grep -E patterns...
+    local name=$1 file=$2 p
+    shift 2
+    for p in "$@"; do
+        if ! grep -qE -- "$p" "$file"; then
+            echo "FAIL $name: no line matching '$p' in: $(cat "$file")"
+            fails=$((fails + 1))
+            return
+        fi
+    done
+    echo "ok   $name"
+    passes=$((passes + 1))
+}
+[ "$rc" = 3 ] || { echo "FAIL bad-uri without -q: exit $rc"; fails=$((fails + 1)); }
+want_lines "lines mode: timestamped progress" "$out/stderr" \
+    '^\[[0-9]{2}:[0-9]{2}:[0-9]{2}\] run [0-9-]+-[0-9a-f]+: ' \
+    "^\\[[0-9:]{8}\\] ERROR cannot connect to libvirt at 'nosuch:///x'"
+if grep -q $'\033' "$out/stderr" "$out/stdout"; then
+    echo "FAIL lines mode: escape sequences in a log"; fails=$((fails + 1))
+fi
+want_lines "summary table" "$out/stdout" '^cell +passed +failed +errors +skipped +time +first problem$' \
+    "^deb-a +0 +0 +1 +0 +0\\.[0-9] s  boot: cannot connect to libvirt at 'nosuch:///x'" \
+    '^deb-b +0 +0 +1 +0 ' '^rhel-9 +0 +0 +1 +0 ' \
+    '^3 cell\(s\), 3 testcase\(s\): 0 passed, 0 failed, 3 error\(s\), 0 skipped$'
+[ "$(tail -n 1 "$out/stdout")" = "report: $out/junit.xml" ] ||
+    { echo "FAIL summary's last line: $(tail -n 1 "$out/stdout")"; fails=$((fails + 1)); }
+rm -rf "$out"
+# A terminal (util-linux script gives matrixrun a pty): good.xml's own URI is libvirt's
+# test driver, where every cell fails within a second (its base image is no qcow2, and
+# the test driver refuses autodestroy), after its start, a step or two, an ERROR and its
+# end: the live block comes and goes, errors and ends stay, the summary ends the output.
+out=$(mktemp -d)
+TERM=xterm MATRIXRUN_WORKDIR=$out/work timeout 120 script -qefc \
+    "$(printf '%q ' "$mr" "$good" -o "$out/r")" /dev/null </dev/null >"$out/pty" 2>&1
+rc=$?
+tr -d '\r' <"$out/pty" >"$out/tty"
+[ "$rc" = 3 ] || { echo "FAIL tty run: exit $rc: $(cat -A "$out/tty" | head -20)"; fails=$((fails + 1)); }
+want_lines "tty mode: live lines, then errors and ends that stay" "$out/tty" \
+    $'\033\\[K' $'\033\\[1A' $'\033\\[J' \
+    $'^(\033\\[J)?(\033\\[[0-9]+A)?  deb-a +preparing +00:0[0-9]\033\\[K$' \
+    $'  deb-b +booting \\(' \
+    '\] deb-a: ERROR boot: ' '\] deb-b: ERROR boot: cannot start guest' '\] rhel-9: done in ' \
+    '^report: '
+[ "$(tail -n 1 "$out/tty")" = "report: $out/r/junit.xml" ] ||
+    { echo "FAIL tty summary's last line: $(tail -n 1 "$out/tty" | cat -A)"; fails=$((fails + 1)); }
 rm -rf "$out"
 # run passes the selection to the pipeline: the report holds the selected cells only.
 # (Needs the pipeline that honours mr_run_opts.cells; the one before it ran every cell.)
