@@ -158,13 +158,13 @@ static void write_all(int fd, const char *data, size_t len)
     }
 }
 
-/* The terminal's size on fd, 80x24 when it says nothing. */
-static void term_size(int fd, unsigned *cols, unsigned *rows)
+/* The terminal's size, 80x24 when it says nothing. */
+static void term_size(unsigned *cols, unsigned *rows)
 {
     struct winsize ws;
     *cols = 80;
     *rows = 24;
-    if (ioctl(fd, TIOCGWINSZ, &ws) == 0) {
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0) {
         if (ws.ws_col)
             *cols = ws.ws_col;
         if (ws.ws_row)
@@ -238,7 +238,7 @@ static void live_draw(struct progress *p, const char *permanent)
     if (!permanent && !p->drawn && !p->n_cells)
         return;
     unsigned cols, rows;
-    term_size(STDERR_FILENO, &cols, &rows);
+    term_size(&cols, &rows);
     /* One column short of the width: some terminals wrap a line that fills the width,
      * and the block would then take more lines than the cursor moves back up. */
     size_t width = cols > 1 ? cols - 1 : 1;
@@ -581,14 +581,6 @@ static void print_summary(const struct mr_run_result *res)
         int n = (int)text_cols(r->suites[i]->name);
         w = n > w ? n : w;
     }
-    /* The problem is cut to fit a terminal's width; a CI log gets more of it. */
-    size_t room = 100;
-    if (isatty(STDOUT_FILENO)) {
-        unsigned cols, rows;
-        term_size(STDOUT_FILENO, &cols, &rows);
-        size_t fixed = (size_t)w + 2 + 6 + 1 + 6 + 1 + 6 + 1 + 7 + 1 + 8 + 2 + 1;
-        room = cols > fixed + 20 ? cols - fixed : 20;
-    }
     if (r->n_suites)
         printf("%-*s  %6s %6s %6s %7s %8s  %s\n", w, "cell", "passed", "failed", "errors",
                "skipped", "time", "first problem");
@@ -606,7 +598,10 @@ static void print_summary(const struct mr_run_result *res)
             /* Error messages name their step already ("boot: ..."). */
             if (strncmp(msg, c->name, nl) != 0 || msg[nl] != ':')
                 mr_buf_addf(&problem, "%s: ", c->name);
-            add_first_line(&problem, msg, room > problem.len ? room - problem.len : 1);
+            /* Cut at a fixed length, not to a terminal's width: past the counts an
+             * 80-column terminal leaves too little of it to be worth reading, and a
+             * line that wraps once at the end of a run does no harm. */
+            add_first_line(&problem, msg, 100);
             break;
         }
         printf("%-*s  %6zu %6zu %6zu %7zu %6.1f s  %s\n", w, s->name,
