@@ -32,6 +32,94 @@ check validate-good 0 "" "$mr" validate "$data/matrix/good.xml"
 check list-good 0 "" "$mr" list "$data/matrix/good.xml"
 [ "$("$mr" list "$data/matrix/good.xml" | cut -f1 | tr '\n' ' ')" = "deb-a deb-b rhel-9 " ] ||
     { echo "FAIL list output"; fails=$((fails + 1)); }
+
+# --only, --shard and the options of run: good values pass (validate reads them like run
+# does), bad ones are exit 2 with one message naming the option and the value.
+good=$data/matrix/good.xml
+ids() { "$mr" list "$good" "$@" | cut -f1 | tr '\n' ' '; }
+expect_ids() { # name, wanted ids, list options...
+    local name=$1 want=$2 got
+    shift 2
+    got=$(ids "$@")
+    if [ "$got" = "$want" ]; then
+        echo "ok   $name"
+        passes=$((passes + 1))
+    else
+        echo "FAIL $name: got '$got', want '$want'"
+        fails=$((fails + 1))
+    fi
+}
+expect_ids list-only-exact "deb-a " --only deb-a
+expect_ids list-only-glob "deb-a deb-b " --only 'deb-*'
+expect_ids list-only-repeated "deb-a rhel-9 " --only rhel-9 --only deb-a
+expect_ids list-only-class "deb-b rhel-9 " --only '*-[b9]'
+expect_ids list-shard-1of1 "deb-a deb-b rhel-9 " --shard 1/1
+expect_ids list-shard-1of2 "deb-a rhel-9 " --shard 1/2
+expect_ids list-shard-2of2 "deb-b " --shard 2/2
+expect_ids list-shard-4of4-empty "" --shard 4/4
+expect_ids list-only-then-shard "deb-b " --only 'deb-*' --shard 2/2
+check only-no-match 2 "--only 'centos-*' matches no cell" "$mr" list "$good" --only 'centos-*'
+check only-one-of-two-no-match 2 "--only 'nope' matches no cell" "$mr" list "$good" --only deb-a --only nope
+check only-empty 2 "--only '' matches no cell" "$mr" list "$good" --only ''
+check validate-only-no-match 2 "--only 'nope' matches no cell" "$mr" validate "$good" --only nope
+[ "$("$mr" list "$good" --only deb-a)" = "deb-a	image=deb-a	family=debian	version=-	vcpus=2	memory-mib=300	provisioning=cmdline" ] ||
+    { echo "FAIL list line of deb-a: $("$mr" list "$good" --only deb-a)"; fails=$((fails + 1)); }
+[ "$("$mr" list "$good" --only rhel-9)" = "rhel-9	image=rhel-9	family=rhel	version=9.4	vcpus=1	memory-mib=512	provisioning=seed" ] ||
+    { echo "FAIL list line of rhel-9: $("$mr" list "$good" --only rhel-9)"; fails=$((fails + 1)); }
+case $("$mr" validate "$good" --only 'deb-*') in
+*"3 image(s), 3 cell(s) (2 selected), 2 test(s)"*) echo "ok   validate counts selected cells"; passes=$((passes + 1)) ;;
+*) echo "FAIL validate counts: $("$mr" validate "$good" --only 'deb-*')"; fails=$((fails + 1)) ;;
+esac
+# The shards of 1/N..N/N are disjoint and together hold every cell.
+all=$("$mr" list "$good" | cut -f1 | sort)
+for n in 1 2 3 4; do
+    union=$(for i in $(seq 1 "$n"); do "$mr" list "$good" --shard "$i/$n" | cut -f1; done | sort)
+    if [ "$union" = "$all" ]; then
+        echo "ok   shards of $n: union is the list, no cell twice"
+        passes=$((passes + 1))
+    else
+        echo "FAIL shards of $n: $(echo $union) vs $(echo $all)"
+        fails=$((fails + 1))
+    fi
+done
+for v in 1/1 3/3 1000/1000 07/10; do
+    check "shard-good $v" 0 "" "$mr" validate "$good" --shard "$v"
+done
+check shard-i-above-n 2 "--shard '3/2': I must be between 1 and N" "$mr" list "$good" --shard 3/2
+check shard-i-zero 2 "--shard '0/2': I must be between 1 and N" "$mr" list "$good" --shard 0/2
+check shard-n-zero 2 "--shard '1/0': N must be between 1 and 1000" "$mr" list "$good" --shard 1/0
+check shard-n-big 2 "--shard '1/1001': N must be between 1 and 1000" "$mr" run "$good" --shard 1/1001
+for v in 2 a/2 1/ /2 1/2/3 " 1/2" +1/2 -1/2 1/2x 1.0/2 ""; do
+    check "shard-malformed '$v'" 2 "--shard '$v': expected I/N" "$mr" list "$good" --shard "$v"
+done
+for v in 1 256 8; do
+    check "jobs-good $v" 0 "" "$mr" validate "$good" -j "$v"
+done
+check jobs-long-good 0 "" "$mr" validate "$good" --jobs=4
+for v in 0 257 -1 x 2.5 " 4" 4x ""; do
+    check "jobs-bad '$v'" 2 "-j '$v': expected a whole number from 1 to 256" "$mr" validate "$good" -j "$v"
+done
+check jobs-long-bad 2 "--jobs '0': expected a whole number from 1 to 256" "$mr" run "$good" --jobs 0
+for v in 2 2:0.8 0.5:1 64:64 .5 1.; do
+    check "overcommit-good $v" 0 "" "$mr" validate "$good" --overcommit "$v"
+done
+for v in 0 0:1 1:0 65 1:64.5 -1 2: :2 1:2:3 nan inf 1e1 0x2 abc ""; do
+    check "overcommit-bad '$v'" 2 "--overcommit '$v': expected CPU or CPU:MEM, ratios above 0 and at most 64" \
+        "$mr" validate "$good" --overcommit "$v"
+done
+for v in 0 0.5 1 60 60.0 2.25; do
+    check "stagger-good $v" 0 "" "$mr" validate "$good" --stagger "$v"
+done
+for v in 61 60.1 -1 . 1.2.3 1s x ""; do
+    check "stagger-bad '$v'" 2 "--stagger '$v': expected seconds from 0 to 60" "$mr" validate "$good" --stagger "$v"
+done
+# A bad option value stops run before the report folder exists; so does an --only that
+# selects nothing.
+check run-bad-jobs 2 "-j '0'" "$mr" run "$good" -j 0 --connect nosuch:///x -o /tmp/mr-cli-never
+check run-only-no-match 2 "--only 'nope' matches no cell" "$mr" run "$good" --only nope --connect nosuch:///x -o /tmp/mr-cli-never
+for o in "--only PATTERN" "--shard I/N" "-j, --jobs N" "--overcommit CPU[:MEM]" "--stagger SECONDS"; do
+    "$mr" --help | grep -qF -- "$o" || { echo "FAIL help names $o"; fails=$((fails + 1)); }
+done
 # run, validate and the implicit run verb all refuse a bad matrix with exit 2 and
 # FILE:LINE: in one message, before connecting to libvirt (the URI below would fail
 # with exit 3 if they got that far).
@@ -61,6 +149,63 @@ check bad-uri 3 "" "$mr" "$data/matrix/good.xml" --connect nosuch:///x -o "$out"
 if [ "$(grep -c "<testsuite " "$out/junit.xml")" != 3 ] || ! grep -q "nosuch:///x" "$out/junit.xml"; then
     echo "FAIL bad-uri report"; fails=$((fails + 1))
 fi
+# Not a terminal (a CI log): one timestamped line per event on stderr; on stdout the
+# summary: a header, one line per cell with its first problem, the totals, and last the
+# report's path.
+"$mr" "$good" --connect nosuch:///x -o "$out" >"$out/stdout" 2>"$out/stderr"
+rc=$?
+want_lines() { # name, file, grep -E patterns...
+    local name=$1 file=$2 p
+    shift 2
+    for p in "$@"; do
+        if ! grep -qE -- "$p" "$file"; then
+            echo "FAIL $name: no line matching '$p' in: $(cat "$file")"
+            fails=$((fails + 1))
+            return
+        fi
+    done
+    echo "ok   $name"
+    passes=$((passes + 1))
+}
+[ "$rc" = 3 ] || { echo "FAIL bad-uri without -q: exit $rc"; fails=$((fails + 1)); }
+want_lines "lines mode: timestamped progress" "$out/stderr" \
+    '^\[[0-9]{2}:[0-9]{2}:[0-9]{2}\] run [0-9-]+-[0-9a-f]+: ' \
+    "^\\[[0-9:]{8}\\] ERROR cannot connect to libvirt at 'nosuch:///x'"
+if grep -q $'\033' "$out/stderr" "$out/stdout"; then
+    echo "FAIL lines mode: escape sequences in a log"; fails=$((fails + 1))
+fi
+want_lines "summary table" "$out/stdout" '^cell +passed +failed +errors +skipped +time +first problem$' \
+    "^deb-a +0 +0 +1 +0 +0\\.[0-9] s  boot: cannot connect to libvirt at 'nosuch:///x'" \
+    '^deb-b +0 +0 +1 +0 ' '^rhel-9 +0 +0 +1 +0 ' \
+    '^3 cell\(s\), 3 testcase\(s\): 0 passed, 0 failed, 3 error\(s\), 0 skipped$'
+[ "$(tail -n 1 "$out/stdout")" = "report: $out/junit.xml" ] ||
+    { echo "FAIL summary's last line: $(tail -n 1 "$out/stdout")"; fails=$((fails + 1)); }
+rm -rf "$out"
+# A terminal (util-linux script gives matrixrun a pty): good.xml's own URI is libvirt's
+# test driver, where every cell fails within a second (its base image is no qcow2, and
+# the test driver refuses autodestroy), after its start, a step or two, an ERROR and its
+# end: the live block comes and goes, errors and ends stay, the summary ends the output.
+out=$(mktemp -d)
+TERM=xterm MATRIXRUN_WORKDIR=$out/work timeout 120 script -qefc \
+    "$(printf '%q ' "$mr" "$good" -o "$out/r")" /dev/null </dev/null >"$out/pty" 2>&1
+rc=$?
+tr -d '\r' <"$out/pty" >"$out/tty"
+[ "$rc" = 3 ] || { echo "FAIL tty run: exit $rc: $(cat -A "$out/tty" | head -20)"; fails=$((fails + 1)); }
+want_lines "tty mode: live lines, then errors and ends that stay" "$out/tty" \
+    $'\033\\[K' $'\033\\[1A' $'\033\\[J' \
+    $'^(\033\\[J)?(\033\\[[0-9]+A)?  deb-a +preparing +00:0[0-9]\033\\[K$' \
+    $'  deb-b +booting \\(' \
+    '\] deb-a: ERROR boot: ' '\] deb-b: ERROR boot: cannot start guest' '\] rhel-9: done in ' \
+    '^report: '
+[ "$(tail -n 1 "$out/tty")" = "report: $out/r/junit.xml" ] ||
+    { echo "FAIL tty summary's last line: $(tail -n 1 "$out/tty" | cat -A)"; fails=$((fails + 1)); }
+rm -rf "$out"
+# run passes the selection to the pipeline: the report holds the selected cells only.
+# (Needs the pipeline that honours mr_run_opts.cells; the one before it ran every cell.)
+out=$(mktemp -d)
+check run-only 3 "" "$mr" run "$good" --only deb-a --connect nosuch:///x -o "$out" -q -j 2 --overcommit 2:0.5 --stagger 0
+suites=$(grep -o '<testsuite name="[^"]*"' "$out/junit.xml" | cut -d'"' -f2 | tr '\n' ' ')
+[ "$suites" = "deb-a " ] || { echo "FAIL run --only deb-a: report holds '$suites'"; fails=$((fails + 1)); }
 rm -rf "$out"
 echo "cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]
