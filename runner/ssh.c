@@ -479,7 +479,16 @@ int mr_ssh_exec(struct mr_ssh *s, const char *cmd, int64_t timeout_ms, struct mr
                 struct mr_err *err)
 {
     int64_t deadline = mr_now_ms() + timeout_ms;
-    LIBSSH2_CHANNEL *ch = NB_PTR(s, deadline, libssh2_channel_open_session(s->session));
+    LIBSSH2_CHANNEL *ch = NULL;
+    /* libssh2 1.10 sometimes takes a read that brought no whole packet for the reply it
+     * waits for, and fails with -1 although the request went out and the connection is
+     * fine (libssh2 issue 671; seen here with 8 guests on 2 cores). A channel open that
+     * failed so is asked again; the server's orphan channel is harmless. */
+    for (int tries = 0; tries < 3 && !ch; tries++) {
+        ch = NB_PTR(s, deadline, libssh2_channel_open_session(s->session));
+        if (!ch && libssh2_session_last_errno(s->session) != LIBSSH2_ERROR_SOCKET_NONE)
+            break;
+    }
     if (!ch) {
         if (mr_interrupted) {
             mr_err_set(err, "interrupted");
@@ -489,9 +498,13 @@ int mr_ssh_exec(struct mr_ssh *s, const char *cmd, int64_t timeout_ms, struct mr
         return mr_now_ms() >= deadline ? -ETIMEDOUT : -EIO;
     }
     int rc = NB(s, deadline, libssh2_channel_exec(ch, cmd));
+    /* The same libssh2 quirk after the exec request went out: the command runs (the
+     * server's reply stays unread), so its output and exit status are read as usual. */
+    if (rc == LIBSSH2_ERROR_SOCKET_NONE)
+        rc = 0;
     if (rc) {
-        mr_err_set(err, "cannot start the command: %s",
-                   rc == -EINTR ? "interrupted" : ssh_msg(s));
+        mr_err_set(err, "cannot start the command: %s (libssh2 error %d)",
+                   rc == -EINTR ? "interrupted" : ssh_msg(s), rc);
         channel_abandon(s, ch);
         return rc == -EINTR ? -EINTR : rc == LIBSSH2_ERROR_TIMEOUT ? -ETIMEDOUT : -EIO;
     }

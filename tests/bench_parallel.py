@@ -15,6 +15,7 @@ lets N guests fit) and prints, from the JUnit each run wrote and from the run it
               family's log commands in the guest), teardown (destroy, archive) and the rest
   cpu/cell    matrixrun's own CPU time (user + system) per cell
   peak RSS    matrixrun's peak resident memory
+  speedup     N times the first row's wall time per cell, over the wall time
 Then the memory of a 100-cell matrix: `matrixrun list` on tests/data/matrix/hundred.xml,
 and a full scheduling pass over the same 100 cells against libvirt's test driver
 (test:///default: no real guests; every cell is placed, started and fails at once).
@@ -79,9 +80,15 @@ def bench(mr, n, cores, tmp):
     overcommit = max(1.0, n / cores)
     rc, wall, cpu, rss, log = run([mr, path, "-o", out, "-q", "-j", str(n),
                                    "--overcommit", f"{overcommit:g}"])
+    report = os.path.join(out, "junit.xml")
     if rc not in (0, 1):
-        sys.exit(f"bench: the run of {n} cell(s) failed (exit {rc}):\n{log}")
-    root = ET.parse(os.path.join(out, "junit.xml")).getroot()
+        errors = log
+        if os.path.exists(report):
+            errors = "\n".join(f"{s.get('name')}/{c.get('name')}: {e.get('message')}"
+                               for s in ET.parse(report).getroot().findall("testsuite")
+                               for c in s.findall("testcase") for e in c.findall("error"))
+        sys.exit(f"bench: the run of {n} cell(s) failed (exit {rc}):\n{errors}")
+    root = ET.parse(report).getroot()
     suites = root.findall("testsuite")
     if len(suites) != n:
         sys.exit(f"bench: {len(suites)} cells reported, {n} expected")
@@ -135,20 +142,25 @@ def main():
         print()
         print(f"{'N':>3} {'wall s':>7} {'sum s':>7} {'longest':>7} {'gCPU s':>7} {'bound':>7} "
               f"{'eff':>5} {'over/cell':>9} {'(prep':>6} {'coll':>5} {'tear':>5} {'rest)':>6} "
-              f"{'cpu/cell':>8} {'RSS MiB':>7}")
+              f"{'cpu/cell':>8} {'RSS MiB':>7} {'speedup':>7}")
+        per_cell = None
         for n in ns:
             r = bench(mr, n, cores, tmp)
             pa = r["parts"]
+            if per_cell is None:
+                per_cell = r["wall"] / n
+            speedup = per_cell * n / r["wall"]
             print(f"{r['n']:>3} {r['wall']:>7.1f} {r['sum']:>7.1f} {r['longest']:>7.1f} "
                   f"{r['guest_cpu']:>7.1f} {r['bound']:>7.1f} {r['eff']:>5.2f} "
                   f"{r['over']:>9.2f} {pa['prepare']:>6.2f} {pa['collect']:>5.2f} "
                   f"{pa['teardown']:>5.2f} {pa['rest']:>6.2f} {r['cpu']:>8.3f} "
-                  f"{r['rss'] / 1024:>7.1f}", flush=True)
+                  f"{r['rss'] / 1024:>7.1f} {speedup:>7.2f}", flush=True)
     print("\nwall: the run; sum: the cells' own times; gCPU: the guests' QEMU CPU time;"
           "\nbound: max(longest, gCPU / cores); eff: bound / wall; over/cell: cell time not"
           "\nspent in boot, install or tests (prep: keys, seed, overlay, boot slot; coll: log"
           "\ncommands in the guest; tear: destroy and archive); cpu/cell: matrixrun's own CPU."
-          "\nRSS: matrixrun's peak resident memory in that run.")
+          "\nRSS: matrixrun's peak resident memory in that run; speedup: N cells' time at the"
+          "\nfirst row's wall time per cell, over this row's wall time.")
 
 
 if __name__ == "__main__":
