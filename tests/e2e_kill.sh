@@ -55,7 +55,7 @@ pid2=$!
 wait_for "$tmp/err2" "booting" 60 || bad "the second run never started booting"
 live_id=$(sed -n 's/.*\] run \([0-9a-f-]*\):.*/\1/p' "$tmp/err2")
 expect_has "a new run warns about the leftovers" "$(cat "$tmp/err2")" \
-    "WARNING earlier runs left 1 work folder(s) in $work and 1 guest(s) behind; 'matrixrun clean' removes them"
+    "WARNING earlier runs left 1 work folder(s) in $work and 1 guest(s) on $E2E_URI behind; 'matrixrun clean' removes them"
 "$mr" clean >"$tmp/clean.out" 2>&1
 expect_eq "clean exit code" "$?" 0
 cat "$tmp/clean.out"
