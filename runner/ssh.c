@@ -185,6 +185,12 @@ static void init_libssh2(void)
     init_rc = libssh2_init(0);
 }
 
+int mr_ssh_global_init(void)
+{
+    pthread_once(&init_once, init_libssh2);
+    return init_rc == 0 ? 0 : -EIO;
+}
+
 static int tcp_connect(const char *host, int port, int64_t deadline, struct mr_err *err)
 {
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
@@ -375,8 +381,7 @@ static int connect_once(const struct mr_ssh_target *t, int64_t deadline, struct 
 int mr_ssh_connect(const struct mr_ssh_target *t, int64_t deadline_ms, struct mr_ssh **ret,
                    struct mr_err *err)
 {
-    pthread_once(&init_once, init_libssh2);
-    if (init_rc != 0) {
+    if (mr_ssh_global_init() < 0) {
         mr_err_set(err, "cannot initialise libssh2");
         return -EIO;
     }

@@ -34,6 +34,9 @@ void mr_sshkey_release(struct mr_sshkey *k);
 
 struct mr_ssh;
 
+/* Initialises libssh2 once per process; safe from any thread. 0, or -EIO. */
+int mr_ssh_global_init(void) MR_WUR;
+
 struct mr_ssh_target {
     const char *host;
     int port;
