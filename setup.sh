@@ -20,6 +20,25 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $build_pkgs $run_pkgs $image_pkgs >/dev/null
+# The tunnel test (tests/check_tunnel.c) runs an sshd of its own on 127.0.0.1, so it needs
+# openssh-server's binary, not its service: the package scripts must not start a
+# system-wide sshd on port 22. They ask policy-rc.d first, and 101 means "do not start";
+# a policy-rc.d already there (containers have one) is left as it is. Installed only when
+# missing, so a machine's running sshd is never upgraded or restarted from here.
+if ! dpkg-query -W -f='${Status}' openssh-server 2>/dev/null | grep -q 'ok installed'; then
+    say "installing openssh-server without starting its service"
+    policy=/usr/sbin/policy-rc.d
+    made_policy=
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        made_policy=1
+    fi
+    rc=0
+    apt-get install -y -q --no-install-recommends openssh-server >/dev/null || rc=$?
+    if [ -n "$made_policy" ]; then rm -f "$policy"; fi
+    [ "$rc" = 0 ] || { echo "setup: installing openssh-server failed" >&2; exit "$rc"; }
+fi
 
 # libvirtd: through systemd where it runs, else started by hand (containers, CI machines
 # without an init system). Ask the daemon itself whether it answers: a machine restored

@@ -18,6 +18,8 @@
 #include <libssh2.h>
 #include <libssh2_sftp.h>
 
+#include "tunnel.h"
+
 volatile sig_atomic_t mr_interrupted;
 
 struct mr_ssh {
@@ -185,6 +187,12 @@ static void init_libssh2(void)
     init_rc = libssh2_init(0);
 }
 
+int mr_ssh_global_init(void)
+{
+    pthread_once(&init_once, init_libssh2);
+    return init_rc == 0 ? 0 : -EIO;
+}
+
 static int tcp_connect(const char *host, int port, int64_t deadline, struct mr_err *err)
 {
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
@@ -318,7 +326,8 @@ static int wait_banner(int fd, int64_t deadline, const struct mr_ssh_target *t,
 static int connect_once(const struct mr_ssh_target *t, int64_t deadline, struct mr_ssh **ret,
                         struct mr_err *err)
 {
-    int fd = tcp_connect(t->host, t->port, deadline, err);
+    int fd = t->via ? mr_tunnel_dial(t->via, t->host, t->port, deadline, err)
+                    : tcp_connect(t->host, t->port, deadline, err);
     if (fd < 0)
         return fd;
     int rb = wait_banner(fd, deadline, t, err);
@@ -375,8 +384,7 @@ static int connect_once(const struct mr_ssh_target *t, int64_t deadline, struct 
 int mr_ssh_connect(const struct mr_ssh_target *t, int64_t deadline_ms, struct mr_ssh **ret,
                    struct mr_err *err)
 {
-    pthread_once(&init_once, init_libssh2);
-    if (init_rc != 0) {
+    if (mr_ssh_global_init() < 0) {
         mr_err_set(err, "cannot initialise libssh2");
         return -EIO;
     }
@@ -394,7 +402,8 @@ int mr_ssh_connect(const struct mr_ssh_target *t, int64_t deadline_ms, struct mr
         }
         if (r == -EKEYREJECTED && !t->retry_host_mismatch)
             r = -EPERM;
-        if (r == -EPERM || r == -EINTR || r == -EINVAL) {
+        /* A tunnel whose connection is gone does not come back: retrying cannot help. */
+        if (r == -EPERM || r == -EINTR || r == -EINVAL || r == -ENOTCONN) {
             mr_err_set(err, "%s", mr_err_msg(&last));
             mr_err_release(&last);
             return r;

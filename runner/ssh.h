@@ -33,6 +33,10 @@ int mr_sshkey_load_public(struct mr_sshkey *k, const char *path, struct mr_err *
 void mr_sshkey_release(struct mr_sshkey *k);
 
 struct mr_ssh;
+struct mr_tunnel;
+
+/* Initialises libssh2 once per process; safe from any thread. 0, or -EIO. */
+int mr_ssh_global_init(void) MR_WUR;
 
 struct mr_ssh_target {
     const char *host;
@@ -43,13 +47,17 @@ struct mr_ssh_target {
     /* A guest seeded at boot may show an image's old host key until cloud-init has put
      * the pinned one in place: keep trying (never logging in) instead of giving up. */
     int retry_host_mismatch;
+    /* A guest on a remote libvirt host: reach host:port as that host sees it, through
+     * this tunnel (tunnel.h). NULL connects directly. */
+    struct mr_tunnel *via;
 };
 
 /* Connects, checks the host key and authenticates, retrying with backoff (0.25 s doubling
  * to 2 s) until deadline_ms (mr_now_ms() clock). A host key mismatch is not retried
  * unless retry_host_mismatch is set.
- * Returns 0, -ETIMEDOUT (err names the last failure), -EPERM (host key or auth refused),
- * -EINTR (interrupted). */
+ * Returns 0, -ETIMEDOUT (err names the last failure), -EPERM (host key or auth refused,
+ * or the tunnel's server forbids forwarding), -EINTR (interrupted), -ENOTCONN (the
+ * tunnel's connection is gone). */
 int mr_ssh_connect(const struct mr_ssh_target *t, int64_t deadline_ms, struct mr_ssh **ret,
                    struct mr_err *err) MR_WUR;
 void mr_ssh_free(struct mr_ssh *s);
