@@ -19,6 +19,7 @@
 #include "leftover.h"
 #include "seed.h"
 #include "ssh.h"
+#include "tunnel.h"
 
 /* Output of a failed boot carries this much of the end of the serial console. */
 #define SERIAL_TAIL_BYTES 8192
@@ -32,6 +33,7 @@
 struct host {
     const char *uri;
     virConnectPtr conn;
+    struct mr_tunnel *tunnel; /* remote hosts: guests are reached through it */
     char *hostname;
     enum mr_accel accel;
     unsigned cpus;        /* the host's CPUs */
@@ -606,14 +608,20 @@ static void cell_release(struct cell *cl)
     free(cl->serial);
 }
 
-/* A free port for a guest's SSH forward that no other cell of the run holds. */
-static int take_port(struct run *run)
+/* A port for a guest's SSH forward on its host's 127.0.0.1 that no other cell of the run
+ * holds: a free one here; on a remote host a random one from 20000-60999 (the guest's
+ * start fails if it is taken there, and the boot is retried). */
+static int take_port(struct run *run, const struct host *h)
 {
     pthread_mutex_lock(&run->lock);
     int port = -EADDRINUSE;
     for (int tries = 0; tries < 20; tries++) {
-        int p = mr_guest_free_port();
-        if (p < 0) {
+        int p;
+        if (h->tunnel) {
+            uint16_t rnd;
+            mr_random(&rnd, sizeof(rnd));
+            p = 20000 + rnd % 41000;
+        } else if ((p = mr_guest_free_port()) < 0) {
             port = p;
             break;
         }
@@ -739,7 +747,7 @@ static void run_cell_once(struct slot *sl, struct mr_report *rep)
             goto fail;
         }
     }
-    int port = take_port(run);
+    int port = take_port(run, host);
     if (port < 0) {
         mr_case_set(boot, MR_VERDICT_ERROR, "infrastructure",
                     "boot: no free port on 127.0.0.1: %s", strerror(-port));
@@ -767,8 +775,10 @@ static void run_cell_once(struct slot *sl, struct mr_report *rep)
         mr_case_set(boot, MR_VERDICT_SKIP, NULL, "not run: the run was interrupted");
         goto fail;
     }
-    progress(run, MR_PROGRESS_STEP, name, "booting (%s, %u vCPU, %u MiB, ssh on 127.0.0.1:%d%s)",
+    progress(run, MR_PROGRESS_STEP, name,
+             "booting (%s, %u vCPU, %u MiB, ssh on 127.0.0.1:%d%s%s%s)",
              mr_accel_name(host->accel), mc->vcpus, mc->memory_mib, port,
+             host->tunnel ? " of " : "", host->tunnel ? mr_tunnel_name(host->tunnel) : "",
              cl->seed_iso ? ", seeded" : "");
     t0 = mr_now_ms();
     t_prepare = t0 - cell_t0;
@@ -779,6 +789,7 @@ static void run_cell_once(struct slot *sl, struct mr_report *rep)
     cl->target = (struct mr_ssh_target){
         .host = "127.0.0.1", .port = port, .user = img->user, .key = &run->key,
         .pinned_host = &cl->hostkey, .retry_host_mismatch = cl->seed_iso != NULL,
+        .via = host->tunnel,
     };
     int64_t deadline = t0 + (int64_t)img->boot_timeout_s * 1000;
     int cut = deadline > cl->deadline_ms;
@@ -1186,6 +1197,21 @@ int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
             mr_err_release(&he);
             continue;
         }
+        /* Guests on a remote host listen on its 127.0.0.1: matrixrun reaches them through
+         * an SSH connection to the host (direct-tcpip), never through exposed ports. */
+        if (mr_tunnel_uri_is_remote(h->uri) == 1 &&
+            mr_tunnel_open(h->uri, mr_now_ms() + 60000, &h->tunnel, &he) < 0) {
+            progress(&run, MR_PROGRESS_RUN, NULL,
+                     "ERROR no SSH tunnel to the guests of %s: %s%s", h->uri, mr_err_msg(&he),
+                     run.n_hosts > 1 ? "; no cell runs there" : "");
+            if (!setup.msg)
+                mr_err_set(&setup, "no SSH tunnel to the guests of %s: %s", h->uri,
+                           mr_err_msg(&he));
+            mr_err_release(&he);
+            virConnectClose(h->conn);
+            h->conn = NULL;
+            continue;
+        }
         mr_err_release(&he);
         char *hn = virConnectGetHostname(h->conn);
         struct utsname un;
@@ -1232,6 +1258,7 @@ out:
         mr_report_free(slots[i].rep);
     free(slots);
     for (size_t i = 0; i < run.n_hosts; i++) {
+        mr_tunnel_close(run.hosts[i].tunnel);
         if (run.hosts[i].conn)
             virConnectClose(run.hosts[i].conn);
         free(run.hosts[i].hostname);

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# e2e_hosts.sh MATRIXRUN SRCDIR XSD: a matrix with two libvirt hosts. No second machine
+# is reachable here, so the second host is this machine again, through libvirt's remote
+# driver over SSH (qemu+libssh://root@127.0.0.1:PORT/system) to an sshd this test starts
+# on 127.0.0.1. The cells must be spread over both hosts by their free capacity, each
+# report must name its host, and the remote host's guest must be reached through an SSH
+# tunnel over that host's connection (direct-tcpip, seen in the sshd's log), not through
+# its forwarded port directly.
+. "$(dirname "$0")/e2e_lib.sh"
+mr=$1
+src=$2
+xsd=$3
+e2e_need_images "$src"
+tmp=$(e2e_tmpdir hosts)
+img=$src/images/out
+doms_before=$(mr_domains)
+sshd=/usr/sbin/sshd
+if [ ! -x "$sshd" ]; then
+    echo "FAIL $sshd is missing: run 'bash setup.sh' first (it installs openssh-server)"
+    exit 1
+fi
+mkdir -p /run/sshd
+
+# The "remote" host's sshd: its own host key, root login by this test's key only.
+ssh-keygen -q -t ed25519 -N "" -f "$tmp/host_key" -C e2e-hosts-host
+ssh-keygen -q -t ed25519 -N "" -f "$tmp/client_key" -C e2e-hosts-client
+cp "$tmp/client_key.pub" "$tmp/authorized_keys"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$tmp/sshd_config" <<EOF
+ListenAddress 127.0.0.1:$port
+HostKey $tmp/host_key
+AuthorizedKeysFile $tmp/authorized_keys
+PidFile none
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+AllowTcpForwarding yes
+LogLevel DEBUG1
+EOF
+"$sshd" -D -e -f "$tmp/sshd_config" 2>"$tmp/sshd.log" &
+sshd_pid=$!
+trap 'kill "$sshd_pid" 2>/dev/null' EXIT
+echo "[127.0.0.1]:$port $(cut -d' ' -f1-2 "$tmp/host_key.pub")" >"$tmp/known_hosts"
+for _ in $(seq 50); do grep -q "Server listening" "$tmp/sshd.log" && break; sleep 0.1; done
+remote="qemu+libssh://root@127.0.0.1:$port/system?keyfile=$tmp/client_key&known_hosts=$tmp/known_hosts&sshauth=privkey"
+if virsh -c "$remote" version >/dev/null 2>"$tmp/virsh.err"; then
+    ok "libvirt reaches the second host over SSH"
+else
+    bad "libvirt over SSH: $(cat "$tmp/virsh.err")"
+fi
+
+esc=${remote//&/&amp;}
+cat >"$tmp/hosts.xml" <<XML
+<matrix version="1" name="hosts">
+  <host uri="$E2E_URI" accel="tcg"/>
+  <host uri="$esc" accel="tcg"/>
+  <image name="m" family="debian" user="root" memory-mib="256" vcpus="1" boot-timeout="240">
+    <disk path="$img/minimal.qcow2"/>
+    <kernel path="$img/minimal.vmlinuz" initrd="$img/minimal.initrd"
+            cmdline="console=ttyS0 root=/dev/vda rw"/>
+    <hostkey path="$img/minimal.hostkey.pub"/>
+  </image>
+  <axis name="SLOT"><value>1</value><value>2</value></axis>
+  <package name="mr-demo" version="1.0">
+    <artifact family="debian" path="$img/mr-demo_1.0_all.deb"/>
+  </package>
+  <test name="selftest" timeout="60">mr-demo selftest</test>
+</matrix>
+XML
+
+# Both hosts offer 2 vCPUs (it is the same machine): the first cell goes to the first
+# host, the second to the host with more free vCPUs, the remote one.
+MATRIXRUN_WORKDIR=$tmp/work "$mr" "$tmp/hosts.xml" -o "$tmp/r" >"$tmp/out" 2>&1
+rc=$?
+cat "$tmp/out"
+r=$tmp/r/junit.xml
+expect_eq "exit code" "$rc" 0
+expect_schema_valid "$r" "$xsd"
+uri() { xp "$r" "string(//testsuite[@name='$1']/properties/property[@name='libvirt.uri']/@value)"; }
+expect_eq "cell 1 ran on the first host" "$(uri m.SLOT=1)" "$E2E_URI"
+expect_eq "cell 2 ran on the second host" "$(uri m.SLOT=2)" "$remote"
+expect_verdict "$r" m.SLOT=2 install pass
+expect_verdict "$r" m.SLOT=2 selftest pass
+expect_eq "the report names the host" "$(xp "$r" "string(//testsuite[@name='m.SLOT=2']/properties/property[@name='host']/@value)")" "$(xp "$r" "string(//testsuite[@name='m.SLOT=2']/@hostname)")"
+# The remote cell's guest port, from its boot line; the tunnel must have carried it.
+gport=$(sed -n 's/.*m\.SLOT=2: booting (.*ssh on 127\.0\.0\.1:\([0-9]*\) of .*/\1/p' "$tmp/out" | head -n1)
+if [ -n "$gport" ]; then ok "the remote guest's port ($gport) is named as the remote host's"; else bad "no remote boot line"; fi
+expect_has "sshd carried a direct-tcpip channel to the guest's port" "$(cat "$tmp/sshd.log")" \
+    "server_request_direct_tcpip: originator 127.0.0.1 port 0, target 127.0.0.1 port $gport"
+expect_clean "$tmp/work" "$doms_before"
+kill "$sshd_pid"
+wait "$sshd_pid" 2>/dev/null
+trap - EXIT
+if [ "$E2E_FAIL" -eq 0 ]; then rm -rf "$tmp"; else echo "kept for a look: $tmp"; fi
+e2e_summary e2e-hosts
