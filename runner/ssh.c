@@ -625,8 +625,23 @@ out:
         mr_err_set(err, "cannot close '%s' in the guest: %s", remote_path, ssh_msg(s));
         r = -EIO;
     }
-    if (sftp)
+    if (sftp) {
+        /* Dropbear up to 2024.85 may send CLOSE on a session channel that opens while it
+         * still handles the SIGCHLD of the last one's process, then aborts the whole
+         * connection ("Failed assertion ... !channel->sent_close") when that channel's
+         * command writes (dropbear issues 173 and 321). libssh2 1.10's channel free stops
+         * waiting for the server's CLOSE at the first packet it reads, so the next exec
+         * could open inside that window. So the SFTP channel gets our EOF, and the
+         * server's CLOSE, which it sends once it has reaped sftp-server, is awaited.
+         * libssh2_channel_close() is not called here: on an SFTP channel it frees the
+         * LIBSSH2_SFTP, which libssh2_sftp_shutdown() then uses. */
+        LIBSSH2_CHANNEL *ch = libssh2_sftp_get_channel(sftp);
+        int64_t grace = min64(deadline, mr_now_ms() + 5000);
+        if (ch && NB(s, grace, libssh2_channel_send_eof(ch)) == 0 &&
+            NB(s, grace, libssh2_channel_wait_eof(ch)) == 0)
+            (void)NB(s, grace, libssh2_channel_wait_closed(ch));
         (void)NB(s, deadline, libssh2_sftp_shutdown(sftp));
+    }
     close(fd);
     return r;
 }
