@@ -1083,8 +1083,9 @@ static void schedule(struct run *run, struct slot *slots, size_t n, const char *
             h->mem_used_mib += sl->mem_mib;
             h->running++;
             run->running++;
-            progress(run, MR_PROGRESS_START, sl->cell->id, "on %s (%ld/%ld vCPUs, %ld/%ld MiB in use)",
-                     h->hostname, h->cpu_used, h->cpu_budget, h->mem_used_mib, h->mem_budget_mib);
+            progress(run, MR_PROGRESS_START, sl->cell->id,
+                     "on %s (%ld/%ld vCPUs, %ld/%ld MiB in use)", h->hostname, h->cpu_used,
+                     h->cpu_budget, h->mem_used_mib, h->mem_budget_mib);
             if (pthread_create(&sl->thread, NULL, cell_thread, sl) == 0) {
                 sl->started = 1;
             } else {
