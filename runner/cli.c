@@ -1,15 +1,13 @@
-/* cli.c: parses matrixrun's command line, dispatches to one handler per verb, and shows a
- * run's progress and summary. */
+/* cli.c: parses matrixrun's command line, dispatches to one handler per verb, and prints a run's
+ * summary (progress: progress.c). */
 #define _GNU_SOURCE
 #include "cli.h"
 
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +16,7 @@
 #include "leftover.h"
 #include "matrix.h"
 #include "pipeline.h"
+#include "progress.h"
 #include "ssh.h"
 
 struct cli {
@@ -90,360 +89,6 @@ static const char usage_text[] =
     "\n"
     "Exit codes: 0 every test passed; 1 a test failed; 2 usage or matrix error (nothing\n"
     "booted); 3 infrastructure error (a cell could not be run); 130/143 interrupted.\n";
-
-/* Progress.
- *
- * The pipeline calls progress_event() from several cell threads at once; one mutex
- * guards the state and the terminal. On a terminal the bottom of the screen holds a live
- * block, one line per running cell, redrawn on every event and once a second by a ticker
- * thread; lines that stay (run-wide news, warnings, errors, retries, ended cells) are
- * printed where the block was and the block is drawn again below them. Elsewhere (CI
- * logs, files) every event is one timestamped line. */
-
-enum progress_mode {
-    PROGRESS_QUIET,
-    PROGRESS_LINES, /* one timestamped line per event */
-    PROGRESS_LIVE,  /* a live block at the bottom of a terminal */
-};
-
-struct live_cell {
-    char *id;
-    char *step;
-    int64_t t0_ms; /* when the cell started (a retry starts again) */
-};
-
-struct progress {
-    enum progress_mode mode;
-    pthread_mutex_t lock;
-    pthread_cond_t wake; /* the ticker sleeps on it; signalled to stop it */
-    pthread_t ticker;
-    int ticking;  /* the ticker thread runs */
-    int stopping; /* asks the ticker to end */
-    struct live_cell *cells; /* running cells, in the order they started */
-    size_t n_cells;
-    size_t cap;
-    size_t drawn; /* lines of the block on the screen, the cursor just below them */
-};
-
-static void timestamp(char ts[16])
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(ts, 16, "%H:%M:%S", &tm);
-}
-
-/* One event as a line: "[HH:MM:SS] cell: msg" (run-wide news has no cell). */
-static void add_event_line(struct mr_buf *b, const char *cell, const char *msg)
-{
-    char ts[16];
-    timestamp(ts);
-    if (cell)
-        mr_buf_addf(b, "[%s] %s: %s", ts, cell, msg);
-    else
-        mr_buf_addf(b, "[%s] %s", ts, msg);
-}
-
-/* write(2) until done: a signal (SIGINT has no SA_RESTART) must not cut a redraw short. */
-static void write_all(int fd, const char *data, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return;
-        data += n;
-        len -= (size_t)n;
-    }
-}
-
-/* The terminal's size, 80x24 when it says nothing. */
-static void term_size(unsigned *cols, unsigned *rows)
-{
-    struct winsize ws;
-    *cols = 80;
-    *rows = 24;
-    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0) {
-        if (ws.ws_col)
-            *cols = ws.ws_col;
-        if (ws.ws_row)
-            *rows = ws.ws_row;
-    }
-}
-
-/* Screen columns of UTF-8 text, one per character (cell ids and steps are ASCII in
- * practice; wide characters would only make a line end early). */
-static size_t text_cols(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xc0) != 0x80;
-    return n;
-}
-
-/* Appends at most max columns of s, ending in "..." when cut, with control characters as
- * spaces: a live line must stay one screen line. */
-static void add_cols(struct mr_buf *b, const char *s, size_t max)
-{
-    size_t total = text_cols(s);
-    size_t keep = total <= max ? total : max >= 3 ? max - 3 : max;
-    size_t n = 0;
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if ((ch & 0xc0) != 0x80 && n++ == keep)
-            break;
-        char out = ch < 0x20 || ch == 0x7f ? ' ' : (char)ch;
-        mr_buf_add(b, &out, 1);
-    }
-    if (keep < total && max >= 3)
-        mr_buf_adds(b, "...");
-}
-
-static void format_elapsed(char out[24], int64_t ms)
-{
-    long long s = ms > 0 ? ms / 1000 : 0;
-    if (s < 3600)
-        snprintf(out, 24, "%02lld:%02lld", s / 60, s % 60);
-    else
-        snprintf(out, 24, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
-}
-
-/* "  ID   STEP   MM:SS" in width columns: the step is cut before the time is. */
-static void add_live_line(struct mr_buf *b, const struct live_cell *c, size_t id_cols,
-                          int64_t now, size_t width)
-{
-    char t[24];
-    format_elapsed(t, now - c->t0_ms);
-    size_t fixed = 2 + id_cols + 3 + 3 + strlen(t);
-    if (fixed + 8 <= width) {
-        mr_buf_adds(b, "  ");
-        add_cols(b, c->id, id_cols);
-        for (size_t n = text_cols(c->id); n < id_cols; n++)
-            mr_buf_adds(b, " ");
-        mr_buf_adds(b, "   ");
-        add_cols(b, c->step, width - fixed);
-        mr_buf_addf(b, "   %s", t);
-    } else {
-        _cleanup_free_ char *line = mr_xasprintf("  %s   %s   %s", c->id, c->step, t);
-        add_cols(b, line, width);
-    }
-}
-
-/* Moves to the top of the block, prints the permanent text (NULL: none), then the block
- * again. Each line is cleared past its end (\033[K) and whatever the old block had below
- * the new one goes too (\033[J). Called with p->lock held. */
-static void live_draw(struct progress *p, const char *permanent)
-{
-    if (!permanent && !p->drawn && !p->n_cells)
-        return;
-    unsigned cols, rows;
-    term_size(&cols, &rows);
-    /* One column short of the width: some terminals wrap a line that fills the width,
-     * and the block would then take more lines than the cursor moves back up. */
-    size_t width = cols > 1 ? cols - 1 : 1;
-    /* The block must fit the screen: the cursor cannot move up past its top. */
-    size_t max_lines = rows > 1 ? rows - 1 : 1;
-    size_t shown = p->n_cells <= max_lines ? p->n_cells : max_lines - 1;
-    struct mr_buf b;
-    mr_buf_init(&b);
-    if (p->drawn)
-        mr_buf_addf(&b, "\033[%zuA", p->drawn);
-    mr_buf_adds(&b, "\r");
-    for (const char *s = permanent; s && *s;) {
-        size_t n = strcspn(s, "\n");
-        mr_buf_add(&b, s, n);
-        mr_buf_adds(&b, "\033[K\n");
-        s += n + (s[n] == '\n');
-    }
-    size_t id_cols = 0;
-    for (size_t i = 0; i < shown; i++) {
-        size_t n = text_cols(p->cells[i].id);
-        id_cols = n > id_cols ? n : id_cols;
-    }
-    /* Ids longer than half the line get cut so the step keeps some room. */
-    id_cols = id_cols < width / 2 ? id_cols : width / 2;
-    int64_t now = mr_now_ms();
-    for (size_t i = 0; i < shown; i++) {
-        add_live_line(&b, &p->cells[i], id_cols, now, width);
-        mr_buf_adds(&b, "\033[K\n");
-    }
-    p->drawn = shown;
-    if (shown < p->n_cells) {
-        _cleanup_free_ char *more = mr_xasprintf("  ... and %zu more cell(s) running",
-                                                 p->n_cells - shown);
-        add_cols(&b, more, width);
-        mr_buf_adds(&b, "\033[K\n");
-        p->drawn++;
-    }
-    mr_buf_adds(&b, "\033[J");
-    write_all(STDERR_FILENO, b.data, b.len);
-    mr_buf_release(&b);
-}
-
-static struct live_cell *live_find(struct progress *p, const char *id)
-{
-    for (size_t i = 0; i < p->n_cells; i++)
-        if (strcmp(p->cells[i].id, id) == 0)
-            return &p->cells[i];
-    return NULL;
-}
-
-static struct live_cell *live_add(struct progress *p, const char *id)
-{
-    if (p->n_cells == p->cap) {
-        p->cap = p->cap ? 2 * p->cap : 8;
-        p->cells = mr_xrealloc(p->cells, p->cap * sizeof(*p->cells));
-    }
-    struct live_cell *c = &p->cells[p->n_cells++];
-    c->id = mr_xstrdup(id);
-    c->step = mr_xstrdup("");
-    c->t0_ms = mr_now_ms();
-    return c;
-}
-
-static void live_remove(struct progress *p, const char *id)
-{
-    struct live_cell *c = live_find(p, id);
-    if (!c)
-        return;
-    free(c->id);
-    free(c->step);
-    size_t i = (size_t)(c - p->cells);
-    memmove(c, c + 1, (p->n_cells - i - 1) * sizeof(*c));
-    p->n_cells--;
-}
-
-/* News that must stay on screen rather than flash by in a live line. */
-static int note_stays(const char *msg)
-{
-    return strncmp(msg, "WARNING", 7) == 0 || strncmp(msg, "ERROR", 5) == 0 ||
-           strncmp(msg, "retrying", 8) == 0;
-}
-
-static void live_event(struct progress *p, enum mr_progress_kind kind, const char *cell,
-                       const char *msg)
-{
-    if (!cell)
-        kind = MR_PROGRESS_RUN;
-    struct live_cell *c = cell ? live_find(p, cell) : NULL;
-    struct mr_buf line;
-    mr_buf_init(&line);
-    switch (kind) {
-    case MR_PROGRESS_START:
-    case MR_PROGRESS_STEP:
-        if (!c)
-            c = live_add(p, cell);
-        else if (kind == MR_PROGRESS_START)
-            c->t0_ms = mr_now_ms();
-        free(c->step);
-        c->step = mr_xstrdup(msg);
-        break;
-    case MR_PROGRESS_NOTE:
-        if (note_stays(msg))
-            add_event_line(&line, cell, msg);
-        break;
-    case MR_PROGRESS_END:
-        live_remove(p, cell);
-        add_event_line(&line, cell, msg);
-        break;
-    case MR_PROGRESS_RUN:
-    default:
-        add_event_line(&line, cell, msg);
-        break;
-    }
-    live_draw(p, line.len ? line.data : NULL);
-    mr_buf_release(&line);
-}
-
-static void progress_event(void *ud, enum mr_progress_kind kind, const char *cell,
-                           const char *msg)
-{
-    struct progress *p = ud;
-    if (p->mode == PROGRESS_QUIET)
-        return;
-    pthread_mutex_lock(&p->lock);
-    if (p->mode == PROGRESS_LIVE) {
-        live_event(p, kind, cell, msg);
-    } else {
-        struct mr_buf line;
-        mr_buf_init(&line);
-        add_event_line(&line, cell, msg);
-        mr_buf_adds(&line, "\n");
-        write_all(STDERR_FILENO, line.data, line.len);
-        mr_buf_release(&line);
-    }
-    pthread_mutex_unlock(&p->lock);
-}
-
-/* Redraws once a second so the elapsed times move while a step takes long. */
-static void *ticker_main(void *arg)
-{
-    struct progress *p = arg;
-    pthread_mutex_lock(&p->lock);
-    while (!p->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += 1;
-        /* 0 is a wakeup that may be spurious; ETIMEDOUT (or any error) ends the wait. */
-        while (!p->stopping && pthread_cond_timedwait(&p->wake, &p->lock, &until) == 0)
-            ;
-        if (!p->stopping && p->n_cells)
-            live_draw(p, NULL);
-    }
-    pthread_mutex_unlock(&p->lock);
-    return NULL;
-}
-
-static void progress_init(struct progress *p, int quiet)
-{
-    memset(p, 0, sizeof(*p));
-    const char *term = getenv("TERM");
-    /* No TERM says as little about escapes as TERM=dumb does. */
-    if (quiet)
-        p->mode = PROGRESS_QUIET;
-    else if (isatty(STDERR_FILENO) && term && term[0] && strcmp(term, "dumb") != 0)
-        p->mode = PROGRESS_LIVE;
-    else
-        p->mode = PROGRESS_LINES;
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->wake, &ca);
-    pthread_condattr_destroy(&ca);
-    if (p->mode != PROGRESS_LIVE)
-        return;
-    /* The ticker takes no signals: SIGINT and SIGTERM must reach a thread of the run. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    /* Without a ticker the block still moves on every event. */
-    p->ticking = pthread_create(&p->ticker, NULL, ticker_main, p) == 0;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
-
-/* Stops the ticker and clears the block, so the summary starts on a clean line. */
-static void progress_release(struct progress *p)
-{
-    pthread_mutex_lock(&p->lock);
-    p->stopping = 1;
-    pthread_cond_signal(&p->wake);
-    pthread_mutex_unlock(&p->lock);
-    if (p->ticking)
-        pthread_join(p->ticker, NULL);
-    /* The run is over: no thread calls progress_event() any more. */
-    for (size_t i = 0; i < p->n_cells; i++) {
-        free(p->cells[i].id);
-        free(p->cells[i].step);
-    }
-    p->n_cells = 0;
-    if (p->mode == PROGRESS_LIVE)
-        live_draw(p, NULL);
-    free(p->cells);
-    pthread_cond_destroy(&p->wake);
-    pthread_mutex_destroy(&p->lock);
-}
 
 static int load(const struct cli *c, const char *path, struct mr_matrix **m)
 {
@@ -568,7 +213,7 @@ static void on_signal(int sig)
 static void add_first_line(struct mr_buf *b, const char *text, size_t max)
 {
     _cleanup_free_ char *first = mr_xstrndup(text, strcspn(text, "\n"));
-    add_cols(b, first, max);
+    mr_buf_add_cols(b, first, max);
 }
 
 /* One line per cell (its counts, time and first failure or error), the totals, and
@@ -578,7 +223,7 @@ static void print_summary(const struct mr_run_result *res)
     const struct mr_report *r = res->report;
     int w = 4;
     for (size_t i = 0; i < r->n_suites; i++) {
-        int n = (int)text_cols(r->suites[i]->name);
+        int n = (int)mr_text_cols(r->suites[i]->name);
         w = n > w ? n : w;
     }
     if (r->n_suites)
@@ -635,19 +280,18 @@ static int cmd_run(struct cli *c, const char *path)
     /* A closed SSH socket must be an error return, not a dead process. */
     signal(SIGPIPE, SIG_IGN);
 
-    struct progress p;
-    progress_init(&p, c->quiet);
+    struct mr_progress *p = mr_progress_new(c->quiet);
     struct mr_run_opts o = {
         .outdir = c->outdir, .accel = c->accel, .uri = c->uri,
         .cells = cells, .n_cells = n_cells, .jobs = c->jobs,
         .overcommit_cpu = c->overcommit_cpu, .overcommit_mem = c->overcommit_mem,
         .stagger_ms = c->stagger_ms,
-        .progress = progress_event, .progress_ud = &p,
+        .progress = mr_progress_event, .progress_ud = p,
     };
     struct mr_run_result res;
     struct mr_err e = { 0 };
     r = mr_pipeline_run(m, &o, &res, &e);
-    progress_release(&p);
+    mr_progress_free(p);
     mr_matrix_free(m);
     if (r < 0) {
         fprintf(stderr, "matrixrun: %s\n", mr_err_msg(&e));

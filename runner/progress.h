@@ -1,0 +1,27 @@
+/* progress.h: the command line's progress display, a callback for the pipeline.
+ *
+ * On a terminal (stderr a tty, TERM set and not "dumb") the bottom of the screen holds a
+ * live block, one line per running cell (id, step, elapsed time), redrawn on every event
+ * and once a second; lines that stay (run-wide news, warnings, errors, retries, ended
+ * cells) scroll above it. Elsewhere every event is one "[HH:MM:SS] cell: message" line. */
+#ifndef MR_PROGRESS_H
+#define MR_PROGRESS_H
+
+#include "pipeline.h"
+
+struct mr_progress;
+
+/* quiet: show nothing. Free with mr_progress_free(), which also clears the live block. */
+struct mr_progress *mr_progress_new(int quiet);
+void mr_progress_free(struct mr_progress *p);
+
+/* The pipeline's progress callback (ud is the struct mr_progress); thread-safe. */
+void mr_progress_event(void *ud, enum mr_progress_kind kind, const char *cell,
+                       const char *msg);
+
+/* Text columns of UTF-8 text (code points; wide characters count as one). */
+size_t mr_text_cols(const char *s);
+/* Appends s cut to max columns ("..." marks a cut), control characters as spaces. */
+void mr_buf_add_cols(struct mr_buf *b, const char *s, size_t max);
+
+#endif
