@@ -1,5 +1,5 @@
-/* cli.c: parses matrixrun's command line, dispatches to one handler per verb, and prints a run's
- * summary (progress: progress.c). */
+/* cli.c: parses matrixrun's command line, dispatches to one handler per verb, and
+ * prints a run's summary (the progress display is progress.c). */
 #define _GNU_SOURCE
 #include "cli.h"
 
