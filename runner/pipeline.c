@@ -668,8 +668,9 @@ static void set_seconds_prop(struct mr_suite *s, const char *name, int64_t ms)
     mr_suite_set_prop(s, name, v);
 }
 
-/* One attempt at a cell; its suite is rep's last. */
-static void run_cell_once(struct slot *sl, struct mr_report *rep)
+/* One attempt at a cell; its suite is rep's last. Returns 1 when the cell's time limit
+ * ran out (another attempt would not have more time), else 0. */
+static int run_cell_once(struct slot *sl, struct mr_report *rep)
 {
     struct run *run = sl->run;
     struct host *host = sl->host;
@@ -723,6 +724,7 @@ static void run_cell_once(struct slot *sl, struct mr_report *rep)
     int64_t t0 = mr_now_ms();
     int64_t t_prepare = -1; /* the phases' times, for the report's time.* properties */
     int64_t t_collect, t_teardown;
+    int out_of_time = 0;
     int r;
 
     progress(run, MR_PROGRESS_STEP, name, "preparing");
@@ -798,7 +800,8 @@ static void run_cell_once(struct slot *sl, struct mr_report *rep)
     r = mr_ssh_connect(&cl->target, deadline, &cl->ssh, &e);
     boot->time_s = secs_since(t0);
     if (r < 0) {
-        if (r == -ETIMEDOUT && cut)
+        out_of_time = r == -ETIMEDOUT && cut;
+        if (out_of_time)
             mr_case_set(boot, MR_VERDICT_ERROR, "timeout",
                         "boot: the cell's time limit of %u s (matrix cell-timeout) ran out "
                         "before the guest answered SSH: %s",
@@ -891,16 +894,16 @@ done:
         set_seconds_prop(s, "time.prepare", t_prepare);
     set_seconds_prop(s, "time.collect", t_collect);
     set_seconds_prop(s, "time.teardown", t_teardown);
+    return out_of_time;
 }
 
 /* A boot that timed out or hit the machinery may go better a second time; a refused host
- * key, a failed install or a failed test would not, nor would a cell out of time. */
+ * key, a failed install or a failed test would not. */
 static int boot_failed_retryably(const struct mr_suite *s)
 {
     const struct mr_case *boot = s->n_cases ? s->cases[0] : NULL;
     return boot && boot->verdict == MR_VERDICT_ERROR && boot->type &&
-           (strcmp(boot->type, "timeout") == 0 || strcmp(boot->type, "infrastructure") == 0) &&
-           !strstr(boot->message, "cell-timeout");
+           (strcmp(boot->type, "timeout") == 0 || strcmp(boot->type, "infrastructure") == 0);
 }
 
 /* One line on how the cell ended, for progress. */
@@ -922,9 +925,11 @@ static void run_cell(struct slot *sl)
     mr_buf_init(&history);
     unsigned attempt;
     for (attempt = 1;; attempt++) {
-        run_cell_once(sl, sl->rep);
+        /* A cell whose own time limit ran out is not run again. */
+        int out_of_time = run_cell_once(sl, sl->rep);
         struct mr_suite *s = sl->rep->suites[sl->rep->n_suites - 1];
-        if (attempt > run->m->retries || mr_interrupted || !boot_failed_retryably(s))
+        if (attempt > run->m->retries || mr_interrupted || out_of_time ||
+            !boot_failed_retryably(s))
             break;
         _cleanup_free_ char *dir = mr_xasprintf("%s/%s", run->outdir_abs, id);
         _cleanup_free_ char *from = mr_xasprintf("%s/serial.log", dir);
@@ -1183,11 +1188,15 @@ int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
         /* What killed runs left behind is only reported here; `clean` removes it. */
         struct mr_leftovers lo = { 0 };
         struct mr_err le = { 0 };
-        if (mr_leftover_scan(h->conn, base, &lo, &le) == 0 && (lo.n_dirs || lo.n_domains))
-            progress(&run, MR_PROGRESS_RUN, NULL,
-                     "WARNING earlier runs left %zu work folder(s) in %s and %zu guest(s) on "
-                     "%s behind; 'matrixrun clean' removes them",
-                     lo.n_dirs, base, lo.n_domains, h->uri);
+        if (mr_leftover_scan(h->conn, base, &lo, &le) == 0) {
+            /* The work folders are this machine's: the first host's scan counts them. */
+            size_t dirs = i == 0 ? lo.n_dirs : 0;
+            if (dirs || lo.n_domains)
+                progress(&run, MR_PROGRESS_RUN, NULL,
+                         "WARNING earlier runs left %zu work folder(s) in %s and %zu guest(s) "
+                         "on %s behind; 'matrixrun clean' removes them",
+                         dirs, base, lo.n_domains, h->uri);
+        }
         mr_leftovers_release(&lo);
         mr_err_release(&le);
         if (!h->conn) {
