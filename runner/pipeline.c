@@ -17,6 +17,7 @@
 #include "family.h"
 #include "guest.h"
 #include "leftover.h"
+#include "remote_store.h"
 #include "seed.h"
 #include "ssh.h"
 #include "tunnel.h"
@@ -34,6 +35,7 @@ struct host {
     const char *uri;
     virConnectPtr conn;
     struct mr_tunnel *tunnel; /* remote hosts: guests are reached through it */
+    virStoragePoolPtr pool;   /* remote hosts: cells' overlays, seeds, serial logs */
     char *hostname;
     enum mr_accel accel;
     unsigned cpus;        /* the host's CPUs */
@@ -668,6 +670,21 @@ static void set_seconds_prop(struct mr_suite *s, const char *name, int64_t ms)
     mr_suite_set_prop(s, name, v);
 }
 
+/* Copies a remote cell's serial log from its host into the report folder; a failure is
+ * noted in the manifest (the archive then says the guest wrote none). */
+static void cell_fetch_serial(struct cell *cl, struct mr_remote_store *rs)
+{
+    if (!rs->serial)
+        return;
+    struct mr_err e = { 0 };
+    if (mr_remote_store_fetch_serial(rs, cl->serial, &e) < 0) {
+        mr_buf_addf(&cl->manifest, "%-28s not copied from the host: %s\n", "serial.log",
+                    mr_err_msg(&e));
+        progress(cl->run, MR_PROGRESS_NOTE, cl->name, "WARNING %s", mr_err_msg(&e));
+    }
+    mr_err_release(&e);
+}
+
 /* One attempt at a cell; its suite is rep's last. Returns 1 when the cell's time limit
  * ran out (another attempt would not have more time), else 0. */
 static int run_cell_once(struct slot *sl, struct mr_report *rep)
@@ -715,12 +732,15 @@ static int run_cell_once(struct slot *sl, struct mr_report *rep)
     struct mr_err e = { 0 };
     struct mr_guest g;
     mr_guest_init(&g);
+    _cleanup_free_ char *domname = mr_xasprintf("mr-%s-%s", run->run_id, name);
+    /* A remote host shares no folder with matrixrun: the cell's files go to its pool. */
+    struct mr_remote_store rs;
+    mr_remote_store_init(&rs, host->pool, domname);
     cl->celldir = mr_xasprintf("%s/%s", run->outdir_abs, name);
     cl->serial = mr_xasprintf("%s/serial.log", cl->celldir);
     _cleanup_free_ char *xml = NULL;
     _cleanup_free_ char *cmdline = NULL;
     _cleanup_free_ char *mac = random_mac();
-    _cleanup_free_ char *domname = mr_xasprintf("mr-%s-%s", run->run_id, name);
     int64_t t0 = mr_now_ms();
     int64_t t_prepare = -1; /* the phases' times, for the report's time.* properties */
     int64_t t_collect, t_teardown;
@@ -742,12 +762,19 @@ static int run_cell_once(struct slot *sl, struct mr_report *rep)
         step_error(boot, r, "boot", &e);
         goto fail;
     }
-    if (img->disk) {
+    if (img->disk && host->pool) {
+        r = mr_remote_store_overlay(&rs, img->disk, &e);
+    } else if (img->disk) {
         g.overlay = mr_xasprintf("%s/%s.qcow2", run->workdir, name);
-        if ((r = mr_guest_overlay_create(img->disk, g.overlay, &e)) < 0) {
-            step_error(boot, r, "boot", &e);
-            goto fail;
-        }
+        r = mr_guest_overlay_create(img->disk, g.overlay, &e);
+    }
+    if (r >= 0 && cl->seed_iso && host->pool)
+        r = mr_remote_store_seed(&rs, cl->seed_iso, &e);
+    if (r >= 0 && host->pool)
+        r = mr_remote_store_serial(&rs, &e);
+    if (r < 0) {
+        step_error(boot, r, "boot", &e);
+        goto fail;
     }
     int port = take_port(run, host);
     if (port < 0) {
@@ -765,8 +792,10 @@ static int run_cell_once(struct slot *sl, struct mr_report *rep)
     struct mr_domain_spec spec = {
         .name = domname, .run_id = run->run_id, .cell = name, .run_dir = run->workdir,
         .accel = host->accel, .memory_mib = mc->memory_mib, .vcpus = mc->vcpus,
-        .disk = g.overlay, .kernel = img->kernel, .initrd = img->initrd, .cmdline = cmdline,
-        .serial_log = cl->serial, .ssh_port = port, .seed_iso = cl->seed_iso, .mac = mac,
+        .disk = host->pool ? rs.overlay_path : g.overlay, .kernel = img->kernel,
+        .initrd = img->initrd, .cmdline = cmdline,
+        .serial_log = host->pool ? rs.serial_path : cl->serial, .ssh_port = port,
+        .seed_iso = host->pool ? rs.seed_path : cl->seed_iso, .mac = mac,
     };
     if (!(xml = mr_domxml_build(&spec, &e))) {
         step_error(boot, -EINVAL, "boot", &e);
@@ -819,6 +848,7 @@ static int run_cell_once(struct slot *sl, struct mr_report *rep)
             mr_case_set(boot, MR_VERDICT_ERROR, "refused", "boot: %s", mr_err_msg(&e));
         else
             step_error(boot, r, "boot", &e);
+        cell_fetch_serial(cl, &rs);
         _cleanup_free_ char *tail = serial_tail(cl->serial);
         mr_case_set_out(boot, tail, strlen(tail));
         goto fail;
@@ -881,6 +911,8 @@ done:
     }
     /* The domain goes first so the serial log in the archive is complete. */
     mr_guest_release(&g);
+    cell_fetch_serial(cl, &rs);
+    mr_remote_store_release(&rs);
     if (access(cl->celldir, W_OK) == 0)
         write_artifacts(cl);
     if (cl->reconnects)
@@ -1184,6 +1216,10 @@ int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
         struct mr_err he = { 0 };
         h->uri = o->uri ? o->uri : m->hosts[i].uri;
         h->accel = o->accel >= 0 ? (enum mr_accel)o->accel : m->hosts[i].accel;
+        /* Remote hosts' storage streams need libvirt's event loop (remote_store.h). */
+        if (mr_tunnel_uri_is_remote(h->uri) == 1 && mr_remote_store_event_loop_start() < 0)
+            progress(&run, MR_PROGRESS_RUN, NULL,
+                     "WARNING no libvirt event loop: downloads from %s may hang", h->uri);
         h->conn = mr_guest_connect(h->uri, &he);
         /* What killed runs left behind is only reported here; `clean` removes it. */
         struct mr_leftovers lo = { 0 };
@@ -1218,6 +1254,20 @@ int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
                 mr_err_set(&setup, "no SSH tunnel to the guests of %s: %s", h->uri,
                            mr_err_msg(&he));
             mr_err_release(&he);
+            virConnectClose(h->conn);
+            h->conn = NULL;
+            continue;
+        }
+        if (h->tunnel && mr_remote_store_open_pool(h->conn, MR_REMOTE_STORE_POOL,
+                                                   MR_REMOTE_STORE_TARGET, &h->pool, &he) < 0) {
+            progress(&run, MR_PROGRESS_RUN, NULL, "ERROR no storage for the cells of %s: %s%s",
+                     h->uri, mr_err_msg(&he), run.n_hosts > 1 ? "; no cell runs there" : "");
+            if (!setup.msg)
+                mr_err_set(&setup, "no storage for the cells of %s: %s", h->uri,
+                           mr_err_msg(&he));
+            mr_err_release(&he);
+            mr_tunnel_close(h->tunnel);
+            h->tunnel = NULL;
             virConnectClose(h->conn);
             h->conn = NULL;
             continue;
@@ -1269,6 +1319,8 @@ out:
     free(slots);
     for (size_t i = 0; i < run.n_hosts; i++) {
         mr_tunnel_close(run.hosts[i].tunnel);
+        if (run.hosts[i].pool)
+            virStoragePoolFree(run.hosts[i].pool);
         if (run.hosts[i].conn)
             virConnectClose(run.hosts[i].conn);
         free(run.hosts[i].hostname);

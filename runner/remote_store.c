@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -45,6 +46,54 @@ static char *xml_escape(const char *s)
     if (!b.data)
         mr_buf_adds(&b, "");
     return mr_buf_detach(&b, NULL);
+}
+
+static pthread_once_t loop_once = PTHREAD_ONCE_INIT;
+static int loop_result;
+static pthread_mutex_t loop_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t loop_ready = PTHREAD_COND_INITIALIZER;
+static int loop_registered;
+
+static void *event_loop(void *arg)
+{
+    (void)arg;
+    /* Registration and running happen in this thread's order, so no iteration runs
+     * before the implementation exists. */
+    pthread_mutex_lock(&loop_lock);
+    loop_registered = virEventRegisterDefaultImpl() == 0 ? 1 : -1;
+    pthread_cond_broadcast(&loop_ready);
+    pthread_mutex_unlock(&loop_lock);
+    if (loop_registered < 0)
+        return NULL;
+    for (;;)
+        if (virEventRunDefaultImpl() < 0)
+            mr_sleep_ms(100);
+    return NULL;
+}
+
+static void event_loop_once(void)
+{
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int r = pthread_create(&t, &attr, event_loop, NULL);
+    pthread_attr_destroy(&attr);
+    if (r != 0) {
+        loop_result = -r;
+        return;
+    }
+    pthread_mutex_lock(&loop_lock);
+    while (!loop_registered)
+        pthread_cond_wait(&loop_ready, &loop_lock);
+    loop_result = loop_registered > 0 ? 0 : -EIO;
+    pthread_mutex_unlock(&loop_lock);
+}
+
+int mr_remote_store_event_loop_start(void)
+{
+    (void)pthread_once(&loop_once, event_loop_once);
+    return loop_result;
 }
 
 static int pool_start(virStoragePoolPtr p, const char *name, struct mr_err *err)

@@ -19,6 +19,15 @@
 #define MR_REMOTE_STORE_POOL "matrixrun"
 #define MR_REMOTE_STORE_TARGET "/var/lib/libvirt/matrixrun"
 
+/* Registers libvirt's default event loop and runs it in a thread of its own, once per
+ * process; call it before opening a remote host's connection. Streams over a remote
+ * connection need it: without one, a download over qemu+libssh hangs about one time in
+ * two, waiting for data libvirt's client already holds (seen with libvirt 9.0). With
+ * it, libvirt also sends keepalives on the connections opened after. Connections opened
+ * before it are not affected, so local hosts keep working as they did. Returns 0, or
+ * -errno if the thread could not start (the loop is then not registered either). */
+int mr_remote_store_event_loop_start(void) MR_WUR;
+
 /* Finds the directory pool `name` on conn; when missing, defines it (persistent, target
  * folder target, autostart), builds and starts it; when inactive, starts it. A pool that
  * another run defines at the same moment is taken as found. Returns 0 and *ret, or

@@ -5,7 +5,10 @@
 # on 127.0.0.1. The cells must be spread over both hosts by their free capacity, each
 # report must name its host, and the remote host's guest must be reached through an SSH
 # tunnel over that host's connection (direct-tcpip, seen in the sshd's log), not through
-# its forwarded port directly.
+# its forwarded port directly. The remote host shares no storage with matrixrun: the
+# remote cell's overlay, seed and serial log must go through the host's storage pool
+# `matrixrun` (watched with virsh over the remote URI while the run goes), never through
+# the local work folder, and the pool must hold none of them afterwards.
 . "$(dirname "$0")/e2e_lib.sh"
 mr=$1
 src=$2
@@ -72,7 +75,17 @@ XML
 
 # Both hosts offer 2 vCPUs (it is the same machine): the first cell goes to the first
 # host, the second to the host with more free vCPUs, the remote one.
-MATRIXRUN_WORKDIR=$tmp/work "$mr" "$tmp/hosts.xml" -o "$tmp/r" >"$tmp/out" 2>&1
+MATRIXRUN_WORKDIR=$tmp/work "$mr" "$tmp/hosts.xml" -o "$tmp/r" >"$tmp/out" 2>&1 &
+mr_pid=$!
+# While it runs: what the remote pool holds, and which overlays the local work folder holds.
+: >"$tmp/pool.seen"
+: >"$tmp/work.seen"
+while kill -0 "$mr_pid" 2>/dev/null; do
+    virsh -c "$remote" vol-list matrixrun 2>/dev/null | awk 'NR > 2 && $1 != "" { print $1 }' >>"$tmp/pool.seen"
+    find "$tmp/work" -name '*.qcow2' -printf '%f\n' 2>/dev/null >>"$tmp/work.seen"
+    sleep 0.3
+done
+wait "$mr_pid"
 rc=$?
 cat "$tmp/out"
 r=$tmp/r/junit.xml
@@ -89,6 +102,22 @@ gport=$(sed -n 's/.*m\.SLOT=2: booting (.*ssh on 127\.0\.0\.1:\([0-9]*\) of .*/\
 if [ -n "$gport" ]; then ok "the remote guest's port ($gport) is named as the remote host's"; else bad "no remote boot line"; fi
 expect_has "sshd carried a direct-tcpip channel to the guest's port" "$(cat "$tmp/sshd.log")" \
     "server_request_direct_tcpip: originator 127.0.0.1 port 0, target 127.0.0.1 port $gport"
+# Storage: the remote cell's files lived in the remote pool, the local cell's overlay in
+# the local work folder, each only there.
+run_id=$(xp "$r" "string(//testsuite[@name='m.SLOT=2']/properties/property[@name='run.id']/@value)")
+seen_pool=$(sort -u "$tmp/pool.seen" | grep -F "mr-$run_id-" | tr '\n' ' ')
+seen_work=$(sort -u "$tmp/work.seen" | tr '\n' ' ')
+expect_has "the remote cell's overlay was a volume of the remote pool" "$seen_pool" "mr-$run_id-m.SLOT=2.qcow2"
+expect_has "the remote cell's serial log was a volume of the remote pool" "$seen_pool" "mr-$run_id-m.SLOT=2-serial.log"
+expect_eq "the local cell used no pool volume" "$(grep -c -F "mr-$run_id-m.SLOT=1" "$tmp/pool.seen")" 0
+expect_has "the local cell's overlay was in the local work folder" "$seen_work" "m.SLOT=1.qcow2"
+expect_eq "the remote cell's overlay was never in the local work folder" "$(grep -c 'SLOT=2' "$tmp/work.seen")" 0
+serial=$tmp/r/m.SLOT=2/serial.log
+if [ -s "$serial" ]; then ok "the remote cell's serial log was copied into its report"; else bad "no serial log for the remote cell at $serial"; fi
+expect_has "the remote cell's serial log holds the guest's boot text" "$(cat "$serial" 2>/dev/null)" "Linux version"
+expect_has "the archive carries it" "$(tar -tzf "$tmp/r/m.SLOT=2/artifacts.tar.gz" 2>/dev/null)" "serial.log"
+left=$(virsh -c "$remote" vol-list matrixrun 2>&1 | grep -F "mr-$run_id-" || true)
+expect_eq "the remote pool holds none of the run's volumes" "$left" ""
 expect_clean "$tmp/work" "$doms_before"
 kill "$sshd_pid"
 wait "$sshd_pid" 2>/dev/null
