@@ -187,6 +187,19 @@ START_TEST(test_remote_store_names_pool_it_cannot_define)
 }
 END_TEST
 
+START_TEST(test_remote_store_event_loop_starts_once_and_connections_still_work)
+{
+    ck_assert_int_eq(mr_remote_store_event_loop_start(), 0);
+    ck_assert_int_eq(mr_remote_store_event_loop_start(), 0);
+    virConnectPtr c = conn();
+    struct mr_err e = { 0 };
+    virStoragePoolPtr p = NULL;
+    ck_assert_int_eq(mr_remote_store_open_pool(c, "matrixrun", TARGET, &p, &e), 0);
+    virStoragePoolFree(p);
+    virConnectClose(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("remote_store");
@@ -201,6 +214,9 @@ int main(void)
     tcase_add_test(vols, test_remote_store_failed_seed_upload_leaves_no_volume);
     tcase_add_test(vols, test_remote_store_fetch_without_serial_volume_fails);
     suite_add_tcase(s, vols);
+    TCase *loop = tcase_create("event loop");
+    tcase_add_test(loop, test_remote_store_event_loop_starts_once_and_connections_still_work);
+    suite_add_tcase(s, loop);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
