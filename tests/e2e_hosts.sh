@@ -8,7 +8,8 @@
 # its forwarded port directly. The remote host shares no storage with matrixrun: the
 # remote cell's overlay, seed and serial log must go through the host's storage pool
 # `matrixrun` (watched with virsh over the remote URI while the run goes), never through
-# the local work folder, and the pool must hold none of them afterwards.
+# the local work folder, and the pool must hold none of them afterwards. A second run puts
+# a cloud-init guest on the remote host alone, so its NoCloud seed ISO is uploaded too.
 . "$(dirname "$0")/e2e_lib.sh"
 mr=$1
 src=$2
@@ -119,6 +120,46 @@ expect_has "the archive carries it" "$(tar -tzf "$tmp/r/m.SLOT=2/artifacts.tar.g
 left=$(virsh -c "$remote" vol-list matrixrun 2>&1 | grep -F "mr-$run_id-" || true)
 expect_eq "the remote pool holds none of the run's volumes" "$left" ""
 expect_clean "$tmp/work" "$doms_before"
+
+# A seeded guest (the cloud image, provisioned by cloud-init from matrixrun's NoCloud seed)
+# on the remote host alone: the seed ISO is made here and uploaded into the pool.
+cat >"$tmp/seeded.xml" <<XML
+<matrix version="1" name="seeded" retries="0">
+  <host uri="$E2E_URI" accel="tcg"/>
+  <image name="cloud" family="debian" version="12" memory-mib="1024" vcpus="2" boot-timeout="400">
+    <disk path="$img/cloud.qcow2"/>
+  </image>
+  <package name="mr-demo" version="1.0" install-timeout="300">
+    <artifact family="debian" path="$img/mr-demo_1.0_all.deb"/>
+  </package>
+  <test name="selftest" timeout="60">mr-demo selftest</test>
+</matrix>
+XML
+MATRIXRUN_WORKDIR=$tmp/work2 "$mr" "$tmp/seeded.xml" --connect "$remote" -o "$tmp/r2" >"$tmp/out2" 2>&1 &
+mr_pid=$!
+: >"$tmp/pool2.seen"
+while kill -0 "$mr_pid" 2>/dev/null; do
+    virsh -c "$remote" vol-list matrixrun 2>/dev/null | awk 'NR > 2 && $1 != "" { print $1 }' >>"$tmp/pool2.seen"
+    find "$tmp/work2" -name '*.qcow2' -printf '%f\n' 2>/dev/null >>"$tmp/pool2.seen.work"
+    sleep 0.5
+done
+wait "$mr_pid"
+rc=$?
+cat "$tmp/out2"
+r2=$tmp/r2/junit.xml
+expect_eq "seeded: exit code" "$rc" 0
+expect_verdict "$r2" cloud boot pass
+expect_verdict "$r2" cloud selftest pass
+expect_eq "seeded: provisioned by the seed" "$(xp "$r2" "string(//testsuite[@name='cloud']/properties/property[@name='provisioning']/@value)")" "cloud-init seed"
+run2=$(xp "$r2" "string(//testsuite[@name='cloud']/properties/property[@name='run.id']/@value)")
+seen2=$(sort -u "$tmp/pool2.seen" | grep -F "mr-$run2-" | tr '\n' ' ')
+expect_has "seeded: the seed ISO was a volume of the remote pool" "$seen2" "mr-$run2-cloud-seed.iso"
+expect_has "seeded: so was the overlay" "$seen2" "mr-$run2-cloud.qcow2"
+expect_eq "seeded: no overlay in the local work folder" "$(cat "$tmp/pool2.seen.work" 2>/dev/null)" ""
+expect_has "seeded: the serial log came back from the pool" "$(cat "$tmp/r2/cloud/serial.log" 2>/dev/null)" "Welcome to Debian"
+left=$(virsh -c "$remote" vol-list matrixrun 2>&1 | grep -F "mr-$run2-" || true)
+expect_eq "seeded: the remote pool holds none of the run's volumes" "$left" ""
+expect_clean "$tmp/work2" "$doms_before"
 kill "$sshd_pid"
 wait "$sshd_pid" 2>/dev/null
 trap - EXIT
