@@ -165,8 +165,9 @@ char *mr_domxml_build(const struct mr_domain_spec *s, struct mr_err *err)
         W(end(w));
         W(end(w));
     }
-    /* The serial console goes straight into the cell's report folder: libvirt opens
-     * the file and hands QEMU the descriptor, so the guest never waits on a reader. */
+    /* The serial console goes straight into a file (the cell's report folder, or on a
+     * remote host a volume of matrixrun's pool): libvirt opens it and hands QEMU the
+     * descriptor, so the guest never waits on a reader. */
     W(start(w, "serial"));
     W(attr(w, "type", "file"));
     W(start(w, "source"));

@@ -16,13 +16,13 @@ struct mr_domain_spec {
     enum mr_accel accel;   /* MR_ACCEL_KVM or MR_ACCEL_TCG */
     unsigned memory_mib;
     unsigned vcpus;
-    const char *disk;      /* overlay path, or NULL */
+    const char *disk;      /* overlay path on the libvirt host, or NULL */
     const char *kernel;    /* or NULL to boot from the disk */
     const char *initrd;
     const char *cmdline;   /* complete kernel command line */
-    const char *serial_log;
+    const char *serial_log; /* file on the libvirt host */
     int ssh_port;          /* host port on 127.0.0.1 forwarded to the guest's port 22 */
-    const char *seed_iso;  /* NoCloud seed attached as a CD-ROM, or NULL */
+    const char *seed_iso;  /* NoCloud seed (on the host) attached as a CD-ROM, or NULL */
     const char *mac;       /* the NIC's MAC address ("52:54:00:..."), or NULL for QEMU's */
 };
 

@@ -104,7 +104,8 @@ START_TEST(test_remote_store_overlay_error_names_base_and_libvirt_reason)
     mr_remote_store_init(&st, p, "mr-run-cell");
     ck_assert_int_lt(mr_remote_store_overlay(&st, "/images/base.qcow2", &e), 0);
     ck_assert_ptr_nonnull(strstr(mr_err_msg(&e), "over '/images/base.qcow2'"));
-    ck_assert_ptr_nonnull(strstr(mr_err_msg(&e), "volume 'mr-run-cell.qcow2' in storage pool 'matrixrun'"));
+    ck_assert_ptr_nonnull(
+        strstr(mr_err_msg(&e), "volume 'mr-run-cell.qcow2' in storage pool 'matrixrun'"));
     ck_assert_ptr_nonnull(strstr(mr_err_msg(&e), "capacity"));
     ck_assert(!has_vol(p, "mr-run-cell.qcow2"));
     ck_assert_ptr_null(st.overlay_path);

@@ -160,6 +160,27 @@ expect_has "seeded: the serial log came back from the pool" "$(cat "$tmp/r2/clou
 left=$(virsh -c "$remote" vol-list matrixrun 2>&1 | grep -F "mr-$run2-" || true)
 expect_eq "seeded: the remote pool holds none of the run's volumes" "$left" ""
 expect_clean "$tmp/work2" "$doms_before"
+
+# A boot that fails on the remote host: the boot error carries the end of the serial log,
+# fetched from the pool while the guest still ran; nothing stays in the pool.
+sed -e 's/name="hosts"/name="hosts" retries="0"/' -e 's/boot-timeout="240"/boot-timeout="10"/' \
+    -e '/<axis/d' "$tmp/hosts.xml" >"$tmp/fail.xml"
+MATRIXRUN_WORKDIR=$tmp/work3 "$mr" "$tmp/fail.xml" --connect "$remote" -o "$tmp/r3" >"$tmp/out3" 2>&1
+rc=$?
+r3=$tmp/r3/junit.xml
+expect_eq "failed boot: exit code" "$rc" 3
+expect_verdict "$r3" m boot error
+# (10 s under TCG: the kernel has printed for a few seconds, SSH is not up yet)
+tail3=$(xp "$r3" "string(//testsuite[@name='m']/testcase[@name='boot']/system-out)")
+if [[ "$tail3" =~ last\ [1-9][0-9]*\ bytes\ of\ the\ serial\ console && "$tail3" == *"] "* ]]; then
+    ok "failed boot: the error shows the serial log's end, fetched from the pool"
+else
+    bad "failed boot: no serial log in the error: '${tail3:0:300}'"
+fi
+run3=$(xp "$r3" "string(//testsuite[@name='m']/properties/property[@name='run.id']/@value)")
+left=$(virsh -c "$remote" vol-list matrixrun 2>&1 | grep -F "mr-$run3-" || true)
+expect_eq "failed boot: the remote pool holds none of the run's volumes" "$left" ""
+expect_clean "$tmp/work3" "$doms_before"
 kill "$sshd_pid"
 wait "$sshd_pid" 2>/dev/null
 trap - EXIT
