@@ -1326,6 +1326,7 @@ out:
         free(run.hosts[i].hostname);
     }
     free(run.hosts);
+    mr_remote_store_event_loop_stop();
     free(run.ports);
     /* The private key lives only in the work folder and goes with it. */
     mr_sshkey_release(&run.key);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -49,10 +50,12 @@ static char *xml_escape(const char *s)
 }
 
 static pthread_once_t loop_once = PTHREAD_ONCE_INIT;
-static int loop_result;
+static int loop_result = -EAGAIN;
 static pthread_mutex_t loop_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t loop_ready = PTHREAD_COND_INITIALIZER;
 static int loop_registered;
+static pthread_t loop_thread;
+static atomic_int loop_stop;
 
 static void *event_loop(void *arg)
 {
@@ -65,7 +68,7 @@ static void *event_loop(void *arg)
     pthread_mutex_unlock(&loop_lock);
     if (loop_registered < 0)
         return NULL;
-    for (;;)
+    while (!atomic_load(&loop_stop))
         if (virEventRunDefaultImpl() < 0)
             mr_sleep_ms(100);
     return NULL;
@@ -73,12 +76,7 @@ static void *event_loop(void *arg)
 
 static void event_loop_once(void)
 {
-    pthread_t t;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int r = pthread_create(&t, &attr, event_loop, NULL);
-    pthread_attr_destroy(&attr);
+    int r = pthread_create(&loop_thread, NULL, event_loop, NULL);
     if (r != 0) {
         loop_result = -r;
         return;
@@ -88,12 +86,29 @@ static void event_loop_once(void)
         pthread_cond_wait(&loop_ready, &loop_lock);
     loop_result = loop_registered > 0 ? 0 : -EIO;
     pthread_mutex_unlock(&loop_lock);
+    if (loop_result < 0)
+        pthread_join(loop_thread, NULL);
 }
 
 int mr_remote_store_event_loop_start(void)
 {
     (void)pthread_once(&loop_once, event_loop_once);
     return loop_result;
+}
+
+static void wake_loop(int timer, void *opaque)
+{
+    (void)opaque;
+    virEventRemoveTimeout(timer);
+}
+
+void mr_remote_store_event_loop_stop(void)
+{
+    if (loop_result != 0 || atomic_exchange(&loop_stop, 1))
+        return;
+    /* A timer due now makes the loop's current iteration return, and it sees the flag. */
+    if (virEventAddTimeout(0, wake_loop, NULL, NULL) >= 0)
+        pthread_join(loop_thread, NULL);
 }
 
 static int pool_start(virStoragePoolPtr p, const char *name, struct mr_err *err)

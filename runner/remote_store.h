@@ -27,6 +27,11 @@
  * starts it; connections opened after it, local ones too, use it. Returns 0, or
  * -errno if the thread could not start (the loop is then not registered either). */
 int mr_remote_store_event_loop_start(void) MR_WUR;
+/* Stops that loop's thread and waits for it, once every connection is closed: a process
+ * that exits while the thread still runs libvirt's deferred work may crash (seen: a
+ * segfault in that thread after the run's report was written). Does nothing if the loop
+ * never started; the loop cannot start again after. */
+void mr_remote_store_event_loop_stop(void);
 
 /* Finds the directory pool `name` on conn; when missing, defines it (persistent, target
  * folder target, autostart), builds and starts it; when inactive, starts it. A pool that

@@ -188,7 +188,7 @@ START_TEST(test_remote_store_names_pool_it_cannot_define)
 }
 END_TEST
 
-START_TEST(test_remote_store_event_loop_starts_once_and_connections_still_work)
+START_TEST(test_remote_store_event_loop_starts_once_and_stops)
 {
     ck_assert_int_eq(mr_remote_store_event_loop_start(), 0);
     ck_assert_int_eq(mr_remote_store_event_loop_start(), 0);
@@ -198,6 +198,14 @@ START_TEST(test_remote_store_event_loop_starts_once_and_connections_still_work)
     ck_assert_int_eq(mr_remote_store_open_pool(c, "matrixrun", TARGET, &p, &e), 0);
     virStoragePoolFree(p);
     virConnectClose(c);
+    mr_remote_store_event_loop_stop(); /* returns: the thread ended */
+    mr_remote_store_event_loop_stop(); /* twice is harmless */
+}
+END_TEST
+
+START_TEST(test_remote_store_event_loop_stop_without_start_does_nothing)
+{
+    mr_remote_store_event_loop_stop();
 }
 END_TEST
 
@@ -216,7 +224,8 @@ int main(void)
     tcase_add_test(vols, test_remote_store_fetch_without_serial_volume_fails);
     suite_add_tcase(s, vols);
     TCase *loop = tcase_create("event loop");
-    tcase_add_test(loop, test_remote_store_event_loop_starts_once_and_connections_still_work);
+    tcase_add_test(loop, test_remote_store_event_loop_starts_once_and_stops);
+    tcase_add_test(loop, test_remote_store_event_loop_stop_without_start_does_nothing);
     suite_add_tcase(s, loop);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
