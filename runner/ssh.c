@@ -506,11 +506,10 @@ int mr_ssh_exec(struct mr_ssh *s, const char *cmd, int64_t timeout_ms, struct mr
         mr_err_set(err, "cannot open an SSH channel: %s", ssh_msg(s));
         return mr_now_ms() >= deadline ? -ETIMEDOUT : -EIO;
     }
+    /* The same libssh2 quirk can fail the exec request too. That is not taken as "the
+     * command started": a channel that ends without an exit status reads as status 0,
+     * so a command that never ran would pass. It is a failed step instead. */
     int rc = NB(s, deadline, libssh2_channel_exec(ch, cmd));
-    /* The same libssh2 quirk after the exec request went out: the command runs (the
-     * server's reply stays unread), so its output and exit status are read as usual. */
-    if (rc == LIBSSH2_ERROR_SOCKET_NONE)
-        rc = 0;
     if (rc) {
         mr_err_set(err, "cannot start the command: %s (libssh2 error %d)",
                    rc == -EINTR ? "interrupted" : ssh_msg(s), rc);
