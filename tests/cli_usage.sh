@@ -207,5 +207,17 @@ check run-only 3 "" "$mr" run "$good" --only deb-a --connect nosuch:///x -o "$ou
 suites=$(grep -o '<testsuite name="[^"]*"' "$out/junit.xml" | cut -d'"' -f2 | tr '\n' ' ')
 [ "$suites" = "deb-a " ] || { echo "FAIL run --only deb-a: report holds '$suites'"; fails=$((fails + 1)); }
 rm -rf "$out"
+# A cell bigger than every host's budget is not refused: it runs alone, with a warning
+# (libvirt's test driver: 16 CPUs x 0.05 leaves no vCPU for the run).
+out=$(mktemp -d)
+MATRIXRUN_WORKDIR=$out/work "$mr" run "$good" --overcommit 0.05 -o "$out/r" >/dev/null 2>"$out/stderr"
+rc=$?
+if [ "$rc" -ne 3 ] || [ "$(grep -c "more than any host offers the run; it runs alone" "$out/stderr")" != 3 ] ||
+    [ "$(grep -c "<testsuite " "$out/r/junit.xml")" != 3 ]; then
+    echo "FAIL oversized cells run alone: exit $rc, stderr: $(cat "$out/stderr")"; fails=$((fails + 1))
+else
+    echo "ok   oversized cells run alone"; passes=$((passes + 1))
+fi
+rm -rf "$out"
 echo "cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]
