@@ -17,6 +17,7 @@
 #include "matrix.h"
 #include "pipeline.h"
 #include "progress.h"
+#include "remote_store.h"
 #include "ssh.h"
 
 struct cli {
@@ -41,7 +42,7 @@ static const char usage_text[] =
     "       matrixrun validate MATRIX.xml\n"
     "       matrixrun list MATRIX.xml\n"
     "       (each also takes -C FILE, --only PATTERN and --shard I/N)\n"
-    "       matrixrun clean [--connect URI]\n"
+    "       matrixrun clean [MATRIX.xml | --connect URI]\n"
     "       matrixrun --help | --version\n"
     "\n"
     "Boots each image of the matrix as a guest, installs the package over SSH, runs the\n"
@@ -54,9 +55,10 @@ static const char usage_text[] =
     "             image=, family=, version=, vcpus=, memory-mib=, provisioning=\n"
     "             and the cell's variables as NAME=VALUE, separated by tabs\n"
     "  clean      remove what killed runs left behind: their work folders (overlays,\n"
-    "             seeds, keys) under $MATRIXRUN_WORKDIR or /var/tmp/matrixrun, and\n"
-    "             guests tagged as matrixrun's whose run is over (default URI\n"
-    "             qemu:///system); running runs are left alone\n"
+    "             seeds, keys) under $MATRIXRUN_WORKDIR or /var/tmp/matrixrun, guests\n"
+    "             tagged as this machine's whose run is over, and their volumes in a\n"
+    "             host's matrixrun pool; on every host of MATRIX.xml, else on\n"
+    "             --connect's (default qemu:///system); running runs are left alone\n"
     "\n"
     "Options of every verb:\n"
     "  -C, --catalogue FILE  OS-family catalogue to use instead of the built-in one\n"
@@ -172,36 +174,93 @@ static int cmd_list(struct cli *c, const char *path)
     return MR_EXIT_OK;
 }
 
-static int cmd_clean(struct cli *c, const char *unused)
+/* One host's leftovers: its guests and pool volumes (the work folders are this
+ * machine's and go once, at the end). Returns 0, or negative with e set. */
+static int clean_host(struct cli *c, const char *uri, const char *base,
+                      struct mr_leftovers *dirs, size_t *n_doms, size_t *n_vols,
+                      struct mr_err *e)
 {
-    (void)unused;
-    const char *uri = c->uri ? c->uri : MR_DEFAULT_URI;
-    const char *base = mr_leftover_workbase(NULL);
-    struct mr_err e = { 0 };
-    virConnectPtr conn = mr_guest_connect(uri, &e);
-    if (!conn) {
-        fprintf(stderr, "matrixrun: %s\n", mr_err_msg(&e));
-        mr_err_release(&e);
-        return MR_EXIT_INFRA;
-    }
+    virConnectPtr conn = mr_guest_connect(uri, e);
+    if (!conn)
+        return -EIO;
     struct mr_leftovers l = { 0 };
-    int r = mr_leftover_scan(conn, base, &l, &e);
+    int r = mr_leftover_scan(conn, base, &l, e);
     if (r == 0) {
         for (size_t i = 0; i < l.n_domains; i++)
-            printf("destroying guest %s\n", l.domains[i]);
-        for (size_t i = 0; i < l.n_dirs; i++)
-            printf("removing work folder %s\n", l.dirs[i]);
-        r = mr_leftover_remove(conn, &l, &e);
-        if (!c->quiet)
-            printf("clean: %zu guest(s) and %zu work folder(s) of earlier runs removed\n",
-                   l.n_domains, l.n_dirs);
+            printf("destroying guest %s on %s\n", l.domains[i], uri);
+        for (size_t i = 0; i < l.n_volumes; i++)
+            printf("deleting volume %s of pool %s on %s\n", l.volumes[i],
+                   MR_REMOTE_STORE_POOL, uri);
+        if (!c->quiet && l.n_foreign_domains)
+            printf("leaving %zu guest(s) on %s alone: another machine started them\n",
+                   l.n_foreign_domains, uri);
+        if (!c->quiet && l.n_unknown_volumes)
+            printf("leaving %zu volume(s) of pool %s on %s alone: their runs have no work "
+                   "folder in %s (another machine's, or removed by hand)\n",
+                   l.n_unknown_volumes, MR_REMOTE_STORE_POOL, uri, base);
+        /* Folders last, once: a volume is judged by its run's folder. */
+        if (!dirs->dirs) {
+            dirs->dirs = l.dirs;
+            dirs->n_dirs = l.n_dirs;
+            l.dirs = NULL;
+        }
+        l.n_dirs = 0;
+        *n_doms += l.n_domains;
+        *n_vols += l.n_volumes;
+        r = mr_leftover_remove(conn, &l, e);
     }
-    if (r < 0)
-        fprintf(stderr, "matrixrun: %s\n", mr_err_msg(&e));
     mr_leftovers_release(&l);
-    mr_err_release(&e);
     virConnectClose(conn);
-    return r < 0 ? MR_EXIT_INFRA : MR_EXIT_OK;
+    return r;
+}
+
+/* With a matrix: every host it names (or --connect's); without: --connect's or the
+ * default URI. */
+static int cmd_clean(struct cli *c, const char *path)
+{
+    struct mr_matrix *m = NULL;
+    if (path && !c->uri) {
+        int r = load(c, path, &m);
+        if (r)
+            return r;
+    }
+    const char *base = mr_leftover_workbase(NULL);
+    size_t n_hosts = m ? m->n_hosts : 1;
+    struct mr_leftovers dirs = { 0 };
+    size_t n_doms = 0, n_vols = 0;
+    int first = 0;
+    for (size_t i = 0; i < n_hosts; i++) {
+        const char *uri = m ? m->hosts[i].uri : c->uri ? c->uri : MR_DEFAULT_URI;
+        struct mr_err e = { 0 };
+        int r = clean_host(c, uri, base, &dirs, &n_doms, &n_vols, &e);
+        if (r < 0) {
+            fprintf(stderr, "matrixrun: %s\n", mr_err_msg(&e));
+            first = first ? first : r;
+        }
+        mr_err_release(&e);
+    }
+    /* Work folders go only when every host could be cleaned: a volume on a host that
+     * could not be reached is found again next time by its run's folder. */
+    if (first == 0) {
+        for (size_t i = 0; i < dirs.n_dirs; i++)
+            printf("removing work folder %s\n", dirs.dirs[i]);
+        struct mr_err e = { 0 };
+        if (mr_leftover_remove(NULL, &dirs, &e) < 0) {
+            fprintf(stderr, "matrixrun: %s\n", mr_err_msg(&e));
+            first = -EIO;
+        }
+        mr_err_release(&e);
+    } else if (dirs.n_dirs) {
+        fprintf(stderr, "matrixrun: %zu work folder(s) kept: a host could not be cleaned\n",
+                dirs.n_dirs);
+    }
+    if (!c->quiet)
+        printf("clean: %zu guest(s), %zu pool volume(s) and %zu work folder(s) of earlier "
+               "runs removed\n",
+               n_doms, n_vols, first == 0 ? dirs.n_dirs : 0);
+    mr_leftovers_release(&dirs);
+    mr_matrix_free(m);
+    return first < 0 ? MR_EXIT_INFRA : MR_EXIT_OK;
 }
 
 static void on_signal(int sig)
@@ -311,14 +370,14 @@ static int cmd_run(struct cli *c, const char *path)
 struct verb {
     const char *name;
     int (*fn)(struct cli *c, const char *matrix);
-    int takes_matrix;
+    int takes_matrix; /* 0 no, 1 yes, 2 optional */
 };
 
 static const struct verb verbs[] = {
     { "run", cmd_run, 1 },
     { "validate", cmd_validate, 1 },
     { "list", cmd_list, 1 },
-    { "clean", cmd_clean, 0 },
+    { "clean", cmd_clean, 2 },
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -513,10 +572,10 @@ int mr_cli_main(int argc, char **argv)
     for (size_t i = 0; i < MR_ARRAY_SIZE(verbs); i++)
         if (strcmp(words[0], verbs[i].name) == 0)
             v = &verbs[i];
-    if (v && !v->takes_matrix) {
-        if (nwords == 2)
+    if (v && v->takes_matrix != 1) {
+        if (nwords == 2 && !v->takes_matrix)
             return usage_error("unexpected argument '%s'", words[1]);
-        matrix = NULL;
+        matrix = nwords == 2 ? words[1] : NULL;
     } else if (v) {
         if (nwords < 2)
             return usage_error("'%s' needs a matrix file", v->name);

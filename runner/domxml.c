@@ -83,6 +83,8 @@ char *mr_domxml_build(const struct mr_domain_spec *s, struct mr_err *err)
     W(attr(w, "cell", s->cell));
     if (s->run_dir)
         W(attr(w, "dir", s->run_dir));
+    if (s->controller)
+        W(attr(w, "controller", s->controller));
     W(end(w));
     W(end(w));
 

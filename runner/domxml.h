@@ -13,6 +13,7 @@ struct mr_domain_spec {
     const char *run_id;
     const char *cell;
     const char *run_dir;   /* the run's work folder, recorded in the metadata */
+    const char *controller; /* the machine running matrixrun (mr_controller_id()), or NULL */
     enum mr_accel accel;   /* MR_ACCEL_KVM or MR_ACCEL_TCG */
     unsigned memory_mib;
     unsigned vcpus;

@@ -6,6 +6,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -14,7 +16,42 @@
 #include <libxml/parser.h>
 
 #include "domxml.h"
+#include "remote_store.h"
 #include "xmlutil.h"
+
+static char controller_id[33];
+
+static void controller_id_init(void)
+{
+    char buf[64] = "";
+    FILE *f = fopen("/etc/machine-id", "re");
+    if (f) {
+        if (!fgets(buf, sizeof(buf), f))
+            buf[0] = '\0';
+        fclose(f);
+    }
+    buf[strspn(buf, "0123456789abcdef")] = '\0';
+    if (strlen(buf) >= 12) {
+        snprintf(controller_id, sizeof(controller_id), "%.12s", buf);
+        return;
+    }
+    /* No machine id (some containers): the host name, cut to fit. */
+    char host[256] = "";
+    if (gethostname(host, sizeof(host) - 1) < 0 || !host[0])
+        strcpy(host, "unknown");
+    for (char *p = host; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '.'))
+            *p = '_';
+    snprintf(controller_id, sizeof(controller_id), "host-%.27s", host);
+}
+
+const char *mr_controller_id(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, controller_id_init);
+    return controller_id;
+}
 
 const char *mr_leftover_workbase(const char *base)
 {
@@ -72,23 +109,72 @@ static void push(char ***v, size_t *n, const char *s)
     (*v)[(*n)++] = mr_xstrdup(s);
 }
 
-/* The dir attribute of a domain's matrixrun metadata, or NULL if it has none. */
-static char *domain_run_dir(virDomainPtr d, int *is_ours)
+/* The dir attribute of a domain's matrixrun metadata, or NULL if it has none. *tag is
+ * 0 for a domain without matrixrun's metadata, 1 for one this machine started (or that
+ * does not say: older runs), -1 for another machine's. */
+static char *domain_run_dir(virDomainPtr d, int *tag)
 {
-    *is_ours = 0;
+    *tag = 0;
     char *xml = virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, MR_METADATA_NS, 0);
     if (!xml)
         return NULL;
-    *is_ours = 1;
+    *tag = 1;
     char *dir = NULL;
     xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "metadata.xml", NULL,
                                   XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (doc && xmlDocGetRootElement(doc))
+    if (doc && xmlDocGetRootElement(doc)) {
         dir = mr_xml_attr(xmlDocGetRootElement(doc), "dir");
+        _cleanup_free_ char *who = mr_xml_attr(xmlDocGetRootElement(doc), "controller");
+        if (who && strcmp(who, mr_controller_id()) != 0)
+            *tag = -1;
+    }
     if (doc)
         xmlFreeDoc(doc);
     free(xml);
     return dir;
+}
+
+/* Volumes of conn's matrixrun pool whose run is over here: "mr-<run id>-..." with
+ * <workbase>/<run id> present and unlocked. A host without the pool has none. */
+static int scan_volumes(virConnectPtr conn, const char *workbase, struct mr_leftovers *l,
+                        struct mr_err *err)
+{
+    virStoragePoolPtr pool = virStoragePoolLookupByName(conn, MR_REMOTE_STORE_POOL);
+    if (!pool)
+        return 0;
+    virStorageVolPtr *vols = NULL;
+    int n = -1;
+    /* The pool's list is libvirtd's memory of the folder: read the folder again. */
+    if (virStoragePoolIsActive(pool) == 1) {
+        (void)virStoragePoolRefresh(pool, 0);
+        n = virStoragePoolListAllVolumes(pool, &vols, 0);
+    } else {
+        n = 0;
+    }
+    if (n < 0) {
+        mr_err_set(err, "cannot list the volumes of pool '%s': %s", MR_REMOTE_STORE_POOL,
+                   virGetLastErrorMessage() ? virGetLastErrorMessage() : "unknown error");
+        virStoragePoolFree(pool);
+        return -EIO;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *name = virStorageVolGetName(vols[i]);
+        char run[32];
+        if (name && strncmp(name, "mr-", 3) == 0 && strlen(name) > 24 && name[23] == '-') {
+            snprintf(run, sizeof(run), "%.20s", name + 3);
+            if (is_run_id(run)) {
+                _cleanup_free_ char *dir = mr_xasprintf("%s/%s", workbase, run);
+                if (access(dir, F_OK) < 0)
+                    l->n_unknown_volumes++;
+                else if (!run_is_live(dir))
+                    push(&l->volumes, &l->n_volumes, name);
+            }
+        }
+        virStorageVolFree(vols[i]);
+    }
+    free(vols);
+    virStoragePoolFree(pool);
+    return 0;
 }
 
 int mr_leftover_scan(virConnectPtr conn, const char *workbase, struct mr_leftovers *ret,
@@ -120,13 +206,20 @@ int mr_leftover_scan(virConnectPtr conn, const char *workbase, struct mr_leftove
             return -EIO;
         }
         for (int i = 0; i < n; i++) {
-            int ours;
-            _cleanup_free_ char *dir = domain_run_dir(doms[i], &ours);
-            if (ours && !(dir && run_is_live(dir)))
+            int tag;
+            _cleanup_free_ char *dir = domain_run_dir(doms[i], &tag);
+            if (tag < 0)
+                l.n_foreign_domains++;
+            else if (tag > 0 && !(dir && run_is_live(dir)))
                 push(&l.domains, &l.n_domains, virDomainGetName(doms[i]));
             virDomainFree(doms[i]);
         }
         free(doms);
+        int r = scan_volumes(conn, workbase, &l, err);
+        if (r < 0) {
+            mr_leftovers_release(&l);
+            return r;
+        }
     }
     *ret = l;
     return 0;
@@ -149,6 +242,23 @@ int mr_leftover_remove(virConnectPtr conn, const struct mr_leftovers *l, struct 
             (void)virDomainUndefine(d);
         virDomainFree(d);
     }
+    virStoragePoolPtr pool = conn && l->n_volumes
+                                 ? virStoragePoolLookupByName(conn, MR_REMOTE_STORE_POOL)
+                                 : NULL;
+    for (size_t i = 0; pool && i < l->n_volumes; i++) {
+        virStorageVolPtr v = virStorageVolLookupByName(pool, l->volumes[i]);
+        if (!v)
+            continue; /* gone meanwhile */
+        if (virStorageVolDelete(v, 0) < 0 && !first) {
+            mr_err_set(err, "cannot delete volume '%s' of pool '%s': %s", l->volumes[i],
+                       MR_REMOTE_STORE_POOL,
+                       virGetLastErrorMessage() ? virGetLastErrorMessage() : "unknown error");
+            first = -EIO;
+        }
+        virStorageVolFree(v);
+    }
+    if (pool)
+        virStoragePoolFree(pool);
     for (size_t i = 0; i < l->n_dirs; i++) {
         int r = mr_rm_rf(l->dirs[i]);
         if (r < 0 && !first) {
@@ -167,5 +277,8 @@ void mr_leftovers_release(struct mr_leftovers *l)
     for (size_t i = 0; i < l->n_domains; i++)
         free(l->domains[i]);
     free(l->domains);
+    for (size_t i = 0; i < l->n_volumes; i++)
+        free(l->volumes[i]);
+    free(l->volumes);
     memset(l, 0, sizeof(*l));
 }

@@ -791,6 +791,7 @@ static int run_cell_once(struct slot *sl, struct mr_report *rep)
         cmdline = mr_xstrdup(img->cmdline ? img->cmdline : "console=ttyS0");
     struct mr_domain_spec spec = {
         .name = domname, .run_id = run->run_id, .cell = name, .run_dir = run->workdir,
+        .controller = mr_controller_id(),
         .accel = host->accel, .memory_mib = mc->memory_mib, .vcpus = mc->vcpus,
         .disk = host->pool ? rs.overlay_path : g.overlay, .kernel = img->kernel,
         .initrd = img->initrd, .cmdline = cmdline,
@@ -1227,11 +1228,15 @@ int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
         if (mr_leftover_scan(h->conn, base, &lo, &le) == 0) {
             /* The work folders are this machine's: the first host's scan counts them. */
             size_t dirs = i == 0 ? lo.n_dirs : 0;
-            if (dirs || lo.n_domains)
+            if (dirs || lo.n_domains || lo.n_volumes)
                 progress(&run, MR_PROGRESS_RUN, NULL,
-                         "WARNING earlier runs left %zu work folder(s) in %s and %zu guest(s) "
-                         "on %s behind; 'matrixrun clean' removes them",
-                         dirs, base, lo.n_domains, h->uri);
+                         "WARNING earlier runs left %zu work folder(s) in %s, %zu guest(s) "
+                         "and %zu volume(s) of pool %s on %s behind; %s removes them",
+                         dirs, base, lo.n_domains, lo.n_volumes, MR_REMOTE_STORE_POOL,
+                         h->uri,
+                         strcmp(h->uri, MR_DEFAULT_URI) == 0 && run.n_hosts == 1
+                             ? "'matrixrun clean'"
+                             : "'matrixrun clean MATRIX.xml' (or 'clean --connect URI')");
         }
         mr_leftovers_release(&lo);
         mr_err_release(&le);

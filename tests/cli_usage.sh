@@ -139,7 +139,18 @@ check catalogue-replaces 2 "family 'debian' is unknown (known: plan9; catalogue:
     env MATRIXRUN_CATALOGUE="$data/catalogue/only-plan9.xml" "$mr" validate "$data/matrix/good.xml"
 "$mr" --help | grep -q -- "-C, --catalogue FILE" || { echo "FAIL help names --catalogue"; fails=$((fails + 1)); }
 
-check clean-extra 2 "unexpected argument 'x.xml'" "$mr" clean x.xml
+check clean-extra 2 "unexpected argument 'y.xml'" "$mr" clean x.xml y.xml
+check clean-bad-matrix 2 "x.xml" "$mr" clean x.xml
+# clean MATRIX visits every host of the matrix; the killed run's folder (no live lock)
+# goes only once every host was cleaned: hosts.xml's second host is unreachable.
+cw=$(mktemp -d)
+mkdir "$cw/20990101-000000-abcd" && touch "$cw/20990101-000000-abcd/.lock"
+check clean-host-down 3 "1 work folder(s) kept: a host could not be cleaned" \
+    env MATRIXRUN_WORKDIR="$cw" "$mr" clean "$data/matrix/hosts.xml"
+[ -d "$cw/20990101-000000-abcd" ] || { echo "FAIL clean removed a folder with a host down"; fails=$((fails + 1)); }
+check clean-connect 0 "" env MATRIXRUN_WORKDIR="$cw" "$mr" clean --connect test:///default
+[ ! -e "$cw/20990101-000000-abcd" ] || { echo "FAIL clean --connect left the stale folder"; fails=$((fails + 1)); }
+rm -rf "$cw"
 "$mr" --help | grep -q "clean      remove what killed runs left behind" || { echo "FAIL help names clean"; fails=$((fails + 1)); }
 
 # A matrix that is fine but a libvirt URI that is not: infrastructure error, exit 3, and

@@ -10,6 +10,7 @@
 # `matrixrun` (watched with virsh over the remote URI while the run goes), never through
 # the local work folder, and the pool must hold none of them afterwards. A second run puts
 # a cloud-init guest on the remote host alone, so its NoCloud seed ISO is uploaded too.
+# Then a run is SIGKILLed with a cell on the remote host: `clean` must find its volumes.
 . "$(dirname "$0")/e2e_lib.sh"
 mr=$1
 src=$2
@@ -161,12 +162,43 @@ left=$(virsh -c "$remote" vol-list matrixrun 2>&1 | grep -F "mr-$run2-" || true)
 expect_eq "seeded: the remote pool holds none of the run's volumes" "$left" ""
 expect_clean "$tmp/work2" "$doms_before"
 
-# A boot that fails on the remote host: the boot error carries the end of the serial log,
-# fetched from the pool while the guest still ran; nothing stays in the pool.
+# SIGKILL of a run whose cell boots on the remote host: libvirt's autodestroy takes the
+# guest when the dead run's connection closes, but its volumes stay in the remote pool
+# and its work folder here. The next run warns about them; `clean --connect` deletes
+# them, and leaves alone a volume of a run this machine knows nothing of.
 sed -e 's/name="hosts"/name="hosts" retries="0"/' -e 's/boot-timeout="240"/boot-timeout="10"/' \
     -e '/<axis/d' "$tmp/hosts.xml" >"$tmp/fail.xml"
+MATRIXRUN_WORKDIR=$tmp/work3 "$mr" "$tmp/hosts.xml" --connect "$remote" --only m.SLOT=1 \
+    -o "$tmp/rk" >"$tmp/outk" 2>&1 &
+mr_pid=$!
+for _ in $(seq 300); do grep -q "booting" "$tmp/outk" && break; sleep 0.2; done
+sleep 2
+kill -KILL "$mr_pid"
+wait "$mr_pid"
+expect_eq "killed: matrixrun died of SIGKILL" "$?" 137
+runk=$(ls "$tmp/work3")
+for _ in $(seq 50); do [ "$(mr_domains)" = "$doms_before" ] && break; sleep 0.2; done
+expect_eq "killed: autodestroy removed the remote guest" "$(mr_domains)" "$doms_before"
+vols=$(virsh -c "$remote" vol-list matrixrun 2>&1 | awk 'NR > 2 && $1 != "" { print $1 }' | grep -F "mr-$runk-" | sort | tr '\n' ' ')
+expect_eq "killed: its volumes stay in the remote pool" "$vols" "mr-$runk-m.SLOT=1-serial.log mr-$runk-m.SLOT=1.qcow2 "
+unknown=mr-20990101-000000-beef-x.qcow2
+virsh -c "$remote" vol-create-as matrixrun "$unknown" 1M >/dev/null || bad "could not make the unknown run's volume"
+# A boot that fails on the remote host: the boot error carries the end of the serial log,
+# fetched from the pool while the guest still ran; nothing stays in the pool.
 MATRIXRUN_WORKDIR=$tmp/work3 "$mr" "$tmp/fail.xml" --connect "$remote" -o "$tmp/r3" >"$tmp/out3" 2>&1
 rc=$?
+expect_has "killed: the next run warns about the leftovers" "$(cat "$tmp/out3")" \
+    "WARNING earlier runs left 1 work folder(s) in $tmp/work3, 0 guest(s) and 2 volume(s) of pool matrixrun on $remote behind"
+MATRIXRUN_WORKDIR=$tmp/work3 "$mr" clean --connect "$remote" >"$tmp/cleank" 2>&1
+expect_eq "killed: clean exit code" "$?" 0
+cat "$tmp/cleank"
+expect_has "killed: clean deletes the overlay volume" "$(cat "$tmp/cleank")" "deleting volume mr-$runk-m.SLOT=1.qcow2 of pool matrixrun on $remote"
+expect_has "killed: clean counts" "$(cat "$tmp/cleank")" "clean: 0 guest(s), 2 pool volume(s) and 1 work folder(s)"
+expect_has "killed: clean names what it leaves alone" "$(cat "$tmp/cleank")" "leaving 1 volume(s) of pool matrixrun on $remote alone"
+left=$(virsh -c "$remote" vol-list matrixrun 2>&1 | grep -F "mr-$runk-" || true)
+expect_eq "killed: the pool holds none of the killed run's volumes" "$left" ""
+expect_has "killed: the unknown run's volume is still there" "$(virsh -c "$remote" vol-list matrixrun 2>&1)" "$unknown"
+virsh -c "$remote" vol-delete --pool matrixrun "$unknown" >/dev/null
 r3=$tmp/r3/junit.xml
 expect_eq "failed boot: exit code" "$rc" 3
 expect_verdict "$r3" m boot error

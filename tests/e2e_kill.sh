@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # e2e_kill.sh MATRIXRUN SRCDIR XSD: SIGKILL a real run mid-boot and count what remains;
 # then `matrixrun clean` removes the leftovers (the killed run's work folder, and a guest
-# tagged as matrixrun's whose run is over) while a run that is alive is left alone, and a
-# new run warns about the leftovers at its start.
+# tagged as matrixrun's whose run is over) while a run that is alive and another
+# machine's guest are left alone, and a new run warns about the leftovers at its start.
+# (Leftover volumes in a remote host's pool: e2e_hosts.sh.)
 . "$(dirname "$0")/e2e_lib.sh"
 mr=$1
 src=$2
@@ -48,6 +49,12 @@ cat >"$tmp/dom.xml" <<XML
 XML
 virsh -c "$E2E_URI" create "$tmp/dom.xml" >/dev/null || bad "could not create the leftover guest"
 expect_eq "leftover guest running" "$(mr_domains)" "$((doms_before + 1))"
+# Another machine's guest on the same libvirt host (its metadata names another
+# controller): neither the warning nor clean may count or touch it.
+foreign=mr-foreign-test-$$
+sed -e "s/<name>$dom</<name>$foreign</" -e 's/cell="x"/cell="x" controller="another-machine"/' \
+    "$tmp/dom.xml" >"$tmp/foreign.xml"
+virsh -c "$E2E_URI" create "$tmp/foreign.xml" >/dev/null || bad "could not create the foreign guest"
 
 # A live run: it warns about the leftovers, and clean must not touch it.
 "$mr" "$src/matrices/demo.xml" -o "$tmp/r2" 2>"$tmp/err2" >/dev/null &
@@ -55,13 +62,16 @@ pid2=$!
 wait_for "$tmp/err2" "booting" 60 || bad "the second run never started booting"
 live_id=$(sed -n 's/.*\] run \([0-9a-f-]*\):.*/\1/p' "$tmp/err2")
 expect_has "a new run warns about the leftovers" "$(cat "$tmp/err2")" \
-    "WARNING earlier runs left 1 work folder(s) in $work and 1 guest(s) on $E2E_URI behind; 'matrixrun clean' removes them"
+    "WARNING earlier runs left 1 work folder(s) in $work, 1 guest(s) and 0 volume(s) of pool matrixrun on $E2E_URI behind; 'matrixrun clean' removes them"
 "$mr" clean >"$tmp/clean.out" 2>&1
 expect_eq "clean exit code" "$?" 0
 cat "$tmp/clean.out"
 expect_has "clean destroys the leftover guest" "$(cat "$tmp/clean.out")" "destroying guest $dom"
 expect_has "clean removes the killed run's folder" "$(cat "$tmp/clean.out")" "removing work folder $work/$killed_id"
-expect_has "clean counts" "$(cat "$tmp/clean.out")" "1 guest(s) and 1 work folder(s) of earlier runs removed"
+expect_has "clean counts" "$(cat "$tmp/clean.out")" "clean: 1 guest(s), 0 pool volume(s) and 1 work folder(s) of earlier runs removed"
+expect_has "clean names the guest it leaves alone" "$(cat "$tmp/clean.out")" "leaving 1 guest(s) on $E2E_URI alone: another machine started them"
+expect_eq "the foreign guest still runs" "$(virsh -c "$E2E_URI" domstate "$foreign" 2>&1)" "running"
+virsh -c "$E2E_URI" destroy "$foreign" >/dev/null
 if grep -q "$live_id" "$tmp/clean.out"; then bad "clean touched the live run"; else ok "clean left the live run alone"; fi
 expect_eq "only the live run's folder remains" "$(ls "$work")" "$live_id"
 wait "$pid2"
@@ -70,6 +80,6 @@ expect_schema_valid "$tmp/r2/junit.xml" "$xsd"
 for cell in minimal-1cpu minimal-2cpu; do expect_verdict "$tmp/r2/junit.xml" "$cell" selftest pass; done
 expect_clean "$work" "$doms_before"
 "$mr" clean >"$tmp/clean2.out" 2>&1
-expect_has "a second clean finds nothing" "$(cat "$tmp/clean2.out")" "0 guest(s) and 0 work folder(s)"
+expect_has "a second clean finds nothing" "$(cat "$tmp/clean2.out")" "clean: 0 guest(s), 0 pool volume(s) and 0 work folder(s)"
 rm -rf "$tmp"
 e2e_summary e2e-kill
