@@ -2,6 +2,7 @@
  * lifecycle of one transient guest. */
 #define _GNU_SOURCE
 #include "guest.h"
+#include "tunnel.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,12 +43,22 @@ enum mr_accel mr_guest_resolve_accel(virConnectPtr conn, enum mr_accel a)
     char *caps = virConnectGetCapabilities(conn);
     int kvm = caps && strstr(caps, "<domain type='kvm'") != NULL;
     free(caps);
+    /* The host's own view: libvirt refuses domain capabilities for kvm where it cannot
+     * use KVM. It is the only view of a remote host's /dev/kvm. */
     if (kvm) {
+        char *dc = virConnectGetDomainCapabilities(conn, NULL, "x86_64", NULL, "kvm", 0);
+        kvm = dc != NULL;
+        free(dc);
+    }
+    /* On this machine, also whether matrixrun's user may open it. */
+    const char *uri = virConnectGetURI(conn);
+    if (kvm && !(uri && mr_tunnel_uri_is_remote(uri) == 1)) {
         int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
         kvm = fd >= 0;
         if (fd >= 0)
             close(fd);
     }
+    free((char *)uri);
     return kvm ? MR_ACCEL_KVM : MR_ACCEL_TCG;
 }
 
