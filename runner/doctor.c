@@ -304,7 +304,7 @@ static void add_check(struct mr_doctor *d, enum mr_doctor_level level, const cha
 }
 
 #define CHECK(d, level, name, fix, ...) \
-    add_check(d, level, name, mr_xasprintf(__VA_ARGS__), fix ? mr_xstrdup(fix) : NULL)
+    add_check((d), (level), (name), mr_xasprintf(__VA_ARGS__), (fix) ? mr_xstrdup(fix) : NULL)
 
 const char *mr_doctor_level_name(enum mr_doctor_level l)
 {
