@@ -757,7 +757,7 @@ static void check_nested(struct mr_doctor *d)
     d->nested = mr_doctor_nested_parse(v);
     if (!v) {
         const char *loaded = mr_doctor_kvm_module(SYS_MODULE);
-        CHECK(d, MR_DOCTOR_LEVEL_WARN, "nested", 
+        CHECK(d, MR_DOCTOR_LEVEL_WARN, "nested",
               "nested guests need kvm_intel or kvm_amd with nested=1 (modprobe kvm_intel "
               "nested=1, kept in /etc/modprobe.d/kvm.conf as 'options kvm_intel nested=1')",
               "no nested parameter: neither kvm_intel nor kvm_amd is loaded%s%s%s",
