@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "doctor.h"
 #include "family.h"
 #include "guest.h"
 #include "leftover.h"
@@ -43,6 +44,7 @@ static const char usage_text[] =
     "       matrixrun list MATRIX.xml\n"
     "       (each also takes -C FILE, --only PATTERN and --shard I/N)\n"
     "       matrixrun clean [MATRIX.xml | --connect URI]\n"
+    "       matrixrun doctor [-c URI] [-q]\n"
     "       matrixrun --help | --version\n"
     "\n"
     "Boots each image of the matrix as a guest, installs the package over SSH, runs the\n"
@@ -59,6 +61,12 @@ static const char usage_text[] =
     "             tagged as this machine's whose run is over, and their volumes in a\n"
     "             host's matrixrun pool; on every host of MATRIX.xml, else on\n"
     "             --connect's (default qemu:///system); running runs are left alone\n"
+    "  doctor     check whether this host can run guests and how: CPU flags,\n"
+    "             /dev/kvm and a tiny KVM test guest, nested, permissions, QEMU,\n"
+    "             libvirt at the URI (default qemu:///system); one 'ok|warn|FAIL'\n"
+    "             line per check, a 'fix:' line under each warn and FAIL, then\n"
+    "             'verdict: kvm', 'verdict: tcg only' or 'verdict: guests cannot run'\n"
+    "             (exit 0 when guests can run, 3 when they cannot)\n"
     "\n"
     "Options of every verb:\n"
     "  -C, --catalogue FILE  OS-family catalogue to use instead of the built-in one\n"
@@ -84,6 +92,10 @@ static const char usage_text[] =
     "      --stagger SECONDS least time between two guest starts (0 to 60, decimals\n"
     "                        allowed; default %g)\n"
     "  -q, --quiet           no progress lines and no summary\n"
+    "\n"
+    "Options of run, clean and doctor:\n"
+    "  -c, --connect URI     libvirt URI (doctor and clean: default qemu:///system)\n"
+    "  -q, --quiet           doctor: only the verdict line\n"
     "\n"
     "Progress goes to stderr: on a terminal, one live line per running cell under the\n"
     "run's news; elsewhere one timestamped line per event. The summary (a line per cell,\n"
@@ -263,6 +275,23 @@ static int cmd_clean(struct cli *c, const char *path)
     return first < 0 ? MR_EXIT_INFRA : MR_EXIT_OK;
 }
 
+static int cmd_doctor(struct cli *c, const char *unused)
+{
+    (void)unused;
+    struct mr_doctor *d = mr_doctor_new(c->uri ? c->uri : MR_DEFAULT_URI);
+    for (size_t i = 0; i < d->n_checks && !c->quiet; i++) {
+        const struct mr_doctor_check *k = &d->checks[i];
+        printf("%-4s  %s: %s\n", mr_doctor_level_name(k->level), k->name, k->finding);
+        if (k->fix)
+            printf("      fix: %s\n", k->fix);
+    }
+    _cleanup_free_ char *verdict = mr_doctor_verdict_text(d);
+    printf("verdict: %s\n", verdict);
+    int code = d->verdict == MR_DOCTOR_VERDICT_NONE ? MR_EXIT_INFRA : MR_EXIT_OK;
+    mr_doctor_free(d);
+    return code;
+}
+
 static void on_signal(int sig)
 {
     mr_interrupted = sig;
@@ -378,6 +407,7 @@ static const struct verb verbs[] = {
     { "validate", cmd_validate, 1 },
     { "list", cmd_list, 1 },
     { "clean", cmd_clean, 2 },
+    { "doctor", cmd_doctor, 0 },
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -497,7 +527,7 @@ int mr_cli_main(int argc, char **argv)
     };
     int opt, idx = -1;
     /* GNU getopt permutes: options may stand before or after the verb and the matrix. */
-    while ((opt = getopt_long(argc, argv, "o:qhVC:j:", opts, &idx)) != -1) {
+    while ((opt = getopt_long(argc, argv, "o:qhVC:j:c:", opts, &idx)) != -1) {
         /* getopt_long sets idx for long options only: messages name the option as typed. */
         int typed_long = idx >= 0;
         idx = -1;
@@ -512,6 +542,7 @@ int mr_cli_main(int argc, char **argv)
             c.accel = (int)a;
             break;
         }
+        case 'c':
         case OPT_CONNECT:
             c.uri = optarg;
             break;
