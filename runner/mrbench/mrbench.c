@@ -38,7 +38,7 @@
 #define SECONDS_MIN 0.01
 #define SECONDS_MAX 600.0
 #define SECONDS_DEFAULT 2.0
-/* About 5 ns per iteration on a current host: 2^50 would take two months. */
+/* About 7 ns per iteration on this project's host: 2^50 would take three months. */
 #define ITERATIONS_MAX ((unsigned long long)1 << 50)
 #define REPETITIONS_MAX 100000UL
 
