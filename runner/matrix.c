@@ -110,6 +110,39 @@ static int uint_attr(struct loader *ld, xmlNodePtr n, const char *name, unsigned
     return check_uint(ld, mr_xml_line(n), subject, v, min, max, ret);
 }
 
+/* Reads an optional decimal attribute ("2", "0.5") in [min, max]; keeps *ret when absent. */
+static int decimal_attr(struct loader *ld, xmlNodePtr n, const char *name, double min,
+                        double max, double *ret)
+{
+    _cleanup_free_ char *v = mr_xml_attr(n, name);
+    if (!v)
+        return 0;
+    size_t end = strspn(v, "0123456789");
+    if (v[end] == '.')
+        end += 1 + strspn(v + end + 1, "0123456789");
+    /* No setlocale() anywhere: strtod reads '.' as the decimal point. */
+    double x = strtod(v, NULL);
+    if (v[end] || strcspn(v, "0123456789") == strlen(v) || end > 20 || x < min || x > max)
+        return fail(ld, mr_xml_line(n), "<%s> %s='%s' is not a number from %g to %g",
+                    (const char *)n->name, name, v, min, max);
+    *ret = x;
+    return 0;
+}
+
+static int load_benchmark(struct loader *ld, xmlNodePtr n, struct mr_bench_spec *b)
+{
+    int r;
+    b->enabled = 1;
+    b->line = mr_xml_line(n);
+    if ((r = decimal_attr(ld, n, "seconds", 0.01, 600, &b->seconds)) < 0 ||
+        (r = uint_attr(ld, n, "repetitions", 2, 1000, &b->repetitions)) < 0 ||
+        (r = uint_attr(ld, n, "warmup", 0, 100, &b->warmup)) < 0 ||
+        (r = decimal_attr(ld, n, "max-overhead-pct", 0, 1e6, &b->max_overhead_pct)) < 0 ||
+        (r = decimal_attr(ld, n, "max-interval-pct", 0, 1e6, &b->max_interval_pct)) < 0)
+        return r;
+    return 0;
+}
+
 /* The sizes an image sets and an axis of the same name overrides: one range for both. */
 static const struct size_rule {
     const char *name;
@@ -217,6 +250,8 @@ static const struct elem_rule rules[] = {
       100000 },
     { "package", "matrix", { "!name", "!version", "install-timeout" }, 1, 1 },
     { "test", "matrix", { "!name", "timeout" }, 1, 100000 },
+    { "benchmark", "matrix",
+      { "seconds", "repetitions", "warmup", "max-overhead-pct", "max-interval-pct" }, 0, 1 },
     { "disk", "image", { "!path" }, 0, 1 },
     { "kernel", "image", { "!path", "!initrd", "cmdline" }, 0, 1 },
     { "hostkey", "image", { "!path" }, 0, 1 },
@@ -971,6 +1006,8 @@ static int load_doc(struct loader *ld, xmlDocPtr doc, struct mr_matrix *m)
                 if (strcmp(m->tests[j].name, t->name) == 0)
                     r = fail(ld, t->line, "<test> name '%s' is used twice (first at line %d)",
                              t->name, m->tests[j].line);
+        } else if (mr_xml_is_elem(c, "benchmark")) {
+            r = load_benchmark(ld, c, &m->bench);
         } else if (mr_xml_is_elem(c, "axis")) {
             struct mr_axis *ax = &m->axes[na++];
             r = load_axis(ld, c, ax);
@@ -1015,6 +1052,11 @@ int mr_matrix_load(const char *path, struct mr_matrix **ret, struct mr_err *err)
     m->accel = MR_ACCEL_KVM;
     m->install_timeout_s = MR_DEFAULT_INSTALL_TIMEOUT_S;
     m->retries = MR_DEFAULT_RETRIES;
+    m->bench = (struct mr_bench_spec){ .seconds = MR_DEFAULT_BENCH_SECONDS,
+                                       .repetitions = MR_DEFAULT_BENCH_REPETITIONS,
+                                       .warmup = MR_DEFAULT_BENCH_WARMUP,
+                                       .max_overhead_pct = -1,
+                                       .max_interval_pct = MR_DEFAULT_BENCH_MAX_INTERVAL_PCT };
     /* Paths in the matrix are relative to its folder, made absolute here: they end up in
      * qcow2 backing-file fields and libvirt XML, which resolve relative paths elsewhere. */
     _cleanup_free_ char *rel_dir = mr_path_dirname(path);

@@ -97,6 +97,24 @@ struct mr_host {
     int line;
 };
 
+/* <benchmark>: the paired CPU benchmark (runner/cpubench.h) each cell runs after its
+ * tests. */
+struct mr_bench_spec {
+    int enabled;              /* the matrix has <benchmark> */
+    double seconds;           /* one repetition's target time on the host */
+    unsigned repetitions;     /* measured host/guest pairs */
+    unsigned warmup;          /* pairs run first and not counted */
+    double max_overhead_pct;  /* < 0: no limit */
+    double max_interval_pct;  /* the 95% interval's width, % of the median ratio, above
+                               * which the measurement is flagged noisy */
+    int line;
+};
+
+#define MR_DEFAULT_BENCH_SECONDS 2.0
+#define MR_DEFAULT_BENCH_REPETITIONS 10
+#define MR_DEFAULT_BENCH_WARMUP 1
+#define MR_DEFAULT_BENCH_MAX_INTERVAL_PCT 10.0
+
 struct mr_matrix {
     char *path; /* as given */
     char *name;
@@ -115,6 +133,7 @@ struct mr_matrix {
     size_t n_tests;
     unsigned retries; /* times a cell whose boot failed is run again */
     unsigned cell_timeout_s; /* limit on a whole cell, boot to teardown; 0: none */
+    struct mr_bench_spec bench;
     struct mr_axis *axes;
     size_t n_axes;
     struct mr_cell *cells; /* the expanded cells, in a stable order */

@@ -13,7 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libvirt/virterror.h>
+
 #include "archive_io.h"
+#include "cpubench.h"
+#include "doctor.h"
 #include "family.h"
 #include "guest.h"
 #include "leftover.h"
@@ -557,6 +561,241 @@ static int run_test(struct cell *cl, const struct mr_test *t, struct mr_case *c)
     return ret;
 }
 
+static void set_uint_prop(struct mr_suite *s, const char *name, unsigned long v)
+{
+    _cleanup_free_ char *num = mr_xasprintf("%lu", v);
+    mr_suite_set_prop(s, name, num);
+}
+
+/* One cell benchmarks at a time: its host runs must not compete with another cell's. */
+static pthread_mutex_t bench_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct guest_bench {
+    struct cell *cl;
+    const char *remote;   /* mrbench's path in the guest */
+    int64_t timeout_ms;   /* per run */
+};
+
+/* The guest side of the paired benchmark: mrbench over SSH. */
+static int guest_bench_run(void *ctx, const char *args, struct mr_buf *out, struct mr_err *e)
+{
+    struct guest_bench *gb = ctx;
+    struct cell *cl = gb->cl;
+    _cleanup_free_ char *q = mr_shell_quote(cl->fam->shell, gb->remote);
+    _cleanup_free_ char *cmd = cl->fam->shell == MR_SHELL_POWERSHELL
+                                   ? mr_xasprintf("& %s %s", q, args)
+                                   : mr_xasprintf("%s %s", q, args);
+    struct mr_exec x;
+    mr_exec_init(&x);
+    int r = cell_exec(cl, cmd, gb->timeout_ms, &x, e);
+    if (r == 0 && (x.exit_signal || x.exit_status != 0)) {
+        if (x.exit_signal)
+            mr_err_set(e, "'%s' was killed by signal %s", cmd, x.exit_signal);
+        else
+            mr_err_set(e, "'%s' exited with status %d: %.300s", cmd, x.exit_status,
+                       x.err.data ? x.err.data : "");
+        r = -EIO;
+    }
+    if (r == 0)
+        mr_buf_add(out, x.out.data ? x.out.data : "", x.out.len);
+    mr_exec_release(&x);
+    return r;
+}
+
+static void bench_note(void *ctx, const char *what)
+{
+    struct cell *cl = ctx;
+    progress(cl->run, MR_PROGRESS_STEP, cl->name, "benchmark: %s", what);
+}
+
+/* A stable seed per cell, so the same figures give the same interval. */
+static uint64_t bench_seed(const char *cell)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const char *p = cell; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+    return h;
+}
+
+static void set_double_prop(struct mr_suite *s, const char *name, const char *fmt, double v)
+{
+    char num[64];
+    snprintf(num, sizeof(num), fmt, v);
+    mr_suite_set_prop(s, name, num);
+}
+
+static void set_list_prop(struct mr_suite *s, const char *name, const double *v, size_t n)
+{
+    struct mr_buf b;
+    mr_buf_init(&b);
+    for (size_t i = 0; i < n; i++)
+        mr_buf_addf(&b, "%s%.6f", i ? "," : "", v[i]);
+    mr_suite_set_prop(s, name, b.data ? b.data : "");
+    mr_buf_release(&b);
+}
+
+/* Pins the guest's first vCPU to the host's last CPU, where the host runs go too.
+ * Returns that CPU, or -1 with why saying what stopped it. */
+static int bench_pin(struct cell *cl, virDomainPtr dom, char *why, size_t len)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu < 1 || ncpu > 4096) {
+        snprintf(why, len, "no: the host's CPU count is unknown");
+        return -1;
+    }
+    int cpu = (int)ncpu - 1;
+    unsigned char map[512] = { 0 };
+    map[cpu / 8] = (unsigned char)(1u << (cpu % 8));
+    if (!dom || virDomainPinVcpu(dom, 0, map, (cpu / 8) + 1) < 0) {
+        const char *m = virGetLastErrorMessage();
+        snprintf(why, len, "no: libvirt could not pin vCPU 0 (%s)", m ? m : "no domain");
+        return -1;
+    }
+    snprintf(why, len, "guest vCPU 0 and the host runs on host CPU %d; guest run on its CPU 0",
+             cpu);
+    (void)cl;
+    return cpu;
+}
+
+/* Takes the benchmark lock, waiting for another cell's benchmark; gives up when the run
+ * is interrupted or the cell's time runs out. */
+static int bench_lock_take(struct cell *cl)
+{
+    int said = 0;
+    for (;;) {
+        if (pthread_mutex_trylock(&bench_lock) == 0)
+            return 0;
+        if (!said++)
+            progress(cl->run, MR_PROGRESS_STEP, cl->name,
+                     "benchmark: waiting for another cell's benchmark to end");
+        if (mr_interrupted || mr_now_ms() >= cl->deadline_ms)
+            return -1;
+        usleep(100 * 1000);
+    }
+}
+
+/* The paired CPU benchmark (cpubench.h) in the guest and on the host; its figures go
+ * into the suite's properties (the JUnit schema has none on testcases). */
+static int run_benchmark(struct cell *cl, struct mr_case *c, virDomainPtr dom)
+{
+    const struct mr_bench_spec *spec = &cl->run->m->bench;
+    struct mr_suite *s = cl->s;
+    struct mr_err e = { 0 };
+    int64_t t0 = mr_now_ms();
+    int ret = 0, locked = 0;
+    struct mr_cpubench_result res = { 0 };
+    _cleanup_free_ char *prog = NULL, *host_prog = NULL, *remote = NULL, *sftp = NULL;
+    if (cl->host->tunnel || mr_tunnel_uri_is_remote(cl->host->uri) == 1) {
+        mr_case_set(c, MR_VERDICT_SKIP, NULL,
+                    "not run: the host side of the benchmark runs on this machine, and the "
+                    "guest ran on the remote host %s", cl->host->hostname);
+        return 0;
+    }
+    int windows = cl->fam->shell == MR_SHELL_POWERSHELL;
+    if (!(host_prog = mr_cpubench_program(0, &e)) ||
+        !(prog = windows ? mr_cpubench_program(1, &e) : mr_xstrdup(host_prog))) {
+        step_error(c, -ENOENT, "benchmark", &e);
+        goto out;
+    }
+    remote = mr_family_remote_path(cl->fam, prog);
+    sftp = mr_family_sftp_path(cl->fam, remote);
+    progress(cl->run, MR_PROGRESS_STEP, cl->name, "benchmark: uploading %s", prog);
+    int r = mr_ssh_upload(cl->ssh, prog, sftp, 0755, 120000, &e);
+    if (r < 0) {
+        step_error(c, r, "benchmark upload", &e);
+        goto out;
+    }
+    if (bench_lock_take(cl) < 0) {
+        mr_case_set(c, MR_VERDICT_ERROR, mr_interrupted ? "interrupted" : "timeout",
+                    "benchmark: %s while waiting for another cell's benchmark",
+                    mr_interrupted ? "the run was interrupted" : "the cell's time ran out");
+        ret = -1;
+        goto out;
+    }
+    locked = 1;
+    char pinned[256];
+    int cpu = bench_pin(cl, dom, pinned, sizeof(pinned));
+    struct mr_cpubench_side host = { "host", mr_cpubench_host_run, host_prog, cpu };
+    struct guest_bench gb = { cl, remote, (int64_t)(spec->seconds * 100 + 60) * 1000 };
+    struct mr_cpubench_side guest = { "guest", guest_bench_run, &gb, 0 };
+    r = mr_cpubench_paired(spec, &host, &guest, bench_seed(cl->name), bench_note, cl, &res, &e);
+    pthread_mutex_unlock(&bench_lock);
+    locked = 0;
+    if (r < 0) {
+        if (r == -EPROTO)
+            mr_case_set(c, MR_VERDICT_ERROR, "benchmark", "benchmark: %s", mr_err_msg(&e));
+        else
+            step_error(c, r, "benchmark", &e);
+        ret = r == -ETIMEDOUT && cl->deadline_hit ? -1 : 0;
+        goto out;
+    }
+    const struct mr_paired_stats *st = &res.st;
+    int noisy = mr_cpubench_noisy(st, spec->max_interval_pct);
+    set_double_prop(s, "benchmark.cpu.ratio", "%.4f", st->ratio_median);
+    set_double_prop(s, "benchmark.cpu.ratio.ci95.low", "%.4f", st->ratio_lo);
+    set_double_prop(s, "benchmark.cpu.ratio.ci95.high", "%.4f", st->ratio_hi);
+    set_double_prop(s, "benchmark.cpu.overhead.pct", "%.2f", st->overhead_pct);
+    set_double_prop(s, "benchmark.cpu.overhead.ci95.low.pct", "%.2f", st->overhead_lo_pct);
+    set_double_prop(s, "benchmark.cpu.overhead.ci95.high.pct", "%.2f", st->overhead_hi_pct);
+    set_double_prop(s, "benchmark.cpu.host.cv.pct", "%.2f", st->host_cv * 100);
+    set_double_prop(s, "benchmark.cpu.guest.cv.pct", "%.2f", st->guest_cv * 100);
+    set_double_prop(s, "benchmark.cpu.host.median.seconds", "%.6f", st->host_median);
+    set_double_prop(s, "benchmark.cpu.guest.median.seconds", "%.6f", st->guest_median);
+    set_list_prop(s, "benchmark.cpu.host.seconds", res.host_s, res.n);
+    set_list_prop(s, "benchmark.cpu.guest.seconds", res.guest_s, res.n);
+    set_uint_prop(s, "benchmark.cpu.repetitions", (unsigned long)res.n);
+    set_uint_prop(s, "benchmark.cpu.warmup", spec->warmup);
+    {
+        char it[32];
+        snprintf(it, sizeof(it), "%llu", res.iterations);
+        mr_suite_set_prop(s, "benchmark.cpu.iterations", it);
+    }
+    mr_suite_set_prop(s, "benchmark.cpu.checksum", res.checksum);
+    mr_suite_set_prop(s, "benchmark.cpu.noisy", noisy ? "yes" : "no");
+    set_double_prop(s, "benchmark.cpu.max-interval.pct", "%g", spec->max_interval_pct);
+    if (spec->max_overhead_pct >= 0)
+        set_double_prop(s, "benchmark.cpu.max-overhead.pct", "%g", spec->max_overhead_pct);
+    mr_suite_set_prop(s, "benchmark.cpu.pinned", pinned);
+    {
+        struct mr_buf b;
+        mr_buf_init(&b);
+        mr_buf_addf(&b,
+                    "CPU overhead of the guest: %.2f%% (95%% bootstrap interval %.2f%% to "
+                    "%.2f%%), median time ratio guest/host %.4f, from %zu pairs of %llu "
+                    "iterations (host calibrated to %.3f s)%s\n"
+                    "spread: host %.2f%%, guest %.2f%% (coefficient of variation)\n"
+                    "pinning: %s\n"
+                    "pair  host s      guest s     ratio\n",
+                    st->overhead_pct, st->overhead_lo_pct, st->overhead_hi_pct,
+                    st->ratio_median, res.n, res.iterations, res.calibrated_s,
+                    noisy ? "; NOISY: the interval is wider than the matrix allows" : "",
+                    st->host_cv * 100, st->guest_cv * 100, pinned);
+        for (size_t i = 0; i < res.n; i++)
+            mr_buf_addf(&b, "%4zu  %10.6f  %10.6f  %8.4f\n", i + 1, res.host_s[i],
+                        res.guest_s[i], res.guest_s[i] / res.host_s[i]);
+        mr_case_set_out(c, b.data, b.len);
+        mr_buf_release(&b);
+    }
+    if (spec->max_overhead_pct >= 0 && st->overhead_pct > spec->max_overhead_pct)
+        mr_case_set(c, MR_VERDICT_FAIL, "overhead",
+                    "CPU overhead %.2f%% (95%% interval %.2f%% to %.2f%%) exceeds the "
+                    "matrix's limit of %g%%",
+                    st->overhead_pct, st->overhead_lo_pct, st->overhead_hi_pct,
+                    spec->max_overhead_pct);
+    progress(cl->run, MR_PROGRESS_NOTE, cl->name,
+             "benchmark: overhead %.1f%% [%.1f%%, %.1f%%] over %zu pairs%s", st->overhead_pct,
+             st->overhead_lo_pct, st->overhead_hi_pct, res.n, noisy ? " (noisy)" : "");
+out:
+    if (locked)
+        pthread_mutex_unlock(&bench_lock);
+    if (c->verdict == MR_VERDICT_ERROR)
+        progress(cl->run, MR_PROGRESS_NOTE, cl->name, "ERROR %s", c->message);
+    c->time_s = secs_since(t0);
+    mr_cpubench_result_release(&res);
+    mr_err_release(&e);
+    return ret;
+}
+
 /* After SSH answers: the guest kernel for the report, and for cloud-init guests the end of
  * cloud-init, so that installs do not race its package runs. */
 static void after_boot(struct cell *cl, int64_t deadline)
@@ -658,11 +897,6 @@ static void wait_boot_slot(struct cell *cl)
         mr_sleep_ms(at - mr_now_ms() < 100 ? at - mr_now_ms() : 100);
 }
 
-static void set_uint_prop(struct mr_suite *s, const char *name, unsigned long v)
-{
-    _cleanup_free_ char *num = mr_xasprintf("%lu", v);
-    mr_suite_set_prop(s, name, num);
-}
 
 static void set_seconds_prop(struct mr_suite *s, const char *name, int64_t ms)
 {
@@ -708,6 +942,7 @@ static int run_cell_once(struct slot *sl, struct mr_report *rep)
     struct mr_case *install = mr_suite_add_case(s, cls, "install");
     for (size_t i = 0; i < m->n_tests; i++)
         (void)mr_suite_add_case(s, cls, m->tests[i].name);
+    struct mr_case *bench = m->bench.enabled ? mr_suite_add_case(s, cls, "benchmark.cpu") : NULL;
     s->hostname = mr_xstrdup(host->hostname);
     mr_suite_set_prop(s, "image", img->name);
     mr_suite_set_prop(s, "family", img->family);
@@ -724,6 +959,16 @@ static int run_cell_once(struct slot *sl, struct mr_report *rep)
         mr_suite_set_prop(s, pn, mc->env[i].value);
     }
     mr_suite_set_prop(s, "guest.kernel", "unknown");
+    /* The host's side, for comparing overheads across hosts (this machine's only: a
+     * remote host's kernel and CPU are not visible through libvirt alone). */
+    if (!host->tunnel && mr_tunnel_uri_is_remote(host->uri) != 1) {
+        char hk[256];
+        mr_doctor_host_kernel(hk, sizeof(hk));
+        mr_suite_set_prop(s, "host.kernel", hk);
+        _cleanup_free_ char *model = mr_doctor_host_cpu_model();
+        mr_suite_set_prop(s, "host.cpu.model", model ? model : "unknown");
+        mr_suite_set_prop(s, "host.nested", mr_doctor_host_nested());
+    }
     mr_suite_set_prop(s, "provisioning",
                       img->hostkey ? "kernel command line"
                       : img->fam->seed == MR_SEED_CLOUD_INIT ? "cloud-init seed"
@@ -882,6 +1127,9 @@ static int run_cell_once(struct slot *sl, struct mr_report *rep)
             break;
         }
     }
+    /* A failed test does not stop the benchmark; a cell that cannot go on has skipped it. */
+    if (bench && bench->verdict == MR_VERDICT_PASS && !mr_interrupted)
+        (void)run_benchmark(cl, bench, g.dom);
     goto done;
 fail:
     for (size_t i = 0; i < s->n_cases; i++) {

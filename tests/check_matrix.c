@@ -162,7 +162,34 @@ static const struct {
     { "bad-include-value.xml", 9, "<include> PROFILE='a;b' may hold only letters" },
     { "bad-too-many-cells.xml", 111, "<axis> 'B' brings the matrix to 10100 cells" },
     { "bad-long-cell-id.xml", 9, "has an id of 210 characters; at most 200" },
+    { "bad-benchmark-seconds.xml", 23, "<benchmark> seconds='0' is not a number from 0.01 to 600" },
+    { "bad-benchmark-repetitions.xml", 23, "<benchmark> repetitions='1' is not a whole number from 2 to 1000" },
+    { "bad-benchmark-twice.xml", 24, "<benchmark> may appear only 1 time(s) inside <matrix>" },
+    { "bad-benchmark-limit.xml", 23, "<benchmark> max-overhead-pct='-5' is not a number from 0 to" },
 };
+
+START_TEST(test_matrix_benchmark)
+{
+    struct mr_matrix *m = NULL;
+    struct mr_err e = { 0 };
+    ck_assert_int_eq(mr_matrix_load(DATA "good.xml", &m, &e), 0);
+    ck_assert_int_eq(m->bench.enabled, 0);
+    ck_assert_double_eq(m->bench.seconds, MR_DEFAULT_BENCH_SECONDS);
+    ck_assert_uint_eq(m->bench.repetitions, MR_DEFAULT_BENCH_REPETITIONS);
+    ck_assert(m->bench.max_overhead_pct < 0);
+    mr_matrix_free(m);
+    ck_assert_int_eq(mr_matrix_load(DATA "benchmark.xml", &m, &e), 0);
+    ck_assert_int_eq(m->bench.enabled, 1);
+    ck_assert_int_eq(m->bench.line, 23);
+    ck_assert_double_eq(m->bench.seconds, 0.25);
+    ck_assert_uint_eq(m->bench.repetitions, 7);
+    ck_assert_uint_eq(m->bench.warmup, 2);
+    ck_assert_double_eq(m->bench.max_overhead_pct, 12.5);
+    ck_assert_double_eq(m->bench.max_interval_pct, 4);
+    mr_matrix_free(m);
+    mr_err_release(&e);
+}
+END_TEST
 
 START_TEST(test_matrix_rejects_bad_fixture)
 {
@@ -480,6 +507,7 @@ int main(void)
     tcase_add_test(ts, test_matrix_shards_partition_the_selection);
     suite_add_tcase(s, ts);
     TCase *tb = tcase_create("reject");
+    tcase_add_test(tc, test_matrix_benchmark);
     tcase_add_loop_test(tb, test_matrix_rejects_bad_fixture, 0, (int)(sizeof(bad) / sizeof(bad[0])));
     suite_add_tcase(s, tb);
     SRunner *sr = srunner_create(s);

@@ -34,18 +34,18 @@ done
 # live_line CELL STEP-REGEX: a live line "  CELL   STEP...   MM:SS" was drawn.
 live_line() { grep -E -- "^(.\[J)?(.\[[0-9]+A)?  $1 +$2.* +[0-9]{2}:[0-9]{2}"$'\033'"\[K$" "$tmp/out"; }
 for cell in minimal-1cpu minimal-2cpu; do
-    for step in preparing 'booting \(tcg' 'installing mr-demo 1\.0' 'test selftest' 'test known-bug' 'collecting logs'; do
+    for step in preparing 'booting \(tcg' 'installing mr-demo 1\.0' 'test selftest' 'test known-bug' 'benchmark: pair [0-9]+ of 10' 'collecting logs'; do
         if live_line "$cell" "$step" >/dev/null; then ok "$cell live line: $step"; else bad "$cell: no live line '$step'"; fi
     done
     # Nothing happens while a guest boots but the ticker's redraws: the time moves on.
     ticks=$(live_line "$cell" 'booting \(tcg' | grep -oE '[0-9]{2}:[0-9]{2}.\[K$' | sort -u | wc -l)
     if [ "$ticks" -ge 3 ]; then ok "$cell booting line redrawn at $ticks different times"; else bad "$cell booting line shown at $ticks time(s)"; fi
     expect_has "$cell end stays" "$(grep -E "^(.\[J)?(.\[[0-9]+A)?\[[0-9:]{8}\] $cell: done in " "$tmp/out")" "$cell: done in"
-    expect_has "$cell summary line" "$(grep -E "^$cell +3 +1 +0 +0 +[0-9]+\.[0-9] s  " "$tmp/out")" \
+    expect_has "$cell summary line" "$(grep -E "^$cell +4 +1 +0 +0 +[0-9]+\.[0-9] s  " "$tmp/out")" \
         "known-bug: 'mr-demo known-bug' exited with status 1"
 done
 expect_has "summary totals" "$(tail -n 2 "$tmp/out" | head -n 1)" \
-    "2 cell(s), 8 testcase(s): 6 passed, 2 failed, 0 error(s), 0 skipped"
+    "2 cell(s), 10 testcase(s): 8 passed, 2 failed, 0 error(s), 0 skipped"
 for cell in minimal-1cpu minimal-2cpu; do
     expect_verdict "$r" "$cell" boot pass
     expect_verdict "$r" "$cell" install pass
@@ -63,6 +63,29 @@ for cell in minimal-1cpu minimal-2cpu; do
         "$(xp "$r" "string(//testsuite[@name='$cell']/properties/property[@name='accel']/@value)")" tcg
     expect_eq "$cell family property" \
         "$(xp "$r" "string(//testsuite[@name='$cell']/properties/property[@name='family']/@value)")" debian
+    # The paired CPU benchmark: the figures are the statistics of the pairs the report
+    # lists (recomputed here), consistent with each other; tcg here, so no value is
+    # asserted (see e2e_bench.sh for the rest).
+    expect_verdict "$r" "$cell" benchmark.cpu pass
+    bp() { xp "$r" "string(//testsuite[@name='$cell']/properties/property[@name='benchmark.cpu.$1']/@value)"; }
+    check=$(python3 - "$(bp host.seconds)" "$(bp guest.seconds)" "$(bp ratio)" "$(bp ratio.ci95.low)" \
+        "$(bp ratio.ci95.high)" "$(bp overhead.pct)" "$(bp repetitions)" <<'PY'
+import statistics, sys
+h = [float(x) for x in sys.argv[1].split(",")]
+g = [float(x) for x in sys.argv[2].split(",")]
+ratio, lo, hi, over, reps = map(float, sys.argv[3:8])
+med = statistics.median(b / a for a, b in zip(h, g))
+problems = []
+if len(h) != reps or len(g) != reps: problems.append("pairs %d/%d, want %d" % (len(h), len(g), reps))
+if abs(med - ratio) > 5e-4: problems.append("median ratio %.4f, report %.4f" % (med, ratio))
+if not lo <= ratio <= hi: problems.append("interval [%s, %s] misses %s" % (lo, hi, ratio))
+if abs((ratio - 1) * 100 - over) > 0.06: problems.append("overhead %s is not (ratio - 1) x 100" % over)
+print("; ".join(problems) or "consistent")
+PY
+)
+    expect_eq "$cell benchmark figures match its pairs" "$check" "consistent"
+    expect_has "$cell benchmark output names the overhead" \
+        "$(xp "$r" "string(//testsuite[@name='$cell']/testcase[@name='benchmark.cpu']/system-out)")" "CPU overhead of the guest: "
     kernel=$(xp "$r" "string(//testsuite[@name='$cell']/properties/property[@name='guest.kernel']/@value)")
     if [[ "$kernel" =~ ^[0-9]+\.[0-9]+\.[0-9]+-.*amd64$ ]]; then ok "$cell guest kernel $kernel"; else bad "$cell guest kernel '$kernel'"; fi
     expect_has "$cell serial console logged" "$(cat "$tmp/reports/$cell/serial.log" 2>&1)" "Linux version"

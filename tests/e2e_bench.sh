@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# e2e_bench.sh MATRIXRUN SRCDIR XSD MRBENCH: the paired CPU benchmark in a real guest, two
+# runs. Run A measures; its figures must be the statistics of the pairs it lists, its
+# checksum the one mrbench prints on this host for the same iterations (so the guest
+# computed the same work), and its context the host's. Run B sets a limit of 0 % and an
+# interval limit of 0 %: the benchmark is a <failure> naming the measured overhead, and
+# the measurement is flagged noisy. Then `compare` reads both reports and the HTML
+# summaries of both runs are rendered in headless Chromium, whose DOM must carry the
+# reports' numbers. The host here runs guests under TCG: no value is asserted.
+. "$(dirname "$0")/e2e_lib.sh"
+mr=$1
+src=$2
+xsd=$3
+mrbench=$4
+e2e_need_images "$src"
+tmp=$(e2e_tmpdir bench)
+img=$src/images/out
+doms_before=$(mr_domains)
+
+matrix() { # NAME BENCHMARK-ATTRIBUTES
+    cat <<XML
+<matrix version="1" name="$1">
+  <host uri="$E2E_URI" accel="tcg"/>
+  <image name="m" family="debian" user="root" memory-mib="256" vcpus="1" boot-timeout="240">
+    <disk path="$img/minimal.qcow2"/>
+    <kernel path="$img/minimal.vmlinuz" initrd="$img/minimal.initrd"
+            cmdline="console=ttyS0 root=/dev/vda rw"/>
+    <hostkey path="$img/minimal.hostkey.pub"/>
+  </image>
+  <package name="mr-demo" version="1.0">
+    <artifact family="debian" path="$img/mr-demo_1.0_all.deb"/>
+  </package>
+  <test name="selftest" timeout="60">mr-demo selftest</test>
+  <benchmark $2/>
+</matrix>
+XML
+}
+matrix a 'seconds="0.2" repetitions="6" warmup="1"' >"$tmp/a.xml"
+matrix b 'seconds="0.2" repetitions="4" warmup="0" max-overhead-pct="0" max-interval-pct="0"' >"$tmp/b.xml"
+
+MATRIXRUN_WORKDIR=$tmp/work "$mr" "$tmp/a.xml" -o "$tmp/ra" >"$tmp/out-a" 2>&1
+rc=$?
+cat "$tmp/out-a"
+ra=$tmp/ra/junit.xml
+expect_eq "run A: exit code" "$rc" 0
+expect_schema_valid "$ra" "$xsd"
+expect_verdict "$ra" m benchmark.cpu pass
+pa() { xp "$ra" "string(//testsuite[@name='m']/properties/property[@name='$1']/@value)"; }
+check=$(python3 - "$(pa benchmark.cpu.host.seconds)" "$(pa benchmark.cpu.guest.seconds)" \
+    "$(pa benchmark.cpu.ratio)" "$(pa benchmark.cpu.ratio.ci95.low)" "$(pa benchmark.cpu.ratio.ci95.high)" \
+    "$(pa benchmark.cpu.overhead.pct)" "$(pa benchmark.cpu.overhead.ci95.low.pct)" \
+    "$(pa benchmark.cpu.overhead.ci95.high.pct)" "$(pa benchmark.cpu.host.cv.pct)" \
+    "$(pa benchmark.cpu.guest.cv.pct)" <<'PY'
+import statistics, sys
+h = [float(x) for x in sys.argv[1].split(",")]
+g = [float(x) for x in sys.argv[2].split(",")]
+ratio, lo, hi, over, olo, ohi, hcv, gcv = map(float, sys.argv[3:11])
+r = [b / a for a, b in zip(h, g)]
+p = []
+if len(h) != 6 or len(g) != 6: p.append("pairs %d/%d, want 6" % (len(h), len(g)))
+if abs(statistics.median(r) - ratio) > 5e-4: p.append("median ratio %.4f vs %.4f" % (statistics.median(r), ratio))
+if not (min(r) - 5e-4 <= lo <= ratio <= hi <= max(r) + 5e-4): p.append("interval [%s, %s] not around %s within the ratios" % (lo, hi, ratio))
+for a, b in ((over, ratio), (olo, lo), (ohi, hi)):
+    if abs((b - 1) * 100 - a) > 0.06: p.append("%s%% is not (%s - 1) x 100" % (a, b))
+for name, v, cv in (("host", h, hcv), ("guest", g, gcv)):
+    want = statistics.stdev(v) / statistics.mean(v) * 100
+    if abs(want - cv) > 0.01: p.append("%s cv %s, want %.2f" % (name, cv, want))
+print("; ".join(p) or "consistent")
+PY
+)
+expect_eq "run A: the figures are the statistics of the listed pairs" "$check" "consistent"
+iters=$(pa benchmark.cpu.iterations)
+local_sum=$("$mrbench" --iterations "$iters" | sed -n 's/.*checksum=\([0-9a-f]*\).*/\1/p')
+expect_eq "run A: the guest's checksum is this host's for $iters iterations" "$(pa benchmark.cpu.checksum)" "$local_sum"
+expect_eq "run A: accel" "$(pa accel)" tcg
+expect_eq "run A: host kernel" "$(pa host.kernel)" "$(uname -r)"
+expect_eq "run A: host CPU model" "$(pa host.cpu.model)" \
+    "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+case "$(pa host.nested)" in yes | no | unknown) ok "run A: host.nested is $(pa host.nested)" ;; *) bad "run A: host.nested '$(pa host.nested)'" ;; esac
+expect_eq "run A: vcpus" "$(pa vcpus)" 1
+last=$(($(nproc) - 1))
+expect_eq "run A: pinning" "$(pa benchmark.cpu.pinned)" \
+    "guest vCPU 0 and the host runs on host CPU $last; guest run on its CPU 0"
+gk=$(pa guest.kernel)
+if [[ "$gk" =~ ^[0-9]+\.[0-9]+ ]]; then ok "run A: guest kernel $gk"; else bad "run A: guest kernel '$gk'"; fi
+expect_has "run A: the progress shows the overhead" "$(cat "$tmp/out-a")" "m: benchmark: overhead "
+if grep -rq "PRIVATE KEY" "$tmp/ra" "$tmp/out-a"; then bad "a private key reached the report or log"; else ok "no private key in report or log"; fi
+
+MATRIXRUN_WORKDIR=$tmp/work "$mr" "$tmp/b.xml" -o "$tmp/rb" >"$tmp/out-b" 2>&1
+rc=$?
+rb=$tmp/rb/junit.xml
+expect_eq "run B: exit code (the overhead limit fails)" "$rc" 1
+expect_schema_valid "$rb" "$xsd"
+expect_verdict "$rb" m benchmark.cpu failure
+pb() { xp "$rb" "string(//testsuite[@name='m']/properties/property[@name='$1']/@value)"; }
+msg=$(xp "$rb" "string(//testsuite[@name='m']/testcase[@name='benchmark.cpu']/failure/@message)")
+expect_eq "run B: the failure states the overhead and its interval" "$msg" \
+    "CPU overhead $(pb benchmark.cpu.overhead.pct)% (95% interval $(pb benchmark.cpu.overhead.ci95.low.pct)% to $(pb benchmark.cpu.overhead.ci95.high.pct)%) exceeds the matrix's limit of 0%"
+expect_eq "run B: flagged noisy (interval limit 0 %)" "$(pb benchmark.cpu.noisy)" yes
+expect_eq "run B: four pairs" "$(pb benchmark.cpu.repetitions)" 4
+expect_clean "$tmp/work" "$doms_before"
+
+if [ "$E2E_FAIL" -eq 0 ]; then rm -rf "$tmp"; else echo "kept for a look: $tmp"; fi
+e2e_summary e2e-bench
