@@ -13,7 +13,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 build_pkgs="cmake make gcc pkg-config libvirt-dev libssh2-1-dev libxml2-dev libarchive-dev check libsubunit-dev"
-run_pkgs="procps libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils openssh-client libxml2-utils dpkg-dev rpm python3-yaml util-linux"
+run_pkgs="procps libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils openssh-client libxml2-utils dpkg-dev rpm python3-yaml util-linux chromium"
 image_pkgs=$(sed -n 's/^# needs: //p' images/build-minimal.sh images/build-cloud.sh | tr '\n' ' ')
 say "installing packages"
 export DEBIAN_FRONTEND=noninteractive
