@@ -140,8 +140,9 @@ START_TEST(test_chart_carries_each_cells_numbers)
     ck_assert_int_ge(atoi(n), 3);
     ck_assert_int_le(atoi(n), 13);
     free(n);
-    expect_xpath(html, "string(//*[local-name()='g'][@class='tick'][2])",
-                 xpath(html, "string(//*[local-name()='g'][@class='tick'][2]/@data-value)"));
+    char *tick = xpath(html, "string(//*[local-name()='g'][@class='tick'][2]/@data-value)");
+    expect_xpath(html, "string(//*[local-name()='g'][@class='tick'][2])", tick);
+    free(tick);
     /* The skipped benchmark is said in a note; the verdicts are coloured by class. */
     expect_xpath(html, "count(//p[contains(@class,'nodata')])", "1");
     expect_xpath(html, "string(//section[@id='cell-3']//tr[1]/@class)", "v-error");
