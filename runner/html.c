@@ -166,10 +166,10 @@ static void header(struct mr_buf *b, const struct mr_report *r, const char *sour
                 n.errors, n.skipped);
 }
 
-/* A tick step of 1, 2 or 5 times a power of ten giving about six ticks over span. */
+/* A tick step of 1, 2 or 5 times a power of ten giving four to eight ticks over span. */
 static double nice_step(double span)
 {
-    double raw = span / 6;
+    double raw = span / 8;
     double mag = pow(10, floor(log10(raw)));
     static const double m[] = { 1, 2, 5, 10 };
     for (size_t i = 0; i < MR_ARRAY_SIZE(m); i++)
@@ -259,7 +259,8 @@ static void chart(struct mr_buf *b, const struct mr_report *r)
     mr_buf_addf(b, "<p>Each cell's median overhead, (guest time / host time &#8722; 1) &#215; "
                    "100, as a dot on its bar, with its 95%% bootstrap interval as an error bar. "
                    "Cells marked <span class=\"noisy-mark\">noisy</span> had times that "
-                   "varied more than the benchmark accepts.</p>\n");
+                   "varied more than the benchmark accepts; red bars are cells whose overhead "
+                   "is above the matrix's limit.</p>\n");
     mr_buf_addf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"overhead-chart\" "
                    "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" "
                    "aria-label=\"CPU overhead per cell\" data-axis-min=\"%.2f\" "
