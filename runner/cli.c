@@ -6,23 +6,27 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "compare.h"
 #include "doctor.h"
 #include "family.h"
 #include "guest.h"
+#include "html.h"
 #include "leftover.h"
 #include "matrix.h"
 #include "pipeline.h"
 #include "progress.h"
 #include "remote_store.h"
+#include "report_read.h"
 #include "ssh.h"
 
 struct cli {
-    const char *outdir;
+    const char *outdir;  /* -o as given, or NULL */
     int accel;
     const char *uri;
     const char *catalogue;
@@ -45,6 +49,8 @@ static const char usage_text[] =
     "       (each also takes -C FILE, --only PATTERN and --shard I/N)\n"
     "       matrixrun clean [MATRIX.xml | --connect URI]\n"
     "       matrixrun doctor [-c URI] [-q]\n"
+    "       matrixrun compare REPORT.xml [REPORT.xml]...\n"
+    "       matrixrun html JUNIT.xml [-o FILE]\n"
     "       matrixrun --help | --version\n"
     "\n"
     "Boots each image of the matrix as a guest, installs the package over SSH, runs the\n"
@@ -67,6 +73,11 @@ static const char usage_text[] =
     "             line per check, a 'fix:' line under each warn and FAIL, then\n"
     "             'verdict: kvm', 'verdict: tcg only' or 'verdict: guests cannot run'\n"
     "             (exit 0 when guests can run, 3 when they cannot)\n"
+    "  compare    print the CPU overhead of each cell (median and 95%% interval) in\n"
+    "             each report given, oldest run first, and the change between one run\n"
+    "             and the next, marked * when the two intervals do not overlap\n"
+    "  html       write a report's HTML summary (verdicts, overhead chart): to -o FILE,\n"
+    "             default summary.html next to the report (a run writes it itself)\n"
     "\n"
     "Options of every verb:\n"
     "  -C, --catalogue FILE  OS-family catalogue to use instead of the built-in one\n"
@@ -97,12 +108,18 @@ static const char usage_text[] =
     "  -c, --connect URI     libvirt URI (doctor and clean: default qemu:///system)\n"
     "  -q, --quiet           doctor: only the verdict line\n"
     "\n"
+    "Options of html:\n"
+    "  -o, --output FILE     where the page goes (default: summary.html in the\n"
+    "                        report's folder)\n"
+    "  -q, --quiet           do not print the page's path\n"
+    "\n"
     "Progress goes to stderr: on a terminal, one live line per running cell under the\n"
     "run's news; elsewhere one timestamped line per event. The summary (a line per cell,\n"
     "the totals, and last 'report: PATH') goes to stdout.\n"
     "\n"
     "Exit codes: 0 every test passed; 1 a test failed; 2 usage or matrix error (nothing\n"
-    "booted); 3 infrastructure error (a cell could not be run); 130/143 interrupted.\n";
+    "booted); 3 infrastructure error (a cell could not be run); 130/143 interrupted.\n"
+    "compare and html: 0 done; 2 a report that cannot be read or is not matrixrun's.\n";
 
 static int load(const struct cli *c, const char *path, struct mr_matrix **m)
 {
@@ -139,8 +156,10 @@ static int selecting(const struct cli *c)
     return c->n_only > 0 || c->shard_n > 1;
 }
 
-static int cmd_validate(struct cli *c, const char *path)
+static int cmd_validate(struct cli *c, char **args, size_t n_args)
 {
+    const char *path = args[0];
+    (void)n_args;
     struct mr_matrix *m;
     int r = load(c, path, &m);
     if (r)
@@ -159,8 +178,10 @@ static int cmd_validate(struct cli *c, const char *path)
     return MR_EXIT_OK;
 }
 
-static int cmd_list(struct cli *c, const char *path)
+static int cmd_list(struct cli *c, char **args, size_t n_args)
 {
+    const char *path = args[0];
+    (void)n_args;
     struct mr_matrix *m;
     int r = load(c, path, &m);
     if (r)
@@ -228,8 +249,9 @@ static int clean_host(struct cli *c, const char *uri, const char *base,
 
 /* With a matrix: every host it names (or --connect's); without: --connect's or the
  * default URI. */
-static int cmd_clean(struct cli *c, const char *path)
+static int cmd_clean(struct cli *c, char **args, size_t n_args)
 {
+    const char *path = n_args ? args[0] : NULL;
     struct mr_matrix *m = NULL;
     if (path && !c->uri) {
         int r = load(c, path, &m);
@@ -275,9 +297,10 @@ static int cmd_clean(struct cli *c, const char *path)
     return first < 0 ? MR_EXIT_INFRA : MR_EXIT_OK;
 }
 
-static int cmd_doctor(struct cli *c, const char *unused)
+static int cmd_doctor(struct cli *c, char **args, size_t n_args)
 {
-    (void)unused;
+    (void)args;
+    (void)n_args;
     struct mr_doctor *d = mr_doctor_new(c->uri ? c->uri : MR_DEFAULT_URI);
     for (size_t i = 0; i < d->n_checks && !c->quiet; i++) {
         const struct mr_doctor_check *k = &d->checks[i];
@@ -349,8 +372,10 @@ static void print_summary(const struct mr_run_result *res)
            n.errors, n.skipped, res->junit_path);
 }
 
-static int cmd_run(struct cli *c, const char *path)
+static int cmd_run(struct cli *c, char **args, size_t n_args)
 {
+    const char *path = args[0];
+    (void)n_args;
     struct mr_matrix *m;
     int r = load(c, path, &m);
     if (r)
@@ -370,7 +395,7 @@ static int cmd_run(struct cli *c, const char *path)
 
     struct mr_progress *p = mr_progress_new(c->quiet);
     struct mr_run_opts o = {
-        .outdir = c->outdir, .accel = c->accel, .uri = c->uri,
+        .outdir = c->outdir ? c->outdir : "reports", .accel = c->accel, .uri = c->uri,
         .cells = cells, .n_cells = n_cells, .jobs = c->jobs,
         .overcommit_cpu = c->overcommit_cpu, .overcommit_mem = c->overcommit_mem,
         .stagger_ms = c->stagger_ms,
@@ -387,6 +412,14 @@ static int cmd_run(struct cli *c, const char *path)
         mr_run_result_release(&res);
         return r == -EINVAL ? MR_EXIT_USAGE : MR_EXIT_INFRA;
     }
+    /* The HTML summary is a convenience: failing to write it loses nothing of the run. */
+    if (res.junit_path) {
+        _cleanup_free_ char *dir = mr_path_dirname(res.junit_path);
+        _cleanup_free_ char *html = mr_xasprintf("%s/summary.html", dir);
+        if (mr_html_write(res.junit_path, html, &e) < 0)
+            fprintf(stderr, "matrixrun: warning: no HTML summary: %s\n", mr_err_msg(&e));
+        mr_err_release(&e);
+    }
     if (!c->quiet)
         print_summary(&res);
     int code = mr_pipeline_exit_code(res.report);
@@ -396,18 +429,72 @@ static int cmd_run(struct cli *c, const char *path)
     return code;
 }
 
+/* Reads every report first, so a bad file is exit 2 before anything is printed. */
+static int cmd_compare(struct cli *c, char **args, size_t n_args)
+{
+    (void)c;
+    struct mr_report **reps = mr_xcalloc(n_args, sizeof(*reps));
+    int code = MR_EXIT_OK;
+    for (size_t i = 0; i < n_args && code == MR_EXIT_OK; i++) {
+        struct mr_err e = { 0 };
+        if (mr_report_read(args[i], &reps[i], &e) < 0) {
+            fprintf(stderr, "matrixrun: %s\n", mr_err_msg(&e));
+            code = MR_EXIT_USAGE;
+        } else if (!mr_report_is_matrixrun(reps[i])) {
+            fprintf(stderr, "matrixrun: %s: not a matrixrun report (no suite has a run.id "
+                    "property)\n", args[i]);
+            code = MR_EXIT_USAGE;
+        }
+        mr_err_release(&e);
+    }
+    if (code == MR_EXIT_OK) {
+        struct mr_compare *cmp =
+            mr_compare_new((const struct mr_report *const *)reps, (const char *const *)args,
+                           n_args);
+        _cleanup_free_ char *text = mr_compare_render(cmp);
+        fputs(text, stdout);
+        mr_compare_free(cmp);
+    }
+    for (size_t i = 0; i < n_args; i++)
+        mr_report_free(reps[i]);
+    free(reps);
+    return code;
+}
+
+static int cmd_html(struct cli *c, char **args, size_t n_args)
+{
+    (void)n_args;
+    const char *junit = args[0];
+    _cleanup_free_ char *dir = mr_path_dirname(junit);
+    _cleanup_free_ char *def = mr_xasprintf("%s/summary.html", dir);
+    const char *out = c->outdir ? c->outdir : def;
+    struct mr_err e = { 0 };
+    if (mr_html_write(junit, out, &e) < 0) {
+        /* A bad report or an unwritable -o are both the caller's arguments. */
+        fprintf(stderr, "matrixrun: %s\n", mr_err_msg(&e));
+        mr_err_release(&e);
+        return MR_EXIT_USAGE;
+    }
+    if (!c->quiet)
+        printf("summary: %s\n", out);
+    return MR_EXIT_OK;
+}
+
 struct verb {
     const char *name;
-    int (*fn)(struct cli *c, const char *matrix);
-    int takes_matrix; /* 0 no, 1 yes, 2 optional */
+    int (*fn)(struct cli *c, char **args, size_t n_args);
+    size_t min_args, max_args; /* positional arguments after the verb */
+    const char *arg_name;      /* for "'VERB' needs ARG_NAME" */
 };
 
 static const struct verb verbs[] = {
-    { "run", cmd_run, 1 },
-    { "validate", cmd_validate, 1 },
-    { "list", cmd_list, 1 },
-    { "clean", cmd_clean, 2 },
-    { "doctor", cmd_doctor, 0 },
+    { "run", cmd_run, 1, 1, "a matrix file" },
+    { "validate", cmd_validate, 1, 1, "a matrix file" },
+    { "list", cmd_list, 1, 1, "a matrix file" },
+    { "clean", cmd_clean, 0, 1, NULL },
+    { "doctor", cmd_doctor, 0, 0, NULL },
+    { "compare", cmd_compare, 1, SIZE_MAX, "one or more report files" },
+    { "html", cmd_html, 1, 1, "a JUnit report file" },
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -509,7 +596,7 @@ enum {
 int mr_cli_main(int argc, char **argv)
 {
     _cleanup_free_ char **only = mr_xcalloc((size_t)argc + 1, sizeof(*only));
-    struct cli c = { .outdir = "reports", .accel = -1, .only = only, .stagger_ms = -1 };
+    struct cli c = { .accel = -1, .only = only, .stagger_ms = -1 };
     static const struct option opts[] = {
         { "output", required_argument, NULL, 'o' },
         { "accel", required_argument, NULL, OPT_ACCEL },
@@ -589,32 +676,29 @@ int mr_cli_main(int argc, char **argv)
             return MR_EXIT_USAGE;
         }
     }
-    const char *words[2] = { NULL, NULL };
-    int nwords = 0;
-    for (; optind < argc; optind++) {
-        if (nwords == 2)
-            return usage_error("unexpected argument '%s'", argv[optind]);
-        words[nwords++] = argv[optind];
-    }
+    /* getopt_long has moved the positional words to the end, in their order. */
+    char **words = argv + optind;
+    size_t nwords = (size_t)(argc - optind);
     if (nwords == 0)
         return usage_error("%s", "no matrix given");
     const struct verb *v = NULL;
-    const char *matrix = words[0];
     for (size_t i = 0; i < MR_ARRAY_SIZE(verbs); i++)
         if (strcmp(words[0], verbs[i].name) == 0)
             v = &verbs[i];
-    if (v && v->takes_matrix != 1) {
-        if (nwords == 2 && !v->takes_matrix)
-            return usage_error("unexpected argument '%s'", words[1]);
-        matrix = nwords == 2 ? words[1] : NULL;
-    } else if (v) {
-        if (nwords < 2)
-            return usage_error("'%s' needs a matrix file", v->name);
-        matrix = words[1];
+    if (v) {
+        words++;
+        nwords--;
+    } else if (nwords > 1) {
+        return usage_error("unknown verb '%s'", words[0]);
     } else {
-        if (nwords == 2)
-            return usage_error("unknown verb '%s'", words[0]);
-        v = &verbs[0];
+        v = &verbs[0]; /* matrixrun MATRIX.xml: run is the default verb */
     }
-    return v->fn(&c, matrix);
+    if (nwords < v->min_args) {
+        fprintf(stderr, "matrixrun: '%s' needs %s\nTry 'matrixrun --help'.\n", v->name,
+                v->arg_name);
+        return MR_EXIT_USAGE;
+    }
+    if (nwords > v->max_args)
+        return usage_error("unexpected argument '%s'", words[v->max_args]);
+    return v->fn(&c, words, nwords);
 }

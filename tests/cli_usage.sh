@@ -230,5 +230,67 @@ else
     echo "ok   oversized cells run alone"; passes=$((passes + 1))
 fi
 rm -rf "$out"
+# compare and html read reports back: a bad file is exit 2 naming it; the table on the
+# fixtures has the expected rows, and * marks exactly the changes whose intervals do not
+# overlap (deb12-1cpu only).
+rep=$data/report
+check compare-no-file 2 "'compare' needs one or more report files" "$mr" compare
+check compare-missing 2 "$rep/nope.xml: cannot read the report: No such file" "$mr" compare "$rep/run1.xml" "$rep/nope.xml"
+check compare-not-junit 2 "$rep/bad-root.xml:2: root element <matrix>, not <testsuites> or <testsuite>" "$mr" compare "$rep/bad-root.xml"
+check compare-malformed 2 "$rep/bad-truncated.xml:5: not well-formed XML" "$mr" compare "$rep/run1.xml" "$rep/bad-truncated.xml"
+check compare-doctype 2 "$rep/bad-doctype.xml:2: has a DOCTYPE" "$mr" compare "$rep/bad-doctype.xml"
+check compare-empty 2 "$rep/bad-empty.xml: empty file" "$mr" compare "$rep/bad-empty.xml"
+check compare-not-matrixrun 2 "$rep/not-matrixrun.xml: not a matrixrun report" "$mr" compare "$rep/not-matrixrun.xml" "$rep/run1.xml"
+check compare-folder 2 "$rep: cannot read the report: not a regular file" "$mr" compare "$rep"
+out=$(mktemp -d)
+"$mr" compare "$rep/run1.xml" "$rep/run2.xml" >"$out/stdout" 2>"$out/stderr"
+rc=$?
+[ "$rc" = 0 ] && [ ! -s "$out/stderr" ] || { echo "FAIL compare exit $rc: $(cat "$out/stderr")"; fails=$((fails + 1)); }
+want_lines "compare: runs, warning, header and rows" "$out/stdout" \
+    "^run 1: $rep/run1.xml\$" \
+    '^  run\.id 20261120-091502-3f2a, accel tcg, host buildbox, host kernel 6\.1\.0-27-amd64$' \
+    '^warning: the runs compared used different host kernels: run 1 6\.1\.0-27-amd64, run 2 6\.1\.0-28-amd64' \
+    '^cell +image +guest kernel +run 1 +run 2 +change 1->2$' \
+    '^deb12-1cpu +deb12 +6\.1\.0-27-amd64 -> 6\.1\.0-28-amd64 +912\.34 \[880\.10, 950\.22\] +640\.12 \[610\.00, 671\.55\] +-272\.22 \*$' \
+    '^deb12-2cpu +deb12 +6\.1\.0-27-amd64 -> 6\.1\.0-28-amd64 +1043\.50 \[1001\.20, 1090\.80\] ~ +1010\.75 \[970\.00, 1052\.30\] +-32\.75$' \
+    '^alma9-2cpu +alma9 +5\.14\.0-427\.13\.1\.el9_4\.x86_64 +1387\.65 \[1320\.00, 1455\.40\] +1402\.10 \[1350\.50, 1460\.00\] +\+14\.45$' \
+    '^win-stub +win2022 +- +skipped +- +-$' \
+    '^sles15-1cpu +sles15 +5\.14\.21-150500\.55\.39-default +- +998\.00 \[950\.00, 1049\.99\] +-$' \
+    '^\* +the two 95% intervals do not overlap'
+marked=$(grep -E ' \*$' "$out/stdout" | cut -d' ' -f1 | tr '\n' ' ')
+[ "$marked" = "deb12-1cpu " ] || { echo "FAIL compare marks: '$marked'"; fails=$((fails + 1)); }
+# Columns line up: every row's run 2 figure starts where the header's "run 2" does.
+awk 'NR == 1 { next } /^cell / { col = index($0, "run 2"); next }
+     col && /^(deb12|alma9|sles15|win-stub)/ { c = substr($0, col, 1); if (c == " ") bad = 1 }
+     END { exit !(col && !bad) }' "$out/stdout" ||
+    { echo "FAIL compare columns: $(cat "$out/stdout")"; fails=$((fails + 1)); }
+"$mr" compare "$rep/run1.xml" "$rep/chart-edge.xml" >"$out/stdout" 2>&1
+want_lines "compare warns of another accelerator and host" "$out/stdout" \
+    '^warning: the runs compared used different accelerators: run 1 tcg, run 2 kvm' \
+    '^warning: the runs compared used different hosts: run 1 buildbox, run 2 kvmhost' \
+    '^garbage +deb12 +6\.1\.0-28-amd64 +- +invalid +-$'
+"$mr" compare "$rep/run1.xml" >"$out/stdout" 2>&1 || { echo "FAIL compare of one run"; fails=$((fails + 1)); }
+if grep -q 'change' "$out/stdout"; then echo "FAIL compare of one run has a change column"; fails=$((fails + 1)); fi
+
+check html-no-file 2 "'html' needs a JUnit report file" "$mr" html
+check html-two-files 2 "unexpected argument '$rep/run2.xml'" "$mr" html "$rep/run1.xml" "$rep/run2.xml"
+check html-missing 2 "$rep/nope.xml: cannot read the report" "$mr" html "$rep/nope.xml" -o "$out/x.html"
+check html-not-junit 2 "$rep/bad-root.xml:2: root element <matrix>" "$mr" html "$rep/bad-root.xml" -o "$out/x.html"
+check html-unwritable 2 "$out/none/x.html" "$mr" html "$rep/run1.xml" -o "$out/none/x.html"
+[ ! -e "$out/x.html" ] || { echo "FAIL html wrote a page for a bad report"; fails=$((fails + 1)); }
+cp "$rep/run2.xml" "$out/junit.xml"
+[ "$("$mr" html "$out/junit.xml")" = "summary: $out/summary.html" ] && grep -q '<svg' "$out/summary.html" ||
+    { echo "FAIL html default path"; fails=$((fails + 1)); }
+"$mr" html -q "$out/junit.xml" -o "$out/other.html" >"$out/stdout" && [ ! -s "$out/stdout" ] &&
+    grep -q 'sles15-1cpu' "$out/other.html" || { echo "FAIL html -o FILE -q"; fails=$((fails + 1)); }
+"$mr" --help | grep -q "compare    print the CPU overhead" || { echo "FAIL help names compare"; fails=$((fails + 1)); }
+"$mr" --help | grep -q "html JUNIT.xml \[-o FILE\]" || { echo "FAIL help names html"; fails=$((fails + 1)); }
+rm -rf "$out"
+# A run writes its HTML summary next to its JUnit (here all cells fail to connect).
+out=$(mktemp -d)
+"$mr" "$good" --connect nosuch:///x -o "$out" -q
+[ -s "$out/summary.html" ] && grep -q 'deb-a' "$out/summary.html" ||
+    { echo "FAIL a run's summary.html"; fails=$((fails + 1)); }
+rm -rf "$out"
 echo "cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

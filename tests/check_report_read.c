@@ -1,0 +1,285 @@
+/* check_report_read.c: reading JUnit reports back: the fixtures in tests/data/report,
+ * the writer's own output, refused files, and the benchmark figures of a cell. */
+#define _GNU_SOURCE
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "report_read.h"
+
+#define DATA MR_TEST_DATA "/report/"
+
+static struct mr_report *read_ok(const char *path)
+{
+    struct mr_report *r = NULL;
+    struct mr_err e = { 0 };
+    int ret = mr_report_read(path, &r, &e);
+    ck_assert_msg(ret == 0, "%s: %s", path, mr_err_msg(&e));
+    mr_err_release(&e);
+    return r;
+}
+
+static const struct mr_suite *suite(const struct mr_report *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_suites; i++)
+        if (strcmp(r->suites[i]->name, name) == 0)
+            return r->suites[i];
+    ck_abort_msg("no suite '%s'", name);
+    return NULL;
+}
+
+START_TEST(test_read_realistic_report)
+{
+    struct mr_report *r = read_ok(DATA "run1.xml");
+    ck_assert_str_eq(r->name, "demo");
+    ck_assert_uint_eq(r->n_suites, 4);
+    ck_assert_str_eq(r->suites[0]->name, "deb12-1cpu");
+    ck_assert_str_eq(r->suites[3]->name, "win-stub");
+    const struct mr_suite *s = r->suites[0];
+    ck_assert_str_eq(s->hostname, "buildbox");
+    ck_assert_int_eq(s->timestamp_ms, 1795166102000LL); /* 2026-11-20T09:15:02Z */
+    ck_assert_str_eq(mr_suite_prop(s, "run.id"), "20261120-091502-3f2a");
+    ck_assert_str_eq(mr_suite_prop(s, "guest.kernel"), "6.1.0-27-amd64");
+    ck_assert_str_eq(mr_suite_prop(s, "benchmark.cpu.ratio"), "10.1234");
+    ck_assert_str_eq(mr_suite_prop(s, "benchmark.cpu.pinned"), "no (TCG: vCPU threads float)");
+    ck_assert_ptr_null(mr_suite_prop(s, "no.such"));
+    ck_assert_uint_eq(s->n_cases, 5);
+    const struct mr_case *c = mr_suite_case(s, "known-bug");
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(c->verdict, MR_VERDICT_FAIL);
+    ck_assert_str_eq(c->type, "exit-status");
+    ck_assert_str_eq(c->message, "'mr-demo known-bug' exited with status 1");
+    ck_assert_str_eq(c->classname, "demo.deb12-1cpu");
+    ck_assert_double_eq_tol(c->time_s, 0.388, 1e-9);
+    c = mr_suite_case(s, "boot");
+    ck_assert_int_eq(c->verdict, MR_VERDICT_PASS);
+    ck_assert_ptr_null(c->message);
+    const struct mr_suite *w = suite(r, "win-stub");
+    ck_assert_int_eq(mr_suite_case(w, "boot")->verdict, MR_VERDICT_ERROR);
+    ck_assert_str_eq(mr_suite_case(w, "boot")->type, "timeout");
+    ck_assert_int_eq(mr_suite_case(w, "install")->verdict, MR_VERDICT_SKIP);
+    ck_assert_str_eq(mr_suite_case(w, "install")->message, "not run: boot failed");
+    struct mr_counts n = mr_report_counts(r);
+    ck_assert_uint_eq(n.tests, 18);
+    ck_assert_uint_eq(n.failures, 4);
+    ck_assert_uint_eq(n.errors, 1);
+    ck_assert_uint_eq(n.skipped, 2);
+    ck_assert(mr_report_is_matrixrun(r));
+    mr_report_free(r);
+}
+END_TEST
+
+/* What the writer writes, the reader reads: names, properties, verdicts, messages, even
+ * with output whose escapes pass libxml2's 10 MB text limit. */
+START_TEST(test_read_round_trips_the_writer)
+{
+    struct mr_report *w = mr_report_new("round");
+    struct mr_suite *s = mr_report_add_suite(w, "cell-\xc3\xa9");
+    s->hostname = strdup("h1");
+    s->time_s = 3.5;
+    mr_suite_set_prop(s, "run.id", "r1");
+    mr_suite_set_prop(s, "weird", "a<b>&\"c\"");
+    struct mr_case *c = mr_suite_add_case(s, "round.cell", "t1");
+    mr_case_set(c, MR_VERDICT_ERROR, "timeout", "boot: no SSH within %d s", 5);
+    size_t big = 4 * 1024 * 1024;
+    char *ctl = malloc(big);
+    memset(ctl, 0x01, big); /* 4 MiB of \x01: 16 MiB once escaped */
+    mr_case_set_out(c, ctl, big);
+    free(ctl);
+    c = mr_suite_add_case(s, "round.cell", "t2");
+    mr_case_set(c, MR_VERDICT_SKIP, NULL, "not run");
+    char path[] = "/tmp/mr-read-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    struct mr_err e = { 0 };
+    ck_assert_int_eq(mr_junit_write(w, path, &e), 0);
+    struct mr_report *r = read_ok(path);
+    ck_assert_str_eq(r->name, "round");
+    ck_assert_uint_eq(r->n_suites, 1);
+    ck_assert_str_eq(r->suites[0]->name, "cell-\xc3\xa9");
+    ck_assert_str_eq(r->suites[0]->hostname, "h1");
+    ck_assert_double_eq_tol(r->suites[0]->time_s, 3.5, 1e-9);
+    ck_assert_str_eq(mr_suite_prop(r->suites[0], "weird"), "a<b>&\"c\"");
+    ck_assert_int_eq(r->suites[0]->cases[0]->verdict, MR_VERDICT_ERROR);
+    ck_assert_str_eq(r->suites[0]->cases[0]->message, "boot: no SSH within 5 s");
+    ck_assert_int_eq(r->suites[0]->cases[1]->verdict, MR_VERDICT_SKIP);
+    ck_assert_str_eq(r->suites[0]->cases[1]->message, "not run");
+    mr_report_free(r);
+    mr_report_free(w);
+    unlink(path);
+}
+END_TEST
+
+START_TEST(test_read_lone_testsuite_is_junit_not_matrixrun)
+{
+    struct mr_report *r = read_ok(DATA "not-matrixrun.xml");
+    ck_assert_uint_eq(r->n_suites, 1);
+    ck_assert_str_eq(r->suites[0]->name, "pytest");
+    ck_assert_int_eq(r->suites[0]->cases[1]->verdict, MR_VERDICT_FAIL);
+    ck_assert_str_eq(r->suites[0]->cases[1]->message, "ZeroDivisionError");
+    ck_assert(!mr_report_is_matrixrun(r));
+    mr_report_free(r);
+}
+END_TEST
+
+/* Each refused file gives one message naming the file, the line when there is one, and
+ * what is wrong. */
+static const struct {
+    const char *file, *want;
+} refused[] = {
+    { "bad-truncated.xml", "bad-truncated.xml:5: not well-formed XML: " },
+    { "bad-root.xml", "bad-root.xml:2: root element <matrix>, not <testsuites> or <testsuite>" },
+    { "bad-doctype.xml", "bad-doctype.xml:2: has a DOCTYPE" },
+    { "bad-time.xml", "bad-time.xml:7: <testcase> 'boot': time 'soon' is not a number" },
+    { "bad-empty.xml", "bad-empty.xml: empty file, not a JUnit report" },
+    { "nope.xml", "nope.xml: cannot read the report: No such file or directory" },
+};
+
+START_TEST(test_read_refuses_bad_files)
+{
+    struct mr_report *r = NULL;
+    struct mr_err e = { 0 };
+    char *path = NULL;
+    ck_assert_int_ne(asprintf(&path, "%s%s", DATA, refused[_i].file), -1);
+    ck_assert_int_lt(mr_report_read(path, &r, &e), 0);
+    ck_assert_ptr_null(r);
+    ck_assert_msg(strstr(mr_err_msg(&e), refused[_i].want), "%s: got '%s', want '%s'",
+                  refused[_i].file, mr_err_msg(&e), refused[_i].want);
+    ck_assert_msg(strncmp(mr_err_msg(&e), path, strlen(path)) == 0, "message does not start "
+                  "with the path: %s", mr_err_msg(&e));
+    mr_err_release(&e);
+    free(path);
+}
+END_TEST
+
+START_TEST(test_read_refuses_a_folder)
+{
+    struct mr_report *r = NULL;
+    struct mr_err e = { 0 };
+    ck_assert_int_lt(mr_report_read(DATA, &r, &e), 0);
+    ck_assert_ptr_nonnull(strstr(mr_err_msg(&e), "not a regular file"));
+    mr_err_release(&e);
+}
+END_TEST
+
+START_TEST(test_bench_figures_of_the_fixture_cells)
+{
+    struct mr_report *r = read_ok(DATA "run1.xml");
+    struct mr_bench b;
+    mr_bench_from_suite(suite(r, "deb12-1cpu"), &b);
+    ck_assert_int_eq(b.state, MR_BENCH_OK);
+    ck_assert_double_eq_tol(b.overhead, 912.34, 1e-9);
+    ck_assert_double_eq_tol(b.low, 880.10, 1e-9);
+    ck_assert_double_eq_tol(b.high, 950.22, 1e-9);
+    ck_assert_int_eq(b.noisy, 0);
+    ck_assert_int_eq(b.verdict, MR_VERDICT_PASS);
+    mr_bench_from_suite(suite(r, "deb12-2cpu"), &b);
+    ck_assert_int_eq(b.noisy, 1);
+    mr_bench_from_suite(suite(r, "alma9-2cpu"), &b);
+    ck_assert_int_eq(b.state, MR_BENCH_OK);
+    ck_assert_int_eq(b.verdict, MR_VERDICT_FAIL);
+    ck_assert_ptr_nonnull(strstr(b.message, "above the matrix's limit"));
+    mr_bench_from_suite(suite(r, "win-stub"), &b);
+    ck_assert_int_eq(b.state, MR_BENCH_NODATA);
+    ck_assert_int_eq(b.verdict, MR_VERDICT_SKIP);
+    mr_report_free(r);
+
+    r = read_ok(DATA "no-benchmark.xml");
+    mr_bench_from_suite(r->suites[0], &b);
+    ck_assert_int_eq(b.state, MR_BENCH_NONE);
+    mr_report_free(r);
+
+    r = read_ok(DATA "chart-edge.xml");
+    mr_bench_from_suite(suite(r, "garbage"), &b);
+    ck_assert_int_eq(b.state, MR_BENCH_INVALID);
+    ck_assert_str_eq(b.why, "benchmark.cpu.overhead.pct");
+    mr_bench_from_suite(suite(r, "kvm-neg"), &b);
+    ck_assert_int_eq(b.state, MR_BENCH_OK);
+    ck_assert_double_eq_tol(b.overhead, -3.25, 1e-9);
+    mr_report_free(r);
+}
+END_TEST
+
+/* Hand-made suites: every way the three overhead figures can be wrong. */
+START_TEST(test_bench_rejects_bad_figures)
+{
+    static const struct {
+        const char *v, *lo, *hi;
+        enum mr_bench_state want;
+    } t[] = {
+        { "10.00", "5.00", "15.00", MR_BENCH_OK },
+        { "10.00", "10.00", "10.00", MR_BENCH_OK },
+        { "-99.50", "-99.90", "-99.00", MR_BENCH_OK },
+        { "10.00", "11.00", "15.00", MR_BENCH_INVALID }, /* interval misses the median */
+        { "10.00", "15.00", "5.00", MR_BENCH_INVALID },
+        { "nan", "5.00", "15.00", MR_BENCH_INVALID },
+        { "10.00", "-inf", "15.00", MR_BENCH_INVALID },
+        { "10.00", "5.00", "1e400", MR_BENCH_INVALID },
+        { "0x10", "5.00", "20.00", MR_BENCH_INVALID },
+        { "10,5", "5.00", "15.00", MR_BENCH_INVALID },
+        { " 10", "5.00", "15.00", MR_BENCH_INVALID },
+        { "10.00", "", "15.00", MR_BENCH_INVALID },
+        { "-100.00", "-100.00", "15.00", MR_BENCH_INVALID }, /* no guest is infinitely fast */
+        { "2e6", "1e6", "3e6", MR_BENCH_INVALID },
+        { "10.00", NULL, "15.00", MR_BENCH_INVALID },
+    };
+    for (size_t i = 0; i < MR_ARRAY_SIZE(t); i++) {
+        struct mr_report *r = mr_report_new("x");
+        struct mr_suite *s = mr_report_add_suite(r, "c");
+        mr_suite_set_prop(s, "benchmark.cpu.overhead.pct", t[i].v);
+        if (t[i].lo)
+            mr_suite_set_prop(s, "benchmark.cpu.overhead.ci95.low.pct", t[i].lo);
+        mr_suite_set_prop(s, "benchmark.cpu.overhead.ci95.high.pct", t[i].hi);
+        struct mr_bench b;
+        mr_bench_from_suite(s, &b);
+        ck_assert_msg(b.state == t[i].want, "'%s' [%s, %s]: state %d, want %d", t[i].v,
+                      t[i].lo ? t[i].lo : "(none)", t[i].hi, b.state, t[i].want);
+        if (b.state == MR_BENCH_INVALID)
+            ck_assert_ptr_nonnull(b.why);
+        mr_report_free(r);
+    }
+}
+END_TEST
+
+START_TEST(test_parse_double_takes_c_locale_decimals_only)
+{
+    double v;
+    ck_assert_int_eq(mr_parse_double("912.34", &v), 0);
+    ck_assert_double_eq(v, 912.34);
+    ck_assert_int_eq(mr_parse_double("-3.5", &v), 0);
+    ck_assert_double_eq(v, -3.5);
+    ck_assert_int_eq(mr_parse_double("1e3", &v), 0);
+    ck_assert_double_eq(v, 1000);
+    const char *bad[] = { "", " 1", "1 ", "nan", "inf", "0x1p3", "1,5", "1.2.3", "abc", "1e999" };
+    for (size_t i = 0; i < MR_ARRAY_SIZE(bad); i++)
+        ck_assert_msg(mr_parse_double(bad[i], &v) < 0, "'%s' accepted", bad[i]);
+    ck_assert_int_lt(mr_parse_double(NULL, &v), 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("report_read");
+    TCase *tr = tcase_create("read");
+    tcase_set_timeout(tr, 60);
+    tcase_add_test(tr, test_read_realistic_report);
+    tcase_add_test(tr, test_read_round_trips_the_writer);
+    tcase_add_test(tr, test_read_lone_testsuite_is_junit_not_matrixrun);
+    tcase_add_loop_test(tr, test_read_refuses_bad_files, 0, (int)MR_ARRAY_SIZE(refused));
+    tcase_add_test(tr, test_read_refuses_a_folder);
+    suite_add_tcase(s, tr);
+    TCase *tb = tcase_create("bench");
+    tcase_add_test(tb, test_bench_figures_of_the_fixture_cells);
+    tcase_add_test(tb, test_bench_rejects_bad_figures);
+    tcase_add_test(tb, test_parse_double_takes_c_locale_decimals_only);
+    suite_add_tcase(s, tb);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
