@@ -100,5 +100,31 @@ expect_eq "run B: flagged noisy (interval limit 0 %)" "$(pb benchmark.cpu.noisy)
 expect_eq "run B: four pairs" "$(pb benchmark.cpu.repetitions)" 4
 expect_clean "$tmp/work" "$doms_before"
 
+# compare: one row for the cell, each run's overhead and interval as in its report,
+# and the change between them.
+"$mr" compare "$ra" "$rb" >"$tmp/compare" 2>&1
+expect_eq "compare: exit code" "$?" 0
+cat "$tmp/compare"
+row=$(grep -E '^m ' "$tmp/compare")
+expect_has "compare: run A's overhead and interval" "$row" \
+    "$(pa benchmark.cpu.overhead.pct) [$(pa benchmark.cpu.overhead.ci95.low.pct), $(pa benchmark.cpu.overhead.ci95.high.pct)]"
+expect_has "compare: run B's overhead and interval" "$row" \
+    "$(pb benchmark.cpu.overhead.pct) [$(pb benchmark.cpu.overhead.ci95.low.pct), $(pb benchmark.cpu.overhead.ci95.high.pct)]"
+change=$(python3 -c "print('%+.2f' % ($(pb benchmark.cpu.overhead.pct) - $(pa benchmark.cpu.overhead.pct)))")
+expect_has "compare: the change between the runs" "$row" "$change"
+expect_has "compare: the guest kernel" "$row" "$gk"
+
+# The HTML summary each run wrote next to its report, rendered by headless Chromium.
+for r in "$tmp/ra" "$tmp/rb"; do
+    if [ -s "$r/summary.html" ]; then ok "$r/summary.html written by the run"; else bad "no $r/summary.html"; fi
+done
+expect_has "run A's page names the overhead" "$(cat "$tmp/ra/summary.html")" "data-overhead=\"$(pa benchmark.cpu.overhead.pct)\""
+if bash "$src/tests/html_chromium.sh" "$mr" "$src/tests/data" "run-a=$ra" "run-b-over-limit=$rb" >"$tmp/chromium.out" 2>&1; then
+    ok "Chromium renders both runs' pages with the reports' numbers"
+else
+    bad "Chromium and the real reports: $(cat "$tmp/chromium.out")"
+fi
+cat "$tmp/chromium.out"
+
 if [ "$E2E_FAIL" -eq 0 ]; then rm -rf "$tmp"; else echo "kept for a look: $tmp"; fi
 e2e_summary e2e-bench
