@@ -227,9 +227,14 @@ static int cell_reconnect(struct cell *cl, struct mr_err *e)
     if (deadline > cl->deadline_ms)
         deadline = cl->deadline_ms;
     progress(cl->run, MR_PROGRESS_STEP, cl->name, "reconnecting SSH");
+    unsigned reopens = cl->target.via ? mr_tunnel_reopens(cl->target.via) : 0;
     int r = mr_ssh_connect(&cl->target, deadline, &cl->ssh, e);
     if (r == 0)
         cl->reconnects++;
+    /* A remote host's tunnel that had died too was opened again by the dial. */
+    if (cl->target.via && mr_tunnel_reopens(cl->target.via) != reopens)
+        progress(cl->run, MR_PROGRESS_NOTE, cl->name, "the SSH tunnel to %s was lost and opened again",
+                 mr_tunnel_name(cl->target.via));
     return r;
 }
 

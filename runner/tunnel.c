@@ -84,6 +84,11 @@ enum open_kind { OPEN_NONE, OPEN_KEEPER, OPEN_DIAL };
 
 struct mr_tunnel {
     char *name; /* user@host:port */
+    struct params params; /* to open the connection again */
+    pthread_mutex_t reopen_lock; /* one mr_tunnel_dial() at a time opens it again */
+    int pump_running;   /* a pump thread to join (reopen and close only) */
+    int64_t reopen_failed_ms; /* when opening it again last failed; 0: never */
+    unsigned reopens;   /* under lock */
     int sock;
     LIBSSH2_SESSION *session;
     struct mr_buf outq; /* bytes libssh2 sent that the socket has not taken yet */
@@ -1232,10 +1237,70 @@ static void tunnel_free(struct mr_tunnel *t)
         if (t->wake[i] >= 0)
             close(t->wake[i]);
     mr_buf_release(&t->outq);
+    params_release(&t->params);
+    pthread_cond_destroy(&t->dial_done);
+    pthread_mutex_destroy(&t->reopen_lock);
+    pthread_mutex_destroy(&t->lock);
     free(t->name);
     free(t->lost);
     free(t->fatal);
     free(t);
+}
+
+/* TCP, SSH handshake, host key and login: the session a pump thread then runs. */
+static int tunnel_connect(struct mr_tunnel *t, int64_t deadline_ms, struct mr_err *err)
+{
+    const struct params *p = &t->params;
+    struct known k = { 0 };
+    mr_buf_init(&k.revoked);
+    int r = tcp_connect(p->host, p->port, deadline_ms, err);
+    if (r < 0) {
+        mr_err_prefix(err, "%s", t->name);
+        goto out;
+    }
+    t->sock = r;
+    t->session = libssh2_session_init_ex(NULL, NULL, NULL, t);
+    if (!t->session) {
+        mr_err_set(err, "%s: cannot create an SSH session", t->name);
+        r = -ENOMEM;
+        goto out;
+    }
+    libssh2_session_callback_set(t->session, LIBSSH2_CALLBACK_SEND, (void *)tunnel_send);
+    libssh2_session_callback_set(t->session, LIBSSH2_CALLBACK_RECV, (void *)tunnel_recv);
+    libssh2_session_set_blocking(t->session, 0);
+    if (p->verify != VERIFY_IGNORE) {
+        if ((r = known_load(t, p, &k, err)) < 0)
+            goto out;
+        prefer_known_types(t, &k);
+    }
+    int rc = NB(t, deadline_ms, libssh2_session_handshake(t->session, t->sock));
+    if (rc == LIBSSH2_ERROR_EAGAIN) {
+        r = wait_failed(t, "SSH handshake", err);
+        goto out;
+    }
+    if (rc) {
+        mr_err_set(err, "SSH handshake with %s failed: %s", t->name,
+                   t->sock_errno ? strerror(t->sock_errno) : ssh_msg(t->session));
+        r = -EIO;
+        goto out;
+    }
+    if (p->verify != VERIFY_IGNORE && (r = check_host_key(t, p, &k, err)) < 0)
+        goto out;
+    r = authenticate(t, p, deadline_ms, err);
+out:
+    known_release(&k);
+    return r;
+}
+
+static int pump_start(struct mr_tunnel *t, struct mr_err *err)
+{
+    int r = -pthread_create(&t->pump, NULL, pump_main, t);
+    if (r < 0) {
+        mr_err_set(err, "%s: cannot start the tunnel's thread: %s", t->name, strerror(-r));
+        return r;
+    }
+    t->pump_running = 1;
+    return 0;
 }
 
 int mr_tunnel_open(const char *uri, int64_t deadline_ms, struct mr_tunnel **ret,
@@ -1254,68 +1319,67 @@ int mr_tunnel_open(const char *uri, int64_t deadline_ms, struct mr_tunnel **ret,
     t->sock = -1;
     t->wake[0] = t->wake[1] = -1;
     mr_buf_init(&t->outq);
+    t->params = p;
     t->name = mr_xasprintf("%s@%s:%d", p.user, p.host, p.port);
-    struct known k = { 0 };
-    mr_buf_init(&k.revoked);
-
-    r = tcp_connect(p.host, p.port, deadline_ms, err);
-    if (r < 0) {
-        mr_err_prefix(err, "%s", t->name);
+    pthread_mutex_init(&t->lock, NULL);
+    pthread_mutex_init(&t->reopen_lock, NULL);
+    pthread_cond_init(&t->dial_done, NULL);
+    if ((r = tunnel_connect(t, deadline_ms, err)) < 0)
         goto fail;
-    }
-    t->sock = r;
-    t->session = libssh2_session_init_ex(NULL, NULL, NULL, t);
-    if (!t->session) {
-        mr_err_set(err, "%s: cannot create an SSH session", t->name);
-        r = -ENOMEM;
-        goto fail;
-    }
-    libssh2_session_callback_set(t->session, LIBSSH2_CALLBACK_SEND, (void *)tunnel_send);
-    libssh2_session_callback_set(t->session, LIBSSH2_CALLBACK_RECV, (void *)tunnel_recv);
-    libssh2_session_set_blocking(t->session, 0);
-    if (p.verify != VERIFY_IGNORE) {
-        if ((r = known_load(t, &p, &k, err)) < 0)
-            goto fail;
-        prefer_known_types(t, &k);
-    }
-    int rc = NB(t, deadline_ms, libssh2_session_handshake(t->session, t->sock));
-    if (rc == LIBSSH2_ERROR_EAGAIN) {
-        r = wait_failed(t, "SSH handshake", err);
-        goto fail;
-    }
-    if (rc) {
-        mr_err_set(err, "SSH handshake with %s failed: %s", t->name,
-                   t->sock_errno ? strerror(t->sock_errno) : ssh_msg(t->session));
-        r = -EIO;
-        goto fail;
-    }
-    if (p.verify != VERIFY_IGNORE && (r = check_host_key(t, &p, &k, err)) < 0)
-        goto fail;
-    if ((r = authenticate(t, &p, deadline_ms, err)) < 0)
-        goto fail;
-
     if (pipe2(t->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
         r = -errno;
         mr_err_set(err, "%s: pipe: %s", t->name, strerror(errno));
         goto fail;
     }
-    pthread_mutex_init(&t->lock, NULL);
-    pthread_cond_init(&t->dial_done, NULL);
-    if ((r = -pthread_create(&t->pump, NULL, pump_main, t)) < 0) {
-        mr_err_set(err, "%s: cannot start the tunnel's thread: %s", t->name, strerror(-r));
-        pthread_cond_destroy(&t->dial_done);
-        pthread_mutex_destroy(&t->lock);
+    if ((r = pump_start(t, err)) < 0)
         goto fail;
-    }
-    known_release(&k);
-    params_release(&p);
     *ret = t;
     return 0;
 fail:
-    known_release(&k);
-    params_release(&p);
     tunnel_free(t);
     return r;
+}
+
+/* Opens a lost connection again in place, for the dials to come; the connections it
+ * carried are gone with it. Called with reopen_lock held and the pump ended. */
+static int tunnel_reopen(struct mr_tunnel *t, int64_t deadline_ms, struct mr_err *err)
+{
+    if (t->pump_running) {
+        pthread_join(t->pump, NULL);
+        t->pump_running = 0;
+    }
+    if (t->sock >= 0)
+        close(t->sock);
+    t->sock = -1;
+    mr_buf_release(&t->outq);
+    mr_buf_init(&t->outq);
+    t->outq_head = 0;
+    t->sock_errno = 0;
+    t->rx_bytes = 0;
+    t->wait_err = 0;
+    t->keeper_tried = 0;
+    t->open_kind = OPEN_NONE;
+    t->reading = 0;
+    free(t->fatal);
+    t->fatal = NULL;
+    char buf[256];
+    while (read(t->wake[0], buf, sizeof(buf)) > 0)
+        ;
+    int r = tunnel_connect(t, deadline_ms, err);
+    if (r == 0)
+        r = pump_start(t, err);
+    if (r < 0) {
+        session_end(t, 0);
+        t->reopen_failed_ms = mr_now_ms();
+        return r;
+    }
+    pthread_mutex_lock(&t->lock);
+    free(t->lost);
+    t->lost = NULL;
+    t->reopens++;
+    pthread_mutex_unlock(&t->lock);
+    t->reopen_failed_ms = 0;
+    return 0;
 }
 
 int mr_tunnel_dial(struct mr_tunnel *t, const char *host, int port, int64_t deadline_ms,
@@ -1332,6 +1396,32 @@ int mr_tunnel_dial(struct mr_tunnel *t, const char *host, int port, int64_t dead
     }
     struct dial d = { .host = host, .port = port, .deadline = deadline_ms };
     pthread_mutex_lock(&t->lock);
+    if (t->lost && !t->closing) {
+        /* The connection is gone (the host rebooted sshd, a network cut): open it again,
+         * once for all the dials waiting, and not again within 2 s of a failed try. */
+        pthread_mutex_unlock(&t->lock);
+        pthread_mutex_lock(&t->reopen_lock);
+        pthread_mutex_lock(&t->lock);
+        int still_lost = t->lost != NULL;
+        _cleanup_free_ char *why = t->lost ? mr_xstrdup(t->lost) : NULL;
+        pthread_mutex_unlock(&t->lock);
+        int rr = 0;
+        struct mr_err re = { 0 };
+        if (still_lost && t->reopen_failed_ms && mr_now_ms() - t->reopen_failed_ms < 2000)
+            rr = -EAGAIN;
+        else if (still_lost)
+            rr = tunnel_reopen(t, deadline_ms, &re);
+        pthread_mutex_unlock(&t->reopen_lock);
+        if (rr < 0) {
+            mr_err_set(err, "cannot reach %s:%d: %s; opening it again %s%s", host, port, why,
+                       rr == -EAGAIN ? "failed moments ago" : "failed: ",
+                       rr == -EAGAIN ? "" : mr_err_msg(&re));
+            mr_err_release(&re);
+            return -ENOTCONN;
+        }
+        mr_err_release(&re);
+        pthread_mutex_lock(&t->lock);
+    }
     if (t->lost || t->closing) {
         mr_err_set(err, "cannot reach %s:%d: %s", host, port,
                    t->lost ? t->lost : "the tunnel is closing");
@@ -1369,8 +1459,15 @@ void mr_tunnel_close(struct mr_tunnel *t)
     t->closing = 1;
     pthread_mutex_unlock(&t->lock);
     wake(t);
-    pthread_join(t->pump, NULL);
-    pthread_cond_destroy(&t->dial_done);
-    pthread_mutex_destroy(&t->lock);
+    if (t->pump_running)
+        pthread_join(t->pump, NULL);
     tunnel_free(t);
+}
+
+unsigned mr_tunnel_reopens(struct mr_tunnel *t)
+{
+    pthread_mutex_lock(&t->lock);
+    unsigned n = t->reopens;
+    pthread_mutex_unlock(&t->lock);
+    return n;
 }

@@ -49,12 +49,17 @@ int mr_tunnel_open(const char *uri, int64_t deadline_ms, struct mr_tunnel **ret,
  * socket pair (blocking, close-on-exec) joined to it: bytes flow both ways, end-of-file
  * arrives when the far side closes, and closing the descriptor closes the connection.
  * Safe to call from several threads at once.
+ * When the tunnel's SSH connection was lost, the dial first opens it again (with the
+ * URI's parameters, host key checked again); the connections it carried stay lost.
  * Returns the descriptor, or -ECONNREFUSED (the host could not connect to host:port:
  * nothing listens there yet, say), -EPERM (the SSH server forbids forwarding),
- * -ETIMEDOUT, -EINTR, -ENOTCONN (the tunnel's SSH connection is gone: open a new
- * tunnel), -EINVAL; err says which. */
+ * -ETIMEDOUT, -EINTR, -ENOTCONN (the connection is lost and could not be opened again,
+ * now or in a try less than 2 s ago), -EINVAL; err says which. */
 int mr_tunnel_dial(struct mr_tunnel *t, const char *host, int port, int64_t deadline_ms,
                    struct mr_err *err) MR_WUR;
+
+/* How many times a lost connection was opened again. */
+unsigned mr_tunnel_reopens(struct mr_tunnel *t);
 
 /* "user@host:port", for messages; borrowed from t. */
 const char *mr_tunnel_name(const struct mr_tunnel *t);

@@ -1082,6 +1082,63 @@ START_TEST(test_tunnel_lost_connection_fails_dials_at_once)
 }
 END_TEST
 
+
+/* Kills the test sshd's children, the processes serving its connections: each such
+ * connection drops as when the host restarts sshd; the listener stays. */
+static int kill_sshd_sessions(void)
+{
+    char path[64], buf[4096] = "";
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)g_sshd_pid, (int)g_sshd_pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    int killed = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+        if (kill((pid_t)atoi(tok), SIGKILL) == 0)
+            killed++;
+    }
+    return killed;
+}
+
+START_TEST(test_tunnel_reopens_a_lost_connection)
+{
+    int port = srv_start(SRV_ECHO);
+    _cleanup_free_ char *u = good_uri();
+    struct mr_tunnel *t = open_ok(u);
+    int fd = dial_ok(t, port);
+    ck_assert_int_ge(kill_sshd_sessions(), 1);
+    /* The connection it carried ends... */
+    unsigned char *got;
+    ck_assert_uint_eq(read_all(fd, &got), 0);
+    free(got);
+    close(fd);
+    /* ...and the next dial opens the SSH connection again and goes through it. */
+    for (int i = 0; i < 100 && mr_tunnel_reopens(t) == 0; i++) {
+        struct mr_err e = { 0 };
+        int fd2 = mr_tunnel_dial(t, "127.0.0.1", port, mr_now_ms() + 10000, &e);
+        if (fd2 >= 0) {
+            unsigned char data[1000];
+            fill(data, sizeof(data), 5);
+            ck_assert_int_eq(echo_roundtrip(fd2, data, sizeof(data)), 0);
+            close(fd2);
+        } else {
+            /* Only while the pump has not yet noticed the loss. */
+            usleep(20000);
+        }
+        mr_err_release(&e);
+    }
+    ck_assert_uint_eq(mr_tunnel_reopens(t), 1);
+    int fd3 = dial_ok(t, port);
+    close(fd3);
+    ck_assert_uint_eq(mr_tunnel_reopens(t), 1);
+    mr_tunnel_close(t);
+}
+END_TEST
+
 /* ---- a guest's SSH session through the tunnel ----------------------------------- */
 
 START_TEST(test_ssh_connect_via_tunnel_runs_commands_and_uploads)
@@ -1215,6 +1272,7 @@ int main(void)
     tcase_add_test(td, test_tunnel_many_short_dials_leak_nothing);
     tcase_add_test(td, test_tunnel_close_ends_open_connections);
     tcase_add_test(td, test_tunnel_lost_connection_fails_dials_at_once);
+    tcase_add_test(td, test_tunnel_reopens_a_lost_connection);
     suite_add_tcase(s, td);
 
     TCase *tv = tcase_with_sshd("ssh_via");

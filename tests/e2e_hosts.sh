@@ -162,6 +162,58 @@ left=$(virsh -c "$remote" vol-list matrixrun 2>&1 | grep -F "mr-$run2-" || true)
 expect_eq "seeded: the remote pool holds none of the run's volumes" "$left" ""
 expect_clean "$tmp/work2" "$doms_before"
 
+# The tunnel's SSH connection dies while the remote cell's test runs (as when the host's
+# sshd restarts): that test is an <error type="connection">, the reconnect's dial opens
+# the tunnel again, and the cell goes on. Only the tunnel's session is killed: libvirt's
+# own connection through the same sshd (its session runs virt-ssh-helper or nc) stays.
+sed -e 's/name="hosts"/name="hosts" retries="0"/' -e '/<axis/d' \
+    -e 's#<test name="selftest"#<test name="slow" timeout="120">sleep 20</test>\n  <test name="selftest"#' \
+    "$tmp/hosts.xml" >"$tmp/cut.xml"
+accepted_before=$(grep -c "Accepted publickey" "$tmp/sshd.log")
+MATRIXRUN_WORKDIR=$tmp/work5 "$mr" "$tmp/cut.xml" --connect "$remote" -o "$tmp/r5" >"$tmp/out5" 2>&1 &
+mr_pid=$!
+for _ in $(seq 1500); do grep -q "m: test slow" "$tmp/out5" && break; sleep 0.2; done
+sleep 2
+victims=$(python3 - "$sshd_pid" <<'PY'
+import os, sys
+procs = {}
+for p in os.listdir("/proc"):
+    if p.isdigit():
+        try:
+            st = open("/proc/%s/stat" % p).read()
+        except OSError:
+            continue
+        procs[int(p)] = (int(st[st.rindex(")") + 2:].split()[1]), st[st.index("(") + 1:st.rindex(")")])
+def tree(pid):
+    out = [pid]
+    for k, (pp, _) in procs.items():
+        if pp == pid:
+            out += tree(k)
+    return out
+for c, (pp, _) in procs.items():
+    if pp == int(sys.argv[1]) and all(procs[p][1].startswith("sshd") for p in tree(c) if p in procs):
+        print(c)
+PY
+)
+expect_eq "cut: one sshd session without a command (the tunnel's)" "$(echo "$victims" | wc -w)" 1
+kill -KILL $victims
+wait "$mr_pid"
+rc=$?
+cat "$tmp/out5"
+r5=$tmp/r5/junit.xml
+expect_eq "cut: exit code (an error)" "$rc" 3
+expect_schema_valid "$r5" "$xsd"
+expect_eq "cut: the running test is a connection error" \
+    "$(xp "$r5" "string(//testsuite[@name='m']/testcase[@name='slow']/error/@type)")" connection
+expect_verdict "$r5" m selftest pass
+expect_has "cut: the tunnel was opened again" "$(cat "$tmp/out5")" "m: the SSH tunnel to root@127.0.0.1:$port was lost and opened again"
+expect_eq "cut: one reconnect" "$(xp "$r5" "string(//testsuite[@name='m']/properties/property[@name='ssh.reconnects']/@value)")" 1
+# libvirt's connection, the tunnel, and the tunnel again.
+expect_eq "cut: the host saw three logins" "$(grep -c "Accepted publickey" "$tmp/sshd.log")" "$((accepted_before + 3))"
+left=$(virsh -c "$remote" vol-list matrixrun 2>&1 | grep -F "mr-$(xp "$r5" "string(//testsuite[@name='m']/properties/property[@name='run.id']/@value)")-" || true)
+expect_eq "cut: the remote pool holds none of the run's volumes" "$left" ""
+expect_clean "$tmp/work5" "$doms_before"
+
 # SIGKILL of a run whose cell boots on the remote host: libvirt's autodestroy takes the
 # guest when the dead run's connection closes, but its volumes stay in the remote pool
 # and its work folder here. The next run warns about them; `clean --connect` deletes
