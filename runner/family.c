@@ -358,3 +358,53 @@ char *mr_family_wrap(const struct mr_family *f, const char *cmd)
                         "-EncodedCommand %s",
                         b64);
 }
+
+char *mr_family_logs_script(const char *const *cmds, size_t n, size_t out_cap)
+{
+    struct mr_buf b;
+    mr_buf_init(&b);
+    /* umask: the logs may be root's; the folder is removed at the end either way. */
+    mr_buf_adds(&b, "umask 077; d=$(mktemp -d /tmp/matrixrun-logs.XXXXXX) || exit 97\n");
+    for (size_t i = 0; i < n; i++)
+        mr_buf_addf(&b, "(\n%s\n) </dev/null >\"$d/%zu.o\" 2>\"$d/%zu.e\"; echo $? >\"$d/%zu.s\"\n",
+                    cmds[i], i, i, i);
+    mr_buf_addf(&b,
+                "i=0; while [ $i -lt %zu ]; do\n"
+                "  o=$(wc -c <\"$d/$i.o\"); e=$(wc -c <\"$d/$i.e\"); ko=$((o)); ke=$((e))\n"
+                "  [ $ko -gt %zu ] && ko=%zu; [ $ke -gt 4096 ] && ke=4096\n"
+                "  printf 'MRLOG %%d %%d %%d %%d %%d\\n' $i \"$(cat \"$d/$i.s\")\" $ko $ke $((o - ko))\n"
+                "  head -c $ko \"$d/$i.o\"; head -c $ke \"$d/$i.e\"\n"
+                "  i=$((i + 1))\n"
+                "done\n"
+                "rm -rf \"$d\"\n",
+                n, out_cap, out_cap);
+    return mr_buf_detach(&b, NULL);
+}
+
+int mr_family_logs_parse(const char *data, size_t len, size_t n,
+                         struct mr_family_log_result *res)
+{
+    size_t pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *nl = pos < len ? memchr(data + pos, '\n', len - pos) : NULL;
+        if (!nl || nl - (data + pos) > 120)
+            return -EPROTO;
+        char head[128];
+        memcpy(head, data + pos, (size_t)(nl - (data + pos)));
+        head[nl - (data + pos)] = '\0';
+        unsigned long idx, ol, el, dropped;
+        int status, used = 0;
+        if (sscanf(head, "MRLOG %lu %d %lu %lu %lu%n", &idx, &status, &ol, &el, &dropped,
+                   &used) != 5 ||
+            head[used] != '\0' || idx != i)
+            return -EPROTO;
+        pos = (size_t)(nl - data) + 1;
+        if (ol > len - pos || el > len - pos - ol)
+            return -EPROTO;
+        res[i] = (struct mr_family_log_result){ .status = status, .out = data + pos,
+                                                .out_len = ol, .err = data + pos + ol,
+                                                .err_len = el, .out_dropped = dropped };
+        pos += ol + el;
+    }
+    return 0;
+}

@@ -89,6 +89,25 @@ char *mr_family_wrap(const struct mr_family *f, const char *cmd);
 /* s quoted for the shell: 'it'\''s' for sh, 'it''s' for PowerShell. */
 char *mr_shell_quote(enum mr_shell shell, const char *s);
 
+/* The log commands of a POSIX-shell family as one script, so that collecting them costs
+ * one SSH exec instead of one each: cmds[i] runs in a subshell with its output in a
+ * private temporary folder, then for each in turn the script prints the frame
+ * "MRLOG <i> <status> <out bytes> <err bytes> <out bytes dropped>\n" followed by at most
+ * out_cap bytes of its stdout and 4096 of its stderr. Caller frees. */
+char *mr_family_logs_script(const char *const *cmds, size_t n, size_t out_cap);
+
+struct mr_family_log_result {
+    int status;            /* the command's exit status (128 + N: killed by signal N) */
+    const char *out, *err; /* into the parsed data; not NUL-terminated */
+    size_t out_len, err_len;
+    size_t out_dropped;    /* bytes past out_cap */
+};
+
+/* Reads the frames of mr_family_logs_script's output for n commands into res[n].
+ * Returns 0, or -EPROTO when a frame is missing, out of order or cut short. */
+int mr_family_logs_parse(const char *data, size_t len, size_t n,
+                         struct mr_family_log_result *res) MR_WUR;
+
 /* The embedded catalogue and its schema (images/families.xml, images/families.rng). */
 extern const char mr_family_catalogue[];
 extern const size_t mr_family_catalogue_len;

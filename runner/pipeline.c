@@ -340,17 +340,10 @@ static void add_file(struct cell *cl, const char *name, struct mr_buf *data)
 
 /* Pulls the family's logs out of the guest. A log that cannot be read is noted in the
  * manifest and does not change any verdict. */
-static void collect_logs(struct cell *cl)
+/* The family's log commands one SSH exec each: PowerShell families, and the fallback. */
+static void collect_logs_each(struct cell *cl)
 {
-    if (!cl->ssh)
-        return;
-    progress(cl->run, MR_PROGRESS_STEP, cl->name, "collecting logs");
     int reconnected = 0;
-    /* Logs matter most when the cell ran out of time: they get a minute of their own. */
-    if (cl->deadline_ms - mr_now_ms() < 60000) {
-        cl->deadline_ms = mr_now_ms() + 60000;
-        cl->deadline_hit = 0;
-    }
     for (size_t i = 0; i < cl->fam->n_logs && !mr_interrupted; i++) {
         const struct mr_family_log *l = &cl->fam->logs[i];
         _cleanup_free_ char *cmd = cell_expand(cl, l->command, NULL);
@@ -384,6 +377,87 @@ static void collect_logs(struct cell *cl)
         }
         if (cl->deadline_hit)
             break;
+    }
+}
+
+static void manifest_line(struct cell *cl, const char *name, int status, size_t out_len,
+                          size_t dropped, const char *err, size_t err_len)
+{
+    if (status != 0)
+        mr_buf_addf(&cl->manifest, "%-28s command exited with status %d%s\n", name, status,
+                    status > 128 && status < 160 ? " (killed by a signal)" : "");
+    else
+        mr_buf_addf(&cl->manifest, "%-28s %zu bytes%s\n", name, out_len,
+                    dropped ? " (cut at the output cap)" : "");
+    const char *nl = err_len ? memchr(err, '\n', err_len) : NULL;
+    if (status != 0 && err_len)
+        mr_buf_addf(&cl->manifest, "%-28s   %.*s\n", "", (int)(nl ? (size_t)(nl - err) : err_len),
+                    err);
+}
+
+/* The family's log commands in one SSH exec (mr_family_logs_script): a round trip each
+ * cost about 0.13 s, 0.8 s for the six of a Debian guest. Returns 0, or -1 when the
+ * script could not do it (no mktemp, another shell, a dropped connection): the caller
+ * then asks each command alone. */
+static int collect_logs_batched(struct cell *cl)
+{
+    size_t n = cl->fam->n_logs;
+    char **cmds = mr_xcalloc(n ? n : 1, sizeof(*cmds));
+    for (size_t i = 0; i < n; i++)
+        cmds[i] = cell_expand(cl, cl->fam->logs[i].command, NULL);
+    _cleanup_free_ char *script =
+        mr_family_logs_script((const char *const *)cmds, n, MR_SSH_OUTPUT_CAP);
+    for (size_t i = 0; i < n; i++)
+        free(cmds[i]);
+    free(cmds);
+    struct mr_err e = { 0 };
+    struct mr_exec x;
+    mr_exec_init(&x);
+    x.out_cap = n * (MR_SSH_OUTPUT_CAP + 4096 + 128);
+    int r = cell_exec(cl, script, 60000 * (int64_t)n, &x, &e);
+    _cleanup_free_ struct mr_family_log_result *res = mr_xcalloc(n ? n : 1, sizeof(*res));
+    if (r == 0 && (x.exit_signal || x.exit_status != 0 ||
+                   mr_family_logs_parse(x.out.data ? x.out.data : "", x.out.len, n, res) < 0))
+        r = -EPROTO;
+    if (r == 0) {
+        for (size_t i = 0; i < n; i++) {
+            _cleanup_free_ char *name = mr_xasprintf("logs/%s", cl->fam->logs[i].name);
+            manifest_line(cl, name, res[i].status, res[i].out_len, res[i].out_dropped,
+                          res[i].err, res[i].err_len);
+            if (res[i].out_len) {
+                struct mr_buf b;
+                mr_buf_init(&b);
+                mr_buf_add(&b, res[i].out, res[i].out_len);
+                add_file(cl, name, &b);
+            }
+        }
+    } else if (r == -ETIMEDOUT) {
+        r = 0; /* the time they had is gone: asking again one by one would not help */
+        mr_buf_addf(&cl->manifest, "logs not collected: %s\n", mr_err_msg(&e));
+    } else if (r == -EIO && cell_reconnect(cl, &e) < 0) {
+        r = 0; /* no connection: the one-by-one fallback could not do better */
+        mr_buf_addf(&cl->manifest, "logs not collected: the SSH connection dropped: %s\n",
+                    mr_err_msg(&e));
+    }
+    mr_exec_release(&x);
+    mr_err_release(&e);
+    return r == 0 ? 0 : -1;
+}
+
+static void collect_logs(struct cell *cl)
+{
+    if (!cl->ssh)
+        return;
+    progress(cl->run, MR_PROGRESS_STEP, cl->name, "collecting logs");
+    /* Logs matter most when the cell ran out of time: they get a minute of their own. */
+    if (cl->deadline_ms - mr_now_ms() < 60000) {
+        cl->deadline_ms = mr_now_ms() + 60000;
+        cl->deadline_hit = 0;
+    }
+    if (cl->fam->shell == MR_SHELL_POWERSHELL || collect_logs_batched(cl) < 0) {
+        if (cl->deadline_hit || mr_interrupted)
+            return;
+        collect_logs_each(cl);
     }
 }
 

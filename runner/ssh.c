@@ -458,6 +458,7 @@ void mr_exec_init(struct mr_exec *x)
     mr_buf_init(&x->out);
     mr_buf_init(&x->err);
     x->exit_status = -1;
+    x->out_cap = MR_SSH_OUTPUT_CAP;
 }
 
 void mr_exec_release(struct mr_exec *x)
@@ -468,9 +469,9 @@ void mr_exec_release(struct mr_exec *x)
     x->exit_signal = NULL;
 }
 
-static void keep(struct mr_buf *b, size_t *dropped, const char *data, size_t n)
+static void keep(struct mr_buf *b, size_t cap, size_t *dropped, const char *data, size_t n)
 {
-    size_t room = b->len < MR_SSH_OUTPUT_CAP ? MR_SSH_OUTPUT_CAP - b->len : 0;
+    size_t room = b->len < cap ? cap - b->len : 0;
     size_t take = n < room ? n : room;
     mr_buf_add(b, data, take);
     *dropped += n - take;
@@ -520,10 +521,10 @@ int mr_ssh_exec(struct mr_ssh *s, const char *cmd, int64_t timeout_ms, struct mr
     for (;;) {
         ssize_t r1 = libssh2_channel_read_ex(ch, 0, chunk, sizeof(chunk));
         if (r1 > 0)
-            keep(&x->out, &x->out_dropped, chunk, (size_t)r1);
+            keep(&x->out, x->out_cap, &x->out_dropped, chunk, (size_t)r1);
         ssize_t r2 = libssh2_channel_read_ex(ch, SSH_EXTENDED_DATA_STDERR, chunk, sizeof(chunk));
         if (r2 > 0)
-            keep(&x->err, &x->err_dropped, chunk, (size_t)r2);
+            keep(&x->err, MR_SSH_OUTPUT_CAP, &x->err_dropped, chunk, (size_t)r2);
         if ((r1 < 0 && r1 != LIBSSH2_ERROR_EAGAIN) || (r2 < 0 && r2 != LIBSSH2_ERROR_EAGAIN)) {
             mr_err_set(err, "connection lost while the command ran: %s", ssh_msg(s));
             channel_abandon(s, ch);

@@ -67,7 +67,8 @@ struct mr_exec {
     char *exit_signal; /* "SEGV", ... or NULL */
     struct mr_buf out;
     struct mr_buf err;
-    size_t out_dropped; /* bytes past MR_SSH_OUTPUT_CAP, not kept */
+    size_t out_cap;     /* stdout kept at most; mr_exec_init sets MR_SSH_OUTPUT_CAP */
+    size_t out_dropped; /* bytes past out_cap (stderr: past MR_SSH_OUTPUT_CAP), not kept */
     size_t err_dropped;
 };
 void mr_exec_init(struct mr_exec *x);

@@ -4,7 +4,9 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "family.h"
 
@@ -223,6 +225,64 @@ START_TEST(test_family_other_catalogue_replaces_builtin)
 }
 END_TEST
 
+
+/* The batched log script run by a real /bin/sh: binary output, stderr, exit statuses, a
+ * command killed by a signal, a command with a comment and a parenthesis, and the cap. */
+START_TEST(test_family_logs_script_runs_in_sh)
+{
+    const char *cmds[] = {
+        "echo hello",
+        "printf 'a\\000b'",
+        "echo oops >&2; echo partial; exit 3",
+        "sh -c 'kill -9 $$'",
+        "echo ')' # a comment",
+        "yes | head -c 10000",
+        "cat /nonexistent/file",
+    };
+    size_t n = sizeof(cmds) / sizeof(cmds[0]);
+    char *script = mr_family_logs_script(cmds, n, 100);
+    char path[] = "/tmp/check_family_logs.XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, script, strlen(script)), (ssize_t)strlen(script));
+    close(fd);
+    free(script);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "sh %s", path);
+    FILE *p = popen(cmd, "r");
+    static char out[65536];
+    size_t len = fread(out, 1, sizeof(out), p);
+    ck_assert_int_eq(pclose(p), 0);
+    unlink(path);
+    struct mr_family_log_result res[7];
+    ck_assert_int_eq(mr_family_logs_parse(out, len, n, res), 0);
+    ck_assert_int_eq(res[0].status, 0);
+    ck_assert_uint_eq(res[0].out_len, 6);
+    ck_assert_mem_eq(res[0].out, "hello\n", 6);
+    ck_assert_uint_eq(res[1].out_len, 3);
+    ck_assert_mem_eq(res[1].out, "a\0b", 3);
+    ck_assert_int_eq(res[2].status, 3);
+    ck_assert_mem_eq(res[2].out, "partial\n", 8);
+    ck_assert_uint_eq(res[2].err_len, 5);
+    ck_assert_mem_eq(res[2].err, "oops\n", 5);
+    ck_assert_int_eq(res[3].status, 128 + 9);
+    ck_assert_int_eq(res[4].status, 0);
+    ck_assert_mem_eq(res[4].out, ")\n", 2);
+    ck_assert_uint_eq(res[5].out_len, 100);
+    ck_assert_uint_eq(res[5].out_dropped, 9900);
+    ck_assert_int_ne(res[6].status, 0);
+    ck_assert_uint_gt(res[6].err_len, 0);
+    /* The script leaves no folder behind. */
+    ck_assert_int_ne(system("ls -d /tmp/matrixrun-logs.* >/dev/null 2>&1"), 0);
+    /* Cut short, out of order or missing frames are refused. */
+    ck_assert_int_eq(mr_family_logs_parse(out, len - 1, n, res), -EPROTO);
+    ck_assert_int_eq(mr_family_logs_parse("MRLOG 1 0 0 0 0\n", 16, 1, res), -EPROTO);
+    ck_assert_int_eq(mr_family_logs_parse("", 0, 1, res), -EPROTO);
+    ck_assert_int_eq(mr_family_logs_parse("MRLOG 0 0 5 0 0\nabc", 19, 1, res), -EPROTO);
+    ck_assert_int_eq(mr_family_logs_parse("MRLOG 0 0 3 0 0 junk\nabc", 24, 1, res), -EPROTO);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("family");
@@ -231,6 +291,7 @@ int main(void)
     tcase_add_loop_test(tc, test_family_builtin_catalogue_covers_the_seed_list, 0,
                         (int)(sizeof(families) / sizeof(families[0])));
     tcase_add_test(tc, test_family_unknown_is_null);
+    tcase_add_test(tc, test_family_logs_script_runs_in_sh);
     tcase_add_test(tc, test_family_picks_install_by_os_version);
     tcase_add_test(tc, test_family_other_catalogue_replaces_builtin);
     suite_add_tcase(s, tc);
