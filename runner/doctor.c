@@ -672,6 +672,20 @@ static int probe_kvm(int kvm, char *msg, size_t msglen)
     return PROBE_TIMEOUT;
 }
 
+int mr_doctor_kvm_runs_guests(char *why, size_t len)
+{
+    int kvm = open(KVM_DEV, O_RDWR | O_CLOEXEC);
+    if (kvm < 0) {
+        snprintf(why, len, "%s: %s", KVM_DEV, strerror(errno));
+        return 0;
+    }
+    int r = probe_kvm(kvm, why, len);
+    close(kvm);
+    if (r == PROBE_OK)
+        snprintf(why, len, "KVM ran the test guests");
+    return r == PROBE_OK;
+}
+
 /* /dev/kvm, its module and the test guests. Returns whether KVM runs a stock guest. */
 static int check_kvm(struct mr_doctor *d, int cpu_virt)
 {

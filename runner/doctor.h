@@ -60,6 +60,11 @@ char *mr_doctor_host_cpu_model(void);
 /* uname -r of the host, into buf ("" when uname fails). */
 void mr_doctor_host_kernel(char *buf, size_t len);
 
+/* Whether KVM on this machine runs the test guests (the "kvm guest" check: a real-mode
+ * one, and a 64-bit one taking an exception through its IDT, as stock kernels do), in a
+ * child process under a time limit of a few seconds. 1 or 0, why says what happened. */
+int mr_doctor_kvm_runs_guests(char *why, size_t len);
+
 /* Pure parts, exported for the unit tests. */
 
 /* What /proc/cpuinfo says: counts are of CPUs (processor blocks) whose flags line holds

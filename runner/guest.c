@@ -2,6 +2,7 @@
  * lifecycle of one transient guest. */
 #define _GNU_SOURCE
 #include "guest.h"
+#include "doctor.h"
 #include "tunnel.h"
 
 #include <arpa/inet.h>
@@ -50,13 +51,12 @@ enum mr_accel mr_guest_resolve_accel(virConnectPtr conn, enum mr_accel a)
         kvm = dc != NULL;
         free(dc);
     }
-    /* On this machine, also whether matrixrun's user may open it. */
+    /* On this machine, also whether KVM really runs a guest: a kvm_pvm host offers kvm
+     * and opens /dev/kvm, and then hangs every stock kernel (see doctor.c). */
     const char *uri = virConnectGetURI(conn);
     if (kvm && !(uri && mr_tunnel_uri_is_remote(uri) == 1)) {
-        int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-        kvm = fd >= 0;
-        if (fd >= 0)
-            close(fd);
+        char why[256];
+        kvm = mr_doctor_kvm_runs_guests(why, sizeof(why));
     }
     free((char *)uri);
     return kvm ? MR_ACCEL_KVM : MR_ACCEL_TCG;
