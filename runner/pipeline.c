@@ -961,7 +961,8 @@ static int take_port(struct run *run, const struct host *h)
 
 /* Waits for the cell's turn to start a guest: starts are at least stagger_ms apart, so a
  * burst of boots does not starve the first guests' SSH handshakes. */
-static void wait_boot_slot(struct cell *cl)
+/* Waits for the cell's boot slot (--stagger); returns how long it waited, in ms. */
+static int64_t wait_boot_slot(struct cell *cl)
 {
     struct run *run = cl->run;
     pthread_mutex_lock(&run->lock);
@@ -974,6 +975,7 @@ static void wait_boot_slot(struct cell *cl)
                  (double)(at - now) / 1000.0);
     while (!mr_interrupted && mr_now_ms() < at)
         mr_sleep_ms(at - mr_now_ms() < 100 ? at - mr_now_ms() : 100);
+    return mr_now_ms() - now;
 }
 
 
@@ -1067,7 +1069,7 @@ static int run_cell_once(struct slot *sl, struct mr_report *rep)
     _cleanup_free_ char *mac = random_mac();
     int64_t t0 = mr_now_ms();
     int64_t t_prepare = -1; /* the phases' times, for the report's time.* properties */
-    int64_t t_collect, t_teardown;
+    int64_t t_collect, t_teardown, t_slot = -1;
     int out_of_time = 0;
     int r;
 
@@ -1126,7 +1128,7 @@ static int run_cell_once(struct slot *sl, struct mr_report *rep)
         step_error(boot, -EINVAL, "boot", &e);
         goto fail;
     }
-    wait_boot_slot(cl);
+    t_slot = wait_boot_slot(cl);
     if (mr_interrupted) {
         mr_case_set(boot, MR_VERDICT_SKIP, NULL, "not run: the run was interrupted");
         goto fail;
@@ -1252,6 +1254,8 @@ done:
     /* Where the cell's time went besides boot, install and tests (benchmarks read these). */
     if (t_prepare >= 0)
         set_seconds_prop(s, "time.prepare", t_prepare);
+    if (t_slot >= 0)
+        set_seconds_prop(s, "time.boot-slot-wait", t_slot); /* part of time.prepare */
     set_seconds_prop(s, "time.collect", t_collect);
     set_seconds_prop(s, "time.teardown", t_teardown);
     return out_of_time;

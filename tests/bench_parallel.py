@@ -93,7 +93,7 @@ def bench(mr, n, cores, tmp):
     if len(suites) != n:
         sys.exit(f"bench: {len(suites)} cells reported, {n} expected")
     times, guest_cpu, over = [], 0.0, []
-    parts = {"prepare": 0.0, "collect": 0.0, "teardown": 0.0, "rest": 0.0}
+    parts = {"prepare": 0.0, "collect": 0.0, "teardown": 0.0, "rest": 0.0, "slot": 0.0}
     for s in suites:
         pr = props(s)
         t = float(s.get("time"))
@@ -110,6 +110,8 @@ def bench(mr, n, cores, tmp):
             parts[k] += v
             known += v
         parts["rest"] += (t - work) - known
+        # The wait for a boot slot (--stagger) is part of prepare; shown apart too.
+        parts["slot"] += float(pr.get("time.boot-slot-wait", "0"))
     bound = max(max(times), guest_cpu / cores)
     return {
         "n": n, "wall": wall, "sum": sum(times), "longest": max(times), "guest_cpu": guest_cpu,
@@ -142,7 +144,7 @@ def main():
         print()
         print(f"{'N':>3} {'wall s':>7} {'sum s':>7} {'longest':>7} {'gCPU s':>7} {'bound':>7} "
               f"{'eff':>5} {'over/cell':>9} {'(prep':>6} {'coll':>5} {'tear':>5} {'rest)':>6} "
-              f"{'cpu/cell':>8} {'RSS MiB':>7} {'speedup':>7}")
+              f"{'slot':>5} {'no-slot':>7} {'cpu/cell':>8} {'RSS MiB':>7} {'speedup':>7}")
         per_cell = None
         for n in ns:
             r = bench(mr, n, cores, tmp)
@@ -153,12 +155,14 @@ def main():
             print(f"{r['n']:>3} {r['wall']:>7.1f} {r['sum']:>7.1f} {r['longest']:>7.1f} "
                   f"{r['guest_cpu']:>7.1f} {r['bound']:>7.1f} {r['eff']:>5.2f} "
                   f"{r['over']:>9.2f} {pa['prepare']:>6.2f} {pa['collect']:>5.2f} "
-                  f"{pa['teardown']:>5.2f} {pa['rest']:>6.2f} {r['cpu']:>8.3f} "
+                  f"{pa['teardown']:>5.2f} {pa['rest']:>6.2f} {pa['slot']:>5.2f} "
+                  f"{r['over'] - pa['slot']:>7.2f} {r['cpu']:>8.3f} "
                   f"{r['rss'] / 1024:>7.1f} {speedup:>7.2f}", flush=True)
     print("\nwall: the run; sum: the cells' own times; gCPU: the guests' QEMU CPU time;"
           "\nbound: max(longest, gCPU / cores); eff: bound / wall; over/cell: cell time not"
           "\nspent in boot, install or tests (prep: keys, seed, overlay, boot slot; coll: log"
-          "\ncommands in the guest; tear: destroy and archive); cpu/cell: matrixrun's own CPU."
+          "\ncommands in the guest; tear: destroy and archive); slot: of prep, the wait for a"
+          "\nboot slot (--stagger); no-slot: over/cell without it; cpu/cell: matrixrun's own CPU."
           "\nRSS: matrixrun's peak resident memory in that run; speedup: N cells' time at the"
           "\nfirst row's wall time per cell, over this row's wall time.")
 
