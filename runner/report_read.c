@@ -57,13 +57,6 @@ static void refuse_doctype(void *ud, const xmlChar *name, const xmlChar *ext, co
     xmlStopParser(ctxt);
 }
 
-static void chomp(char *s)
-{
-    size_t l = strlen(s);
-    while (l > 0 && (s[l - 1] == '\n' || s[l - 1] == ' '))
-        s[--l] = '\0';
-}
-
 static xmlDocPtr parse(const char *path, struct mr_err *err, int *ret_errno)
 {
     *ret_errno = -EINVAL;
@@ -108,13 +101,7 @@ static xmlDocPtr parse(const char *path, struct mr_err *err, int *ret_errno)
             xmlFreeDoc(doc);
         doc = NULL;
     } else if (!doc || !ctxt->wellFormed) {
-        xmlErrorPtr e = xmlCtxtGetLastError(ctxt);
-        _cleanup_free_ char *msg = mr_xstrdup(e && e->message ? e->message : "unreadable");
-        chomp(msg);
-        if (e && e->line > 0)
-            mr_err_set(err, "%s:%d: not well-formed XML: %s", path, e->line, msg);
-        else
-            mr_err_set(err, "%s: not well-formed XML: %s", path, msg);
+        mr_xml_parse_error(ctxt, path, err);
         if (doc)
             xmlFreeDoc(doc);
         doc = NULL;

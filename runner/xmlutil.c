@@ -60,17 +60,21 @@ xmlDocPtr mr_xml_read_file(const char *path, struct mr_err *err)
     /* No network, no entity expansion, no DTD loading: these files are plain data. */
     xmlDocPtr doc = xmlCtxtReadFile(pctx, path, NULL,
                                     XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (!doc) {
-        xmlErrorPtr e = xmlCtxtGetLastError(pctx);
-        _cleanup_free_ char *msg = mr_xstrdup(e && e->message ? e->message : "unreadable");
-        chomp(msg);
-        if (e && e->line > 0)
-            mr_err_set(err, "%s:%d: not well-formed XML: %s", path, e->line, msg);
-        else
-            mr_err_set(err, "%s: not well-formed XML: %s", path, msg);
-    }
+    if (!doc)
+        mr_xml_parse_error(pctx, path, err);
     xmlFreeParserCtxt(pctx);
     return doc;
+}
+
+void mr_xml_parse_error(xmlParserCtxtPtr ctxt, const char *path, struct mr_err *err)
+{
+    xmlErrorPtr e = xmlCtxtGetLastError(ctxt);
+    _cleanup_free_ char *msg = mr_xstrdup(e && e->message ? e->message : "unreadable");
+    chomp(msg);
+    if (e && e->line > 0)
+        mr_err_set(err, "%s:%d: not well-formed XML: %s", path, e->line, msg);
+    else
+        mr_err_set(err, "%s: not well-formed XML: %s", path, msg);
 }
 
 struct schema_state {

@@ -28,6 +28,8 @@ int mr_xml_is_elem(xmlNodePtr n, const char *name);
 /* Parses a file with no network access, no entities and no DTD loading. On failure
  * returns NULL with err "FILE:LINE: not well-formed XML: ...". */
 xmlDocPtr mr_xml_read_file(const char *path, struct mr_err *err);
+/* Sets err to "FILE:LINE: not well-formed XML: ..." from ctxt's last error. */
+void mr_xml_parse_error(xmlParserCtxtPtr ctxt, const char *path, struct mr_err *err);
 
 /* Validates doc against a RELAX NG schema held in memory. On failure returns -EINVAL
  * with err "FILE:LINE: <elem> does not match the WHAT schema: ...". */
