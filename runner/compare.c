@@ -11,43 +11,24 @@
 /* Cell, image and kernel columns are cut here: past it a hostile name only hurts. */
 #define MAX_NAME_COLS 60
 
-/* Appends value to a ","-joined list unless it is there already. */
-static void add_distinct(struct mr_buf *b, const char *value)
-{
-    size_t n = strlen(value);
-    const char *p = b->data;
-    while (p && *p) {
-        size_t l = strcspn(p, ",");
-        if (l == n && memcmp(p, value, n) == 0)
-            return;
-        p += l + (p[l] == ',');
-    }
-    if (b->len)
-        mr_buf_adds(b, ",");
-    mr_buf_adds(b, value);
-}
-
 /* The distinct values of a property over a report's suites, "," joined, or "-". */
 static char *distinct_prop(const struct mr_report *r, const char *name)
 {
+    _cleanup_free_ const char **v = NULL;
+    size_t n = mr_report_distinct_prop(r, name, &v);
+    if (!n)
+        return mr_xstrdup("-");
     struct mr_buf b;
     mr_buf_init(&b);
-    for (size_t i = 0; i < r->n_suites; i++) {
-        const char *v = mr_suite_prop(r->suites[i], name);
-        if (!v && strcmp(name, "host") == 0)
-            v = r->suites[i]->hostname;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            mr_buf_adds(&b, ",");
         /* A comma inside a value would split it in the list: it is shown as ';'. */
-        if (v && *v) {
-            _cleanup_free_ char *safe = mr_xstrdup(v);
-            for (char *q = safe; *q; q++)
-                if (*q == ',')
-                    *q = ';';
-            add_distinct(&b, safe);
-        }
-    }
-    if (!b.len) {
-        mr_buf_release(&b);
-        return mr_xstrdup("-");
+        size_t at = b.len;
+        mr_buf_adds(&b, v[i]);
+        for (size_t k = at; k < b.len; k++)
+            if (b.data[k] == ',')
+                b.data[k] = ';';
     }
     return mr_buf_detach(&b, NULL);
 }

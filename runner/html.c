@@ -99,28 +99,14 @@ static const char css[] =
 /* The properties a run shares, as "a, b" of the distinct values over its suites. */
 static void add_distinct(struct mr_buf *b, const struct mr_report *r, const char *name)
 {
-    int any = 0;
-    for (size_t i = 0; i < r->n_suites; i++) {
-        const char *v = mr_suite_prop(r->suites[i], name);
-        if (!v && strcmp(name, "host") == 0)
-            v = r->suites[i]->hostname;
-        if (!v || !*v)
-            continue;
-        int seen = 0;
-        for (size_t j = 0; j < i && !seen; j++) {
-            const char *w = mr_suite_prop(r->suites[j], name);
-            if (!w && strcmp(name, "host") == 0)
-                w = r->suites[j]->hostname;
-            seen = w && strcmp(v, w) == 0;
-        }
-        if (seen)
-            continue;
-        if (any)
+    _cleanup_free_ const char **v = NULL;
+    size_t n = mr_report_distinct_prop(r, name, &v);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
             mr_buf_adds(b, ", ");
-        mr_html_escape(b, v);
-        any = 1;
+        mr_html_escape(b, v[i]);
     }
-    if (!any)
+    if (!n)
         mr_buf_adds(b, "-");
 }
 

@@ -256,6 +256,27 @@ const struct mr_case *mr_suite_case(const struct mr_suite *s, const char *name)
     return NULL;
 }
 
+size_t mr_report_distinct_prop(const struct mr_report *r, const char *name,
+                               const char ***ret)
+{
+    const char **v = mr_xcalloc(r->n_suites ? r->n_suites : 1, sizeof(*v));
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_suites; i++) {
+        const char *x = mr_suite_prop(r->suites[i], name);
+        if (!x && strcmp(name, "host") == 0)
+            x = r->suites[i]->hostname;
+        if (!x || !*x)
+            continue;
+        size_t j = 0;
+        while (j < n && strcmp(v[j], x) != 0)
+            j++;
+        if (j == n)
+            v[n++] = x;
+    }
+    *ret = v;
+    return n;
+}
+
 int mr_report_is_matrixrun(const struct mr_report *r)
 {
     for (size_t i = 0; i < r->n_suites; i++)

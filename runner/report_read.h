@@ -25,6 +25,12 @@ const char *mr_suite_prop(const struct mr_suite *s, const char *name);
 /* The suite's testcase of that name, or NULL. */
 const struct mr_case *mr_suite_case(const struct mr_suite *s, const char *name);
 
+/* The distinct non-empty values of a property over the report's suites, in suite order
+ * ("host" falls back to a suite's hostname attribute). Returns their number and a
+ * malloc'd array of strings borrowed from the suites (free the array only). */
+size_t mr_report_distinct_prop(const struct mr_report *r, const char *name,
+                               const char ***ret);
+
 /* Whether a report looks like matrixrun's: at least one suite carries a run.id. */
 int mr_report_is_matrixrun(const struct mr_report *r);
 
