@@ -49,29 +49,9 @@ expect_eq "run A: exit code" "$rc" 0
 expect_schema_valid "$ra" "$xsd"
 expect_verdict "$ra" m benchmark.cpu pass
 pa() { xp "$ra" "string(//testsuite[@name='m']/properties/property[@name='$1']/@value)"; }
-check=$(python3 - "$(pa benchmark.cpu.host.seconds)" "$(pa benchmark.cpu.guest.seconds)" \
-    "$(pa benchmark.cpu.ratio)" "$(pa benchmark.cpu.ratio.ci95.low)" "$(pa benchmark.cpu.ratio.ci95.high)" \
-    "$(pa benchmark.cpu.overhead.pct)" "$(pa benchmark.cpu.overhead.ci95.low.pct)" \
-    "$(pa benchmark.cpu.overhead.ci95.high.pct)" "$(pa benchmark.cpu.host.cv.pct)" \
-    "$(pa benchmark.cpu.guest.cv.pct)" <<'PY'
-import statistics, sys
-h = [float(x) for x in sys.argv[1].split(",")]
-g = [float(x) for x in sys.argv[2].split(",")]
-ratio, lo, hi, over, olo, ohi, hcv, gcv = map(float, sys.argv[3:11])
-r = [b / a for a, b in zip(h, g)]
-p = []
-if len(h) != 6 or len(g) != 6: p.append("pairs %d/%d, want 6" % (len(h), len(g)))
-if abs(statistics.median(r) - ratio) > 5e-4: p.append("median ratio %.4f vs %.4f" % (statistics.median(r), ratio))
-if not (min(r) - 5e-4 <= lo <= ratio <= hi <= max(r) + 5e-4): p.append("interval [%s, %s] not around %s within the ratios" % (lo, hi, ratio))
-for a, b in ((over, ratio), (olo, lo), (ohi, hi)):
-    if abs((b - 1) * 100 - a) > 0.06: p.append("%s%% is not (%s - 1) x 100" % (a, b))
-for name, v, cv in (("host", h, hcv), ("guest", g, gcv)):
-    want = statistics.stdev(v) / statistics.mean(v) * 100
-    if abs(want - cv) > 0.01: p.append("%s cv %s, want %.2f" % (name, cv, want))
-print("; ".join(p) or "consistent")
-PY
-)
+check=$(bench_check "$ra" m)
 expect_eq "run A: the figures are the statistics of the listed pairs" "$check" "consistent"
+expect_eq "run A: six pairs" "$(pa benchmark.cpu.repetitions)" 6
 iters=$(pa benchmark.cpu.iterations)
 local_sum=$("$mrbench" --iterations "$iters" | sed -n 's/.*checksum=\([0-9a-f]*\).*/\1/p')
 expect_eq "run A: the guest's checksum is this host's for $iters iterations" "$(pa benchmark.cpu.checksum)" "$local_sum"

@@ -67,22 +67,7 @@ for cell in minimal-1cpu minimal-2cpu; do
     # lists (recomputed here), consistent with each other; tcg here, so no value is
     # asserted (see e2e_bench.sh for the rest).
     expect_verdict "$r" "$cell" benchmark.cpu pass
-    bp() { xp "$r" "string(//testsuite[@name='$cell']/properties/property[@name='benchmark.cpu.$1']/@value)"; }
-    check=$(python3 - "$(bp host.seconds)" "$(bp guest.seconds)" "$(bp ratio)" "$(bp ratio.ci95.low)" \
-        "$(bp ratio.ci95.high)" "$(bp overhead.pct)" "$(bp repetitions)" <<'PY'
-import statistics, sys
-h = [float(x) for x in sys.argv[1].split(",")]
-g = [float(x) for x in sys.argv[2].split(",")]
-ratio, lo, hi, over, reps = map(float, sys.argv[3:8])
-med = statistics.median(b / a for a, b in zip(h, g))
-problems = []
-if len(h) != reps or len(g) != reps: problems.append("pairs %d/%d, want %d" % (len(h), len(g), reps))
-if abs(med - ratio) > 5e-4: problems.append("median ratio %.4f, report %.4f" % (med, ratio))
-if not lo <= ratio <= hi: problems.append("interval [%s, %s] misses %s" % (lo, hi, ratio))
-if abs((ratio - 1) * 100 - over) > 0.06: problems.append("overhead %s is not (ratio - 1) x 100" % over)
-print("; ".join(problems) or "consistent")
-PY
-)
+    check=$(bench_check "$r" "$cell")
     expect_eq "$cell benchmark figures match its pairs" "$check" "consistent"
     expect_has "$cell benchmark output names the overhead" \
         "$(xp "$r" "string(//testsuite[@name='$cell']/testcase[@name='benchmark.cpu']/system-out)")" "CPU overhead of the guest: "

@@ -66,6 +66,38 @@ e2e_need_images() {
     done
 }
 
+# bench_check REPORT CELL: the cell's benchmark.cpu figures recomputed from the pair
+# times it lists: as many pairs as benchmark.cpu.repetitions, the median ratio, an
+# interval around it within the ratios, overheads = (ratio - 1) x 100, and each side's
+# coefficient of variation. Prints "consistent" or what is not.
+bench_check() {
+    local p
+    bp_() { xp "$1" "string(//testsuite[@name='$2']/properties/property[@name='benchmark.cpu.$3']/@value)"; }
+    python3 - $(for p in host.seconds guest.seconds ratio ratio.ci95.low ratio.ci95.high overhead.pct \
+        overhead.ci95.low.pct overhead.ci95.high.pct host.cv.pct guest.cv.pct repetitions; do
+        printf '%s ' "$(bp_ "$1" "$2" "$p")"; done) <<'PY'
+import statistics, sys
+try:
+    h = [float(x) for x in sys.argv[1].split(",")]
+    g = [float(x) for x in sys.argv[2].split(",")]
+    ratio, lo, hi, over, olo, ohi, hcv, gcv, reps = map(float, sys.argv[3:12])
+except (IndexError, ValueError) as e:
+    print("figures missing or not numbers: %s" % e)
+    sys.exit()
+r = [b / a for a, b in zip(h, g)]
+p = []
+if len(h) != reps or len(g) != reps: p.append("pairs %d/%d, want %d" % (len(h), len(g), reps))
+if abs(statistics.median(r) - ratio) > 5e-4: p.append("median ratio %.4f vs %.4f" % (statistics.median(r), ratio))
+if not (min(r) - 5e-4 <= lo <= ratio <= hi <= max(r) + 5e-4): p.append("interval [%s, %s] not around %s within the ratios" % (lo, hi, ratio))
+for a, b in ((over, ratio), (olo, lo), (ohi, hi)):
+    if abs((b - 1) * 100 - a) > 0.06: p.append("%s%% is not (%s - 1) x 100" % (a, b))
+for name, v, cv in (("host", h, hcv), ("guest", g, gcv)):
+    want = statistics.stdev(v) / statistics.mean(v) * 100
+    if abs(want - cv) > 0.01: p.append("%s cv %s, want %.2f" % (name, cv, want))
+print("; ".join(p) or "consistent")
+PY
+}
+
 # A scratch folder QEMU (running as its own user) can traverse.
 e2e_tmpdir() {
     local d
