@@ -715,7 +715,7 @@ static void set_list_prop(struct mr_suite *s, const char *name, const double *v,
 
 /* Pins the guest's first vCPU to the host's last CPU, where the host runs go too.
  * Returns that CPU, or -1 with why saying what stopped it. */
-static int bench_pin(struct cell *cl, virDomainPtr dom, char *why, size_t len)
+static int bench_pin(virDomainPtr dom, char *why, size_t len)
 {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (ncpu < 1 || ncpu > 4096) {
@@ -732,7 +732,6 @@ static int bench_pin(struct cell *cl, virDomainPtr dom, char *why, size_t len)
     }
     snprintf(why, len, "guest vCPU 0 and the host runs on host CPU %d; guest run on its CPU 0",
              cpu);
-    (void)cl;
     return cpu;
 }
 
@@ -793,7 +792,7 @@ static int run_benchmark(struct cell *cl, struct mr_case *c, virDomainPtr dom)
     }
     locked = 1;
     char pinned[256];
-    int cpu = bench_pin(cl, dom, pinned, sizeof(pinned));
+    int cpu = bench_pin(dom, pinned, sizeof(pinned));
     struct mr_cpubench_side host = { "host", mr_cpubench_host_run, host_prog, cpu };
     struct guest_bench gb = { cl, remote, (int64_t)(spec->seconds * 100 + 60) * 1000 };
     struct mr_cpubench_side guest = { "guest", guest_bench_run, &gb, 0 };
