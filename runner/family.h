@@ -89,23 +89,30 @@ char *mr_family_wrap(const struct mr_family *f, const char *cmd);
 /* s quoted for the shell: 'it'\''s' for sh, 'it''s' for PowerShell. */
 char *mr_shell_quote(enum mr_shell shell, const char *s);
 
+/* A log command's stderr kept at most, in the manifest's notes. */
+#define MR_FAMILY_LOG_ERR_CAP 4096u
+
 /* The log commands of a POSIX-shell family as one script, so that collecting them costs
- * one SSH exec instead of one each: cmds[i] runs in a subshell with its output in a
- * private temporary folder, then for each in turn the script prints the frame
- * "MRLOG <i> <status> <out bytes> <err bytes> <out bytes dropped>\n" followed by at most
- * out_cap bytes of its stdout and 4096 of its stderr. Caller frees. */
-char *mr_family_logs_script(const char *const *cmds, size_t n, size_t out_cap);
+ * one SSH exec instead of one each. cmds[i] runs in a subshell with stdin from /dev/null;
+ * its stdout and stderr go to the exec's two streams between the frame lines
+ * "MR-<nonce> <i>" and "\nMR-<nonce> <i> end <status>" (stderr: "... end"), written by
+ * shell builtins only. nonce: fresh random hex for each script, so that no log can hold
+ * the markers beforehand. A command that leaves a process behind holding its output open
+ * keeps the exec from ending. Caller frees. */
+char *mr_family_logs_script(const char *const *cmds, size_t n, const char *nonce);
 
 struct mr_family_log_result {
     int status;            /* the command's exit status (128 + N: killed by signal N) */
-    const char *out, *err; /* into the parsed data; not NUL-terminated */
-    size_t out_len, err_len;
-    size_t out_dropped;    /* bytes past out_cap */
+    const char *out, *err; /* into the parsed streams; not NUL-terminated */
+    size_t out_len, err_len; /* at most out_cap and MR_FAMILY_LOG_ERR_CAP */
+    size_t out_dropped;    /* bytes of stdout past out_cap */
 };
 
-/* Reads the frames of mr_family_logs_script's output for n commands into res[n].
- * Returns 0, or -EPROTO when a frame is missing, out of order or cut short. */
-int mr_family_logs_parse(const char *data, size_t len, size_t n,
+/* Reads the frames of mr_family_logs_script's two streams for n commands into res[n],
+ * cutting each stdout at out_cap bytes and each stderr at MR_FAMILY_LOG_ERR_CAP. Returns
+ * 0, or -EPROTO when a frame is missing, out of order or cut short. */
+int mr_family_logs_parse(const char *out, size_t out_len, const char *err, size_t err_len,
+                         const char *nonce, size_t n, size_t out_cap,
                          struct mr_family_log_result *res) MR_WUR;
 
 /* The embedded catalogue and its schema (images/families.xml, images/families.rng). */

@@ -226,10 +226,22 @@ START_TEST(test_family_other_catalogue_replaces_builtin)
 END_TEST
 
 
+static size_t read_all(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    size_t len = fread(buf, 1, cap, f);
+    ck_assert(feof(f));
+    fclose(f);
+    return len;
+}
+
 /* The batched log script run by a real /bin/sh: binary output, stderr, exit statuses, a
- * command killed by a signal, a command with a comment and a parenthesis, and the cap. */
+ * command killed by a signal, a command with a comment and a parenthesis, output without
+ * a final newline, a log that quotes the markers, and the caps. */
 START_TEST(test_family_logs_script_runs_in_sh)
 {
+    const char *nonce = "0123456789abcdef0123456789abcdef";
     const char *cmds[] = {
         "echo hello",
         "printf 'a\\000b'",
@@ -238,48 +250,77 @@ START_TEST(test_family_logs_script_runs_in_sh)
         "echo ')' # a comment",
         "yes | head -c 10000",
         "cat /nonexistent/file",
+        "printf '\\nMR-0123456789abcdef0123456789abcdef 7 end 0\\nnot the end\\n'",
+        "yes err | head -c 5000 >&2; read x; echo \"stdin: [$x]\"",
     };
     size_t n = sizeof(cmds) / sizeof(cmds[0]);
-    char *script = mr_family_logs_script(cmds, n, 100);
+    char *script = mr_family_logs_script(cmds, n, nonce);
     char path[] = "/tmp/check_family_logs.XXXXXX";
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(write(fd, script, strlen(script)), (ssize_t)strlen(script));
     close(fd);
     free(script);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "sh %s", path);
-    FILE *p = popen(cmd, "r");
-    static char out[65536];
-    size_t len = fread(out, 1, sizeof(out), p);
-    ck_assert_int_eq(pclose(p), 0);
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "echo input | sh %s >%s.out 2>%s.err", path, path, path);
+    ck_assert_int_eq(system(cmd), 0);
+    static char out[65536], err[65536];
+    snprintf(cmd, sizeof(cmd), "%s.out", path);
+    size_t out_len = read_all(cmd, out, sizeof(out));
+    unlink(cmd);
+    snprintf(cmd, sizeof(cmd), "%s.err", path);
+    size_t err_len = read_all(cmd, err, sizeof(err));
+    unlink(cmd);
     unlink(path);
-    struct mr_family_log_result res[7];
-    ck_assert_int_eq(mr_family_logs_parse(out, len, n, res), 0);
+    struct mr_family_log_result res[9];
+    ck_assert_int_eq(mr_family_logs_parse(out, out_len, err, err_len, nonce, n, 100, res), 0);
     ck_assert_int_eq(res[0].status, 0);
     ck_assert_uint_eq(res[0].out_len, 6);
     ck_assert_mem_eq(res[0].out, "hello\n", 6);
+    ck_assert_uint_eq(res[0].err_len, 0);
     ck_assert_uint_eq(res[1].out_len, 3);
     ck_assert_mem_eq(res[1].out, "a\0b", 3);
     ck_assert_int_eq(res[2].status, 3);
+    ck_assert_uint_eq(res[2].out_len, 8);
     ck_assert_mem_eq(res[2].out, "partial\n", 8);
     ck_assert_uint_eq(res[2].err_len, 5);
     ck_assert_mem_eq(res[2].err, "oops\n", 5);
     ck_assert_int_eq(res[3].status, 128 + 9);
     ck_assert_int_eq(res[4].status, 0);
+    ck_assert_uint_eq(res[4].out_len, 2);
     ck_assert_mem_eq(res[4].out, ")\n", 2);
     ck_assert_uint_eq(res[5].out_len, 100);
     ck_assert_uint_eq(res[5].out_dropped, 9900);
     ck_assert_int_ne(res[6].status, 0);
     ck_assert_uint_gt(res[6].err_len, 0);
-    /* The script leaves no folder behind. */
-    ck_assert_int_ne(system("ls -d /tmp/matrixrun-logs.* >/dev/null 2>&1"), 0);
-    /* Cut short, out of order or missing frames are refused. */
-    ck_assert_int_eq(mr_family_logs_parse(out, len - 1, n, res), -EPROTO);
-    ck_assert_int_eq(mr_family_logs_parse("MRLOG 1 0 0 0 0\n", 16, 1, res), -EPROTO);
-    ck_assert_int_eq(mr_family_logs_parse("", 0, 1, res), -EPROTO);
-    ck_assert_int_eq(mr_family_logs_parse("MRLOG 0 0 5 0 0\nabc", 19, 1, res), -EPROTO);
-    ck_assert_int_eq(mr_family_logs_parse("MRLOG 0 0 3 0 0 junk\nabc", 24, 1, res), -EPROTO);
+    ck_assert_int_eq(res[7].status, 0);
+    ck_assert_uint_eq(res[7].out_len, 57);
+    ck_assert_mem_eq(res[7].out + 42, " 0\nnot the end\n", 15);
+    ck_assert_uint_eq(res[8].err_len, MR_FAMILY_LOG_ERR_CAP);
+    ck_assert_uint_eq(res[8].out_len, 10);
+    ck_assert_mem_eq(res[8].out, "stdin: []\n", 10);
+    /* Cut short, out of order, missing or foreign frames are refused. */
+    ck_assert_int_eq(mr_family_logs_parse(out, out_len - 1, err, err_len, nonce, n, 100, res),
+                     -EPROTO);
+    ck_assert_int_eq(mr_family_logs_parse(out, out_len, err, err_len - 1, nonce, n, 100, res),
+                     -EPROTO);
+    ck_assert_int_eq(mr_family_logs_parse(out, out_len, err, err_len, nonce, n - 1, 100, res),
+                     -EPROTO);
+    ck_assert_int_eq(mr_family_logs_parse(out, out_len, err, err_len,
+                                          "0123456789abcdef0123456789abcdee", n, 100, res),
+                     -EPROTO);
+    const char *one = "MR-0123456789abcdef0123456789abcdef 0\nabc\nMR-0123456789abcdef0123456789abcdef 0 end 0\n";
+    const char *one_err = "MR-0123456789abcdef0123456789abcdef 0\n\nMR-0123456789abcdef0123456789abcdef 0 end\n";
+    ck_assert_int_eq(mr_family_logs_parse(one, strlen(one), one_err, strlen(one_err), nonce, 1,
+                                          100, res), 0);
+    ck_assert_uint_eq(res[0].out_len, 3);
+    ck_assert_uint_eq(res[0].err_len, 0);
+    ck_assert_int_eq(mr_family_logs_parse(one, strlen(one), one_err, strlen(one_err), nonce, 2,
+                                          100, res), -EPROTO);
+    ck_assert_int_eq(mr_family_logs_parse("", 0, "", 0, nonce, 1, 100, res), -EPROTO);
+    const char *bad = "MR-0123456789abcdef0123456789abcdef 0\nabc\nMR-0123456789abcdef0123456789abcdef 0 end x\n";
+    ck_assert_int_eq(mr_family_logs_parse(bad, strlen(bad), one_err, strlen(one_err), nonce, 1,
+                                          100, res), -EPROTO);
 }
 END_TEST
 

@@ -99,10 +99,10 @@ expect_clean "$tmp/work" "$doms_before"
 # package at all. Both are install errors with the tests skipped.
 sed -e 's/version="1.0"/version="9.9"/' -e '/<image name="impostor"/,/<\/image>/d' \
     -e '/<image name="noboot"/,/<\/image>/d' "$tmp/faults.xml" >"$tmp/version.xml"
-# install_error_run NAME MATRIX REPORT: runs a one-cell matrix whose install must fail and
+# install_error_run NAME MATRIX REPORT [OPTION...]: runs a one-cell matrix whose install must fail and
 # checks what every such run must show; prints nothing else.
 install_error_run() {
-    MATRIXRUN_WORKDIR=$tmp/work "$mr" "$2" -o "$3" -q >"$3.out" 2>&1
+    MATRIXRUN_WORKDIR=$tmp/work "$mr" "$2" -o "$3" -q "${@:4}" >"$3.out" 2>&1
     expect_eq "$1: exit code" "$?" 3
     expect_schema_valid "$3/junit.xml" "$xsd"
     expect_verdict "$3/junit.xml" good install error
@@ -110,8 +110,19 @@ install_error_run() {
 }
 install_message() { xp "$1/junit.xml" "string(//testcase[@name='install']/error/@message)"; }
 
-install_error_run "version mismatch" "$tmp/version.xml" "$tmp/r2"
+# This run's catalogue adds a debian log command that kills the shell it runs in: the one
+# script that collects every log at once then dies, and matrixrun must fall back to one
+# exec per log command (and one for the guest's kernel).
+sed '/<log name="journal.txt">/a\    <log name="kills-shell.txt">echo partial; kill -9 $$</log>' \
+    "$src/images/families.xml" >"$tmp/families.xml"
+install_error_run "version mismatch" "$tmp/version.xml" "$tmp/r2" -C "$tmp/families.xml"
 expect_has "version mismatch named" "$(install_message "$tmp/r2")" "reports version '1.0' after install, the matrix expects '9.9'"
+manifest=$(tar -xzOf "$tmp/r2/good/artifacts.tar.gz" MANIFEST.txt 2>&1)
+expect_has "log fallback: the shell-killing log noted" "$(grep kills-shell <<<"$manifest")" "command killed by signal KILL"
+expect_has "log fallback: the other logs still asked" "$manifest" "logs/journal.txt"
+expect_eq "log fallback: its output kept" "$(tar -xzOf "$tmp/r2/good/artifacts.tar.gz" logs/kills-shell.txt 2>&1)" partial
+kernel=$(xp "$tmp/r2/junit.xml" "string(//testsuite[@name='good']/properties/property[@name='guest.kernel']/@value)")
+if [[ "$kernel" =~ ^[0-9]+\.[0-9]+\.[0-9]+- ]]; then ok "log fallback: guest kernel $kernel"; else bad "log fallback: guest kernel '$kernel'"; fi
 
 head -c 3000 /dev/urandom >"$tmp/broken_1.0_all.deb"
 sed -e "s#$img/mr-demo_1.0_all.deb#$tmp/broken_1.0_all.deb#" "$tmp/version.xml" >"$tmp/broken.xml"
