@@ -423,7 +423,7 @@ static void query_guest_kernel(struct cell *cl)
     mr_err_release(&e);
 }
 
-/* The family's log commands, and `uname -r` for the report, in one SSH exec
+/* The family's log commands, and the kernel release for the report, in one SSH exec
  * (mr_family_logs_script): a round trip each cost about 0.13 s, 0.9 s for the seven of a
  * Debian guest. Returns 0, or -1 when the script could not do it (another shell, a
  * dropped connection, a log too large for the exec's cap): the caller then asks each
@@ -434,7 +434,8 @@ static int collect_logs_batched(struct cell *cl)
     char **cmds = mr_xcalloc(n, sizeof(*cmds));
     for (size_t i = 0; i < nl; i++)
         cmds[i] = cell_expand(cl, cl->fam->logs[i].command, NULL);
-    cmds[nl] = mr_xstrdup("uname -r");
+    /* uname -r without a process: each costs about 10 ms of a TCG guest's time. */
+    cmds[nl] = mr_xstrdup("read -r k </proc/sys/kernel/osrelease && printf '%s\\n' \"$k\"");
     unsigned char rnd[16];
     char nonce[2 * sizeof(rnd) + 1];
     mr_random(rnd, sizeof(rnd));

@@ -20,7 +20,8 @@ Then the memory of a 100-cell matrix: `matrixrun list` on tests/data/matrix/hund
 and a full scheduling pass over the same 100 cells against libvirt's test driver
 (test:///default: no real guests; every cell is placed, started and fails at once).
 
-Usage: tests/bench_parallel.py [BUILD_DIR] [N ...]     (default: build, 1 2 4 8)
+Usage: tests/bench_parallel.py [BUILD_DIR] [--stagger S] [N ...]
+                                            (default: build, matrixrun's stagger, 1 2 4 8)
 Needs the demo image and package (bash setup.sh) and the system libvirtd.
 """
 import os
@@ -72,14 +73,14 @@ def props(suite):
     return {p.get("name"): p.get("value") for p in suite.iter("property")}
 
 
-def bench(mr, n, cores, tmp):
+def bench(mr, n, cores, tmp, extra):
     path = os.path.join(tmp, f"bench{n}.xml")
     with open(path, "w") as f:
         f.write(matrix(n))
     out = os.path.join(tmp, f"r{n}")
     overcommit = max(1.0, n / cores)
     rc, wall, cpu, rss, log = run([mr, path, "-o", out, "-q", "-j", str(n),
-                                   "--overcommit", f"{overcommit:g}"])
+                                   "--overcommit", f"{overcommit:g}"] + extra)
     report = os.path.join(out, "junit.xml")
     if rc not in (0, 1):
         errors = log
@@ -109,7 +110,10 @@ def bench(mr, n, cores, tmp):
             v = float(pr.get(f"time.{k}", "0"))
             parts[k] += v
             known += v
-        parts["rest"] += (t - work) - known
+        # The report's times are rounded to the millisecond: rest can come out a hair
+        # below 0, which would print as -0.00.
+        rest = (t - work) - known
+        parts["rest"] += 0.0 if abs(rest) < 0.005 else rest
         # The wait for a boot slot (--stagger) is part of prepare; shown apart too.
         parts["slot"] += float(pr.get("time.boot-slot-wait", "0"))
     bound = max(max(times), guest_cpu / cores)
@@ -122,13 +126,23 @@ def bench(mr, n, cores, tmp):
 
 def main():
     args = sys.argv[1:]
-    build = args.pop(0) if args and not args[0].isdigit() else os.path.join(SRC, "build")
+    build = os.path.join(SRC, "build")
+    if args and not args[0].isdigit() and args[0] != "--stagger":
+        build = args.pop(0)
+    extra = []
+    if "--stagger" in args:
+        i = args.index("--stagger")
+        extra = args[i:i + 2]
+        del args[i:i + 2]
+        if len(extra) != 2:
+            sys.exit("bench: --stagger needs a value in seconds")
     ns = [int(a) for a in args] or [1, 2, 4, 8]
     mr = os.path.join(build, "matrixrun")
     cores = os.cpu_count()
     hundred = os.path.join(SRC, "tests", "data", "matrix", "hundred.xml")
     print(f"matrixrun parallel benchmark: {cores} host cores, "
-          f"{time.strftime('%Y-%m-%d %H:%M')}, {os.uname().release}")
+          f"{time.strftime('%Y-%m-%d %H:%M')}, {os.uname().release}"
+          + (f", {' '.join(extra)}" if extra else ""))
     with tempfile.TemporaryDirectory(prefix="mr-bench-") as tmp:
         rc, wall, _, rss_list, _ = run([mr, "list", hundred])
         if rc != 0:
@@ -147,7 +161,7 @@ def main():
               f"{'slot':>5} {'no-slot':>7} {'cpu/cell':>8} {'RSS MiB':>7} {'speedup':>7}")
         per_cell = None
         for n in ns:
-            r = bench(mr, n, cores, tmp)
+            r = bench(mr, n, cores, tmp, extra)
             pa = r["parts"]
             if per_cell is None:
                 per_cell = r["wall"] / n
