@@ -3,8 +3,10 @@
 it prints figures and checks nothing but that the runs worked.
 
 For N = 1, 2, 4, 8 it runs N copies of the demo's small cell (the minimal image, 1 vCPU,
-256 MiB, the demo package and its two tests) at once (-j N, with the vCPU overcommit that
-lets N guests fit) and prints, from the JUnit each run wrote and from the run itself:
+256 MiB, the demo package and its two tests), in two ways, one table each: all at once
+(-j N, with the vCPU overcommit that lets N guests fit), then as matrixrun admits them by
+default (within the host's capacity, the rest queued). It prints, from the JUnit each run
+wrote and from the run itself:
   wall        the run's wall time
   sum         the sum of the cells' own times
   bound       max(longest cell, total guest CPU time / host cores): no scheduler can
@@ -20,10 +22,11 @@ Then the memory of a 100-cell matrix: `matrixrun list` on tests/data/matrix/hund
 and a full scheduling pass over the same 100 cells against libvirt's test driver
 (test:///default: no real guests; every cell is placed, started and fails at once).
 
-Usage: tests/bench_parallel.py [BUILD_DIR] [--stagger S] [N ...]
-                                            (default: build, matrixrun's stagger, 1 2 4 8)
+Usage: tests/bench_parallel.py [BUILD_DIR] [N ...] [--mode all|capacity|both] [--stagger S]
+       (default: build, 1 2 4 8, both, matrixrun's own stagger)
 Needs the demo image and package (bash setup.sh) and the system libvirtd.
 """
+import argparse
 import os
 import subprocess
 import sys
@@ -73,14 +76,15 @@ def props(suite):
     return {p.get("name"): p.get("value") for p in suite.iter("property")}
 
 
-def bench(mr, n, cores, tmp, extra):
+def bench(mr, n, cores, tmp, extra, within):
+    """One run of n cells; within: matrixrun's own admission, else all n at once."""
     path = os.path.join(tmp, f"bench{n}.xml")
     with open(path, "w") as f:
         f.write(matrix(n))
     out = os.path.join(tmp, f"r{n}")
     overcommit = max(1.0, n / cores)
-    rc, wall, cpu, rss, log = run([mr, path, "-o", out, "-q", "-j", str(n),
-                                   "--overcommit", f"{overcommit:g}"] + extra)
+    admit = [] if within else ["-j", str(n), "--overcommit", f"{overcommit:g}"]
+    rc, wall, cpu, rss, log = run([mr, path, "-o", out, "-q"] + admit + extra)
     report = os.path.join(out, "junit.xml")
     if rc not in (0, 1):
         errors = log
@@ -124,20 +128,29 @@ def bench(mr, n, cores, tmp, extra):
     }
 
 
+MODES = {
+    "all": "all at once: -j N and the vCPU overcommit that lets N guests share the cores",
+    "capacity": "within capacity: matrixrun's own limits (vCPUs 1:1), the rest queued",
+}
+
+
 def main():
-    args = sys.argv[1:]
-    build = os.path.join(SRC, "build")
-    if args and not args[0].isdigit() and args[0] != "--stagger":
-        build = args.pop(0)
-    extra = []
-    if "--stagger" in args:
-        i = args.index("--stagger")
-        extra = args[i:i + 2]
-        del args[i:i + 2]
-        if len(extra) != 2:
-            sys.exit("bench: --stagger needs a value in seconds")
-    ns = [int(a) for a in args] or [1, 2, 4, 8]
-    mr = os.path.join(build, "matrixrun")
+    ap = argparse.ArgumentParser(description="matrixrun's parallel benchmark (see the top "
+                                 "of this file for what it prints)")
+    ap.add_argument("build", nargs="?", default=os.path.join(SRC, "build"),
+                    help="the build folder holding matrixrun (default: build)")
+    ap.add_argument("n", nargs="*", type=int, help="cell counts (default: 1 2 4 8)")
+    ap.add_argument("--mode", choices=["all", "capacity", "both"], default="both",
+                    help="how the N cells are admitted (default: both, one table each)")
+    ap.add_argument("--stagger", metavar="S", help="passed to matrixrun (default: its own)")
+    a = ap.parse_args()
+    if a.build.isdigit():  # only counts were given
+        a.n.insert(0, int(a.build))
+        a.build = os.path.join(SRC, "build")
+    ns = a.n or [1, 2, 4, 8]
+    extra = ["--stagger", a.stagger] if a.stagger is not None else []
+    modes = ["all", "capacity"] if a.mode == "both" else [a.mode]
+    mr = os.path.join(a.build, "matrixrun")
     cores = os.cpu_count()
     hundred = os.path.join(SRC, "tests", "data", "matrix", "hundred.xml")
     print(f"matrixrun parallel benchmark: {cores} host cores, "
@@ -155,23 +168,24 @@ def main():
         cells = len(ET.parse(os.path.join(tmp, "dry", "junit.xml")).getroot().findall("testsuite"))
         print(f"100 cells, scheduled on test:///default: peak RSS {rss_dry / 1024:.1f} MiB, "
               f"{wall:.2f} s, {cells} cells reported (exit {rc})")
-        print()
-        print(f"{'N':>3} {'wall s':>7} {'sum s':>7} {'longest':>7} {'gCPU s':>7} {'bound':>7} "
-              f"{'eff':>5} {'over/cell':>9} {'(prep':>6} {'coll':>5} {'tear':>5} {'rest)':>6} "
-              f"{'slot':>5} {'no-slot':>7} {'cpu/cell':>8} {'RSS MiB':>7} {'speedup':>7}")
-        per_cell = None
-        for n in ns:
-            r = bench(mr, n, cores, tmp, extra)
-            pa = r["parts"]
-            if per_cell is None:
-                per_cell = r["wall"] / n
-            speedup = per_cell * n / r["wall"]
-            print(f"{r['n']:>3} {r['wall']:>7.1f} {r['sum']:>7.1f} {r['longest']:>7.1f} "
-                  f"{r['guest_cpu']:>7.1f} {r['bound']:>7.1f} {r['eff']:>5.2f} "
-                  f"{r['over']:>9.2f} {pa['prepare']:>6.2f} {pa['collect']:>5.2f} "
-                  f"{pa['teardown']:>5.2f} {pa['rest']:>6.2f} {pa['slot']:>5.2f} "
-                  f"{r['over'] - pa['slot']:>7.2f} {r['cpu']:>8.3f} "
-                  f"{r['rss'] / 1024:>7.1f} {speedup:>7.2f}", flush=True)
+        for mode in modes:
+            print(f"\n{MODES[mode]}")
+            print(f"{'N':>3} {'wall s':>7} {'sum s':>7} {'longest':>7} {'gCPU s':>7} {'bound':>7} "
+                  f"{'eff':>5} {'over/cell':>9} {'(prep':>6} {'coll':>5} {'tear':>5} {'rest)':>6} "
+                  f"{'slot':>5} {'no-slot':>7} {'cpu/cell':>8} {'RSS MiB':>7} {'speedup':>7}")
+            per_cell = None
+            for n in ns:
+                r = bench(mr, n, cores, tmp, extra, mode == "capacity")
+                pa = r["parts"]
+                if per_cell is None:
+                    per_cell = r["wall"] / n
+                speedup = per_cell * n / r["wall"]
+                print(f"{r['n']:>3} {r['wall']:>7.1f} {r['sum']:>7.1f} {r['longest']:>7.1f} "
+                      f"{r['guest_cpu']:>7.1f} {r['bound']:>7.1f} {r['eff']:>5.2f} "
+                      f"{r['over']:>9.2f} {pa['prepare']:>6.2f} {pa['collect']:>5.2f} "
+                      f"{pa['teardown']:>5.2f} {pa['rest']:>6.2f} {pa['slot']:>5.2f} "
+                      f"{r['over'] - pa['slot']:>7.2f} {r['cpu']:>8.3f} "
+                      f"{r['rss'] / 1024:>7.1f} {speedup:>7.2f}", flush=True)
     print("\nwall: the run; sum: the cells' own times; gCPU: the guests' QEMU CPU time;"
           "\nbound: max(longest, gCPU / cores); eff: bound / wall; over/cell: cell time not"
           "\nspent in boot, install or tests (prep: keys, seed, overlay, boot slot; coll: log"
