@@ -364,7 +364,8 @@ char *mr_family_logs_script(const char *const *cmds, size_t n, const char *nonce
     struct mr_buf b;
     mr_buf_init(&b);
     /* Only builtins frame the output: under TCG every process a guest starts costs about
-     * 10 ms, and a framing that measured sizes with wc and cut with head took 0.25 s. */
+     * 10 ms. A framing that measured sizes with wc and cut with head took 0.33 s for a
+     * Debian guest's logs, whose commands alone take 0.10 s, as this script does. */
     for (size_t i = 0; i < n; i++)
         mr_buf_addf(&b,
                     "printf 'MR-%s %zu\\n'; printf 'MR-%s %zu\\n' >&2\n"
