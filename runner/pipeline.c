@@ -338,8 +338,25 @@ static void add_file(struct cell *cl, const char *name, struct mr_buf *data)
                                                             .data = owned, .len = len };
 }
 
-/* Pulls the family's logs out of the guest. A log that cannot be read is noted in the
- * manifest and does not change any verdict. */
+/* A log's line in the manifest: its size, or how its command ended (signal: the name
+ * SSH gave, NULL when it exited) with the first line of its error text. */
+static void manifest_line(struct cell *cl, const char *name, const char *signal, int status,
+                          size_t out_len, size_t dropped, const char *err, size_t err_len)
+{
+    if (signal)
+        mr_buf_addf(&cl->manifest, "%-28s command killed by signal %s\n", name, signal);
+    else if (status != 0)
+        mr_buf_addf(&cl->manifest, "%-28s command exited with status %d%s\n", name, status,
+                    status > 128 && status < 160 ? " (killed by a signal)" : "");
+    else
+        mr_buf_addf(&cl->manifest, "%-28s %zu bytes%s\n", name, out_len,
+                    dropped ? " (cut at the output cap)" : "");
+    const char *nl = err_len ? memchr(err, '\n', err_len) : NULL;
+    if ((signal || status != 0) && err_len)
+        mr_buf_addf(&cl->manifest, "%-28s   %.*s\n", "", (int)(nl ? (size_t)(nl - err) : err_len),
+                    err);
+}
+
 /* The family's log commands one SSH exec each: PowerShell families, and the fallback. */
 static void collect_logs_each(struct cell *cl)
 {
@@ -354,18 +371,9 @@ static void collect_logs_each(struct cell *cl)
         int r = cell_exec(cl, cmd, 60000, &x, &e);
         if (r < 0)
             mr_buf_addf(&cl->manifest, "%-28s not collected: %s\n", name, mr_err_msg(&e));
-        else if (x.exit_signal)
-            mr_buf_addf(&cl->manifest, "%-28s command killed by signal %s\n", name,
-                        x.exit_signal);
-        else if (x.exit_status != 0)
-            mr_buf_addf(&cl->manifest, "%-28s command exited with status %d\n", name,
-                        x.exit_status);
         else
-            mr_buf_addf(&cl->manifest, "%-28s %zu bytes%s\n", name, x.out.len,
-                        x.out_dropped ? " (cut at the output cap)" : "");
-        if (r == 0 && (x.exit_signal || x.exit_status != 0) && x.err.len)
-            mr_buf_addf(&cl->manifest, "%-28s   %.*s\n", "", (int)strcspn(x.err.data, "\n"),
-                        x.err.data);
+            manifest_line(cl, name, x.exit_signal, x.exit_status, x.out.len, x.out_dropped,
+                          x.err.data, x.err.len);
         if (r == 0 && x.out.len)
             add_file(cl, name, &x.out);
         mr_exec_release(&x);
@@ -378,21 +386,6 @@ static void collect_logs_each(struct cell *cl)
         if (cl->deadline_hit)
             break;
     }
-}
-
-static void manifest_line(struct cell *cl, const char *name, int status, size_t out_len,
-                          size_t dropped, const char *err, size_t err_len)
-{
-    if (status != 0)
-        mr_buf_addf(&cl->manifest, "%-28s command exited with status %d%s\n", name, status,
-                    status > 128 && status < 160 ? " (killed by a signal)" : "");
-    else
-        mr_buf_addf(&cl->manifest, "%-28s %zu bytes%s\n", name, out_len,
-                    dropped ? " (cut at the output cap)" : "");
-    const char *nl = err_len ? memchr(err, '\n', err_len) : NULL;
-    if (status != 0 && err_len)
-        mr_buf_addf(&cl->manifest, "%-28s   %.*s\n", "", (int)(nl ? (size_t)(nl - err) : err_len),
-                    err);
 }
 
 /* The guest's kernel release as the report's guest.kernel. */
@@ -424,10 +417,10 @@ static void query_guest_kernel(struct cell *cl)
 }
 
 /* The family's log commands, and the kernel release for the report, in one SSH exec
- * (mr_family_logs_script): an exec costs about 0.08 s of a TCG guest's time before its
- * command does anything, 0.56 s for the seven of a Debian guest. Returns 0, or -1 when the script could not do it (another shell, a
- * dropped connection, a log too large for the exec's cap): the caller then asks each
- * command alone. */
+ * (mr_family_logs_script): an exec costs a TCG guest about 0.08 s before its command
+ * does anything, so seven of them would cost about 0.56 s for a Debian guest. Returns 0,
+ * or -1 when the script could not do it (another shell, a dropped connection, a log too
+ * large for the exec's cap): the caller then asks each command alone. */
 static int collect_logs_batched(struct cell *cl)
 {
     size_t nl = cl->fam->n_logs, n = nl + 1;
@@ -460,7 +453,7 @@ static int collect_logs_batched(struct cell *cl)
     if (r == 0) {
         for (size_t i = 0; i < nl; i++) {
             _cleanup_free_ char *name = mr_xasprintf("logs/%s", cl->fam->logs[i].name);
-            manifest_line(cl, name, res[i].status, res[i].out_len, res[i].out_dropped,
+            manifest_line(cl, name, NULL, res[i].status, res[i].out_len, res[i].out_dropped,
                           res[i].err, res[i].err_len);
             if (res[i].out_len) {
                 struct mr_buf b;
@@ -484,6 +477,8 @@ static int collect_logs_batched(struct cell *cl)
     return r == 0 ? 0 : -1;
 }
 
+/* Pulls the family's logs out of the guest. A log that cannot be read is noted in the
+ * manifest and does not change any verdict. */
 static void collect_logs(struct cell *cl)
 {
     if (!cl->ssh)
@@ -995,8 +990,8 @@ static int take_port(struct run *run, const struct host *h)
 }
 
 /* Waits for the cell's turn to start a guest: starts are at least stagger_ms apart, so a
- * burst of boots does not starve the first guests' SSH handshakes. */
-/* Waits for the cell's boot slot (--stagger); returns how long it waited, in ms. */
+ * burst of boots does not starve the first guests' SSH handshakes. Returns how long it
+ * waited, in ms. */
 static int64_t wait_boot_slot(struct cell *cl)
 {
     struct run *run = cl->run;
