@@ -96,6 +96,18 @@ ln -s ../run "$R/var/run"
 chmod 0700 "$R/root"
 chmod 1777 "$R/tmp" "$R/var/tmp"
 
+# in_tree TREE PATH: the real file PATH names inside TREE, following symlinks within TREE
+# (an absolute link target is taken relative to TREE, never to the host's /).
+in_tree() {
+    local tree=$1 p=$2 n=0 l
+    while [ -L "$tree$p" ]; do
+        l=$(readlink "$tree$p")
+        case $l in /*) p=$l ;; *) p=$(dirname "$p")/$l ;; esac
+        n=$((n + 1)); [ $n -lt 20 ] || return 1
+    done
+    [ -f "$tree$p" ] && printf '%s\n' "$tree$p"
+}
+
 # put SRCROOT [PATH...]: copy PATHs (relative to SRCROOT) into the rootfs, keeping the
 # rootfs's /bin -> usr/bin style directory symlinks.
 put() {
@@ -136,25 +148,20 @@ while read -r a; do
         bin/*|usr/bin/*) dst=$R/usr/bin/$name ;;
         *) dst=$R/usr/sbin/$name ;;
     esac
-    [ -e "$dst" ] || [ -L "$dst" ] || [ -e "$R/usr/bin/$name" ] || [ -e "$R/usr/sbin/$name" ] ||
-        ln -s /usr/bin/busybox "$dst"
+    # -L as well as -e: -e follows an absolute link on the host.
+    [ -e "$dst" ] || [ -L "$dst" ] || [ -e "$R/usr/bin/$name" ] || [ -L "$R/usr/bin/$name" ] ||
+        [ -e "$R/usr/sbin/$name" ] || [ -L "$R/usr/sbin/$name" ] || ln -s /usr/bin/busybox "$dst"
 done < <("$bb" --list-full)
 [ -f "$bb" ] && [ ! -L "$bb" ] || die "busybox was replaced by a link"
+# The applet links are absolute (/usr/bin/busybox): a plain [ -x "$R/usr/bin/rm" ] would
+# follow them on the host and pass only where the host has busybox. in_tree resolves every
+# link inside the rootfs instead.
 for t in sh dpkg dpkg-deb dpkg-query tar ldconfig start-stop-daemon rm diff; do
-    [ -x "$R/usr/bin/$t" ] || [ -x "$R/usr/sbin/$t" ] || die "rootfs lacks $t"
+    f=$(in_tree "$R" "/usr/bin/$t") || f=$(in_tree "$R" "/usr/sbin/$t") || die "rootfs lacks $t"
+    [ -x "$f" ] || die "rootfs's $t ($f) is not executable"
 done
 
 # --- shared libraries, from the Debian packages that own them ---------------------------------
-# in_tree TREE PATH: the real file PATH names inside TREE, following symlinks within TREE.
-in_tree() {
-    local tree=$1 p=$2 n=0 l
-    while [ -L "$tree$p" ]; do
-        l=$(readlink "$tree$p")
-        case $l in /*) p=$l ;; *) p=$(dirname "$p")/$l ;; esac
-        n=$((n + 1)); [ $n -lt 20 ] || return 1
-    done
-    [ -f "$tree$p" ] && printf '%s\n' "$tree$p"
-}
 
 # owner PATH: the package owning a host library path, trying the merged-/usr aliases.
 owner() {
