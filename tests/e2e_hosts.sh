@@ -16,7 +16,7 @@ mr=$1
 src=$2
 xsd=$3
 e2e_need_images "$src"
-tmp=$(e2e_tmpdir hosts)
+e2e_init hosts
 img=$src/images/out
 doms_before=$(mr_domains)
 sshd=/usr/sbin/sshd
@@ -46,7 +46,17 @@ LogLevel DEBUG1
 EOF
 "$sshd" -D -e -f "$tmp/sshd_config" 2>"$tmp/sshd.log" &
 sshd_pid=$!
-trap 'kill "$sshd_pid" 2>/dev/null' EXIT
+# On any exit (e2e_init's trap): stop the sshd, and delete the pool volumes of every run
+# this test started (their ids are in the runs' first progress line), so that a test that
+# dies mid-way leaves nothing in the pool.
+e2e_on_exit() {
+    local id
+    kill "$sshd_pid" 2>/dev/null
+    for id in $(sed -n 's/.*\] run \([0-9a-f-]*\):.*/\1/p' "$tmp"/out* 2>/dev/null | sort -u); do
+        virsh -c "$E2E_URI" vol-list matrixrun 2>/dev/null | awk -v p="mr-$id-" 'index($1, p) == 1 { print $1 }' |
+            while read -r v; do virsh -c "$E2E_URI" vol-delete --pool matrixrun "$v" >/dev/null 2>&1; done
+    done
+}
 echo "[127.0.0.1]:$port $(cut -d' ' -f1-2 "$tmp/host_key.pub")" >"$tmp/known_hosts"
 for _ in $(seq 50); do grep -q "Server listening" "$tmp/sshd.log" && break; sleep 0.1; done
 remote="qemu+libssh://root@127.0.0.1:$port/system?keyfile=$tmp/client_key&known_hosts=$tmp/known_hosts&sshauth=privkey"
@@ -98,7 +108,10 @@ expect_eq "cell 1 ran on the first host" "$(uri m.SLOT=1)" "$E2E_URI"
 expect_eq "cell 2 ran on the second host" "$(uri m.SLOT=2)" "$remote"
 expect_verdict "$r" m.SLOT=2 install pass
 expect_verdict "$r" m.SLOT=2 selftest pass
-expect_eq "the report names the host" "$(xp "$r" "string(//testsuite[@name='m.SLOT=2']/properties/property[@name='host']/@value)")" "$(xp "$r" "string(//testsuite[@name='m.SLOT=2']/@hostname)")"
+# The "remote" host is this machine through sshd: its name is the one libvirt gives for
+# this machine, asked here with virsh, independently of matrixrun.
+expect_eq "the report names the host" "$(xp "$r" "string(//testsuite[@name='m.SLOT=2']/properties/property[@name='host']/@value)")" "$(virsh -c "$E2E_URI" hostname)"
+expect_eq "the suite's hostname is the host's" "$(xp "$r" "string(//testsuite[@name='m.SLOT=2']/@hostname)")" "$(virsh -c "$E2E_URI" hostname)"
 # The remote cell's guest port, from its boot line; the tunnel must have carried it.
 gport=$(sed -n 's/.*m\.SLOT=2: booting (.*ssh on 127\.0\.0\.1:\([0-9]*\) of .*/\1/p' "$tmp/out" | head -n1)
 if [ -n "$gport" ]; then ok "the remote guest's port ($gport) is named as the remote host's"; else bad "no remote boot line"; fi
@@ -223,8 +236,9 @@ sed -e 's/name="hosts"/name="hosts" retries="0"/' -e 's/boot-timeout="240"/boot-
 MATRIXRUN_WORKDIR=$tmp/work3 "$mr" "$tmp/hosts.xml" --connect "$remote" --only m.SLOT=1 \
     -o "$tmp/rk" >"$tmp/outk" 2>&1 &
 mr_pid=$!
-for _ in $(seq 300); do grep -q "booting" "$tmp/outk" && break; sleep 0.2; done
-sleep 2
+# Killed while its guest runs: wait for the guest itself, not for a fixed time.
+for _ in $(seq 600); do [ "$(mr_domains)" -gt "$doms_before" ] && break; sleep 0.2; done
+expect_eq "killed: the guest was started" "$(mr_domains)" "$((doms_before + 1))"
 kill -KILL "$mr_pid"
 wait "$mr_pid"
 expect_eq "killed: matrixrun died of SIGKILL" "$?" 137
@@ -233,7 +247,7 @@ for _ in $(seq 50); do [ "$(mr_domains)" = "$doms_before" ] && break; sleep 0.2;
 expect_eq "killed: autodestroy removed the remote guest" "$(mr_domains)" "$doms_before"
 vols=$(virsh -c "$remote" vol-list matrixrun 2>&1 | awk 'NR > 2 && $1 != "" { print $1 }' | grep -F "mr-$runk-" | sort | tr '\n' ' ')
 expect_eq "killed: its volumes stay in the remote pool" "$vols" "mr-$runk-m.SLOT=1-serial.log mr-$runk-m.SLOT=1.qcow2 "
-unknown=mr-20990101-000000-beef-x.qcow2
+unknown=mr-20990101-000000-$(od -An -N2 -tx2 /dev/urandom | tr -d ' ')-x.qcow2
 virsh -c "$remote" vol-create-as matrixrun "$unknown" 1M >/dev/null || bad "could not make the unknown run's volume"
 # A boot that fails on the remote host: the boot error carries the end of the serial log,
 # fetched from the pool while the guest still ran; nothing stays in the pool.
@@ -267,6 +281,5 @@ expect_eq "failed boot: the remote pool holds none of the run's volumes" "$left"
 expect_clean "$tmp/work3" "$doms_before"
 kill "$sshd_pid"
 wait "$sshd_pid" 2>/dev/null
-trap - EXIT
 if [ "$E2E_FAIL" -eq 0 ]; then rm -rf "$tmp"; else echo "kept for a look: $tmp"; fi
 e2e_summary e2e-hosts

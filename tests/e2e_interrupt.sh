@@ -7,7 +7,7 @@ mr=$1
 src=$2
 xsd=$3
 e2e_need_images "$src"
-tmp=$(e2e_tmpdir interrupt)
+e2e_init interrupt
 doms_before=$(mr_domains)
 sed -e "s#\.\./images/out/#$src/images/out/#g" "$src/matrices/demo.xml" >"$tmp/demo.xml"
 
@@ -15,9 +15,9 @@ for sig in INT TERM; do
     [ "$sig" = INT ] && want=130 || want=143
     MATRIXRUN_WORKDIR=$tmp/work "$mr" "$tmp/demo.xml" -o "$tmp/r-$sig" >"$tmp/out-$sig" 2>&1 &
     pid=$!
-    # Wait until the first guest is booting, then interrupt it mid-boot.
-    for _ in $(seq 100); do grep -q "booting" "$tmp/out-$sig" && break; sleep 0.1; done
-    sleep 2
+    # Wait until the first guest runs, then interrupt it mid-boot.
+    for _ in $(seq 600); do [ "$(mr_domains)" -gt "$doms_before" ] && break; sleep 0.1; done
+    expect_eq "SIG$sig: a guest was running when the signal came" "$(mr_domains)" "$((doms_before + 1))"
     t0=$(date +%s%N)
     kill -"$sig" "$pid"
     wait "$pid"

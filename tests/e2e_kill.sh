@@ -9,7 +9,7 @@ mr=$1
 src=$2
 xsd=$3
 e2e_need_images "$src"
-tmp=$(e2e_tmpdir kill)
+e2e_init kill
 work=$tmp/work
 export MATRIXRUN_WORKDIR=$work
 doms_before=$(mr_domains)
@@ -22,7 +22,8 @@ wait_for() { # file text seconds
 "$mr" "$src/matrices/demo.xml" -o "$tmp/r1" 2>"$tmp/err1" >/dev/null &
 pid=$!
 wait_for "$tmp/err1" "booting" 60 || bad "the first run never started booting"
-sleep 3
+for _ in $(seq 300); do [ "$(mr_domains)" -gt "$doms_before" ] && break; sleep 0.2; done
+expect_eq "a guest was running when the run was killed" "$(mr_domains)" "$((doms_before + 1))"
 kill -KILL "$pid"
 wait "$pid"
 expect_eq "matrixrun died of SIGKILL" "$?" 137

@@ -16,9 +16,15 @@ expect_has() { if [[ "$2" == *"$3"* ]]; then ok "$1"; else bad "$1: '$3' not in 
 # xp FILE XPATH: the string value of an XPath expression.
 xp() { xmllint --xpath "$2" "$1" 2>/dev/null; }
 
-# case_verdict REPORT CELL CASE: error, failure, skipped, pass or missing.
+# case_verdict REPORT CELL CASE: error, failure, skipped, pass or missing; "no-report"
+# when REPORT is absent, empty or not well-formed XML (so that expecting "error" never
+# passes on a run that wrote no report at all).
 case_verdict() {
     local r=$1 s=$2 c=$3 v
+    if [ ! -s "$r" ] || ! xmllint --noout "$r" 2>/dev/null; then
+        echo no-report
+        return
+    fi
     for v in error failure skipped; do
         if [ "$(xp "$r" "count(//testsuite[@name='$s']/testcase[@name='$c']/$v)")" != 0 ]; then
             echo "$v"
@@ -39,7 +45,52 @@ expect_schema_valid() {
     if out=$(xmllint --noout --schema "$2" "$1" 2>&1); then ok "$1 is valid JUnit"; else bad "$1 invalid: ${out:0:600}"; fi
 }
 
-mr_domains() { virsh -c "$E2E_URI" list --all --name 2>/dev/null | grep -c '^mr-' || true; }
+# mr_domains: how many guests this test's runs own on the libvirt host: domains whose
+# matrixrun metadata names a run folder under E2E_SCOPE (the test's scratch folder, set by
+# e2e_init). Guests of other runs on the same host (another test, a user's run) are not
+# counted, whatever their name.
+mr_domains() {
+    local d n=0
+    [ -n "${E2E_SCOPE:-}" ] || { echo "e2e_lib: mr_domains before e2e_init" >&2; echo -1; return; }
+    for d in $(virsh -c "$E2E_URI" list --all --name 2>/dev/null); do
+        virsh -c "$E2E_URI" metadata "$d" urn:x-matrixrun:run:1 2>/dev/null |
+            grep -q "dir=\"$E2E_SCOPE/" && n=$((n + 1))
+    done
+    echo "$n"
+}
+
+# e2e_destroy_scope: destroys every guest mr_domains counts (the EXIT trap's job when a
+# test dies mid-way; a passing test has none left).
+e2e_destroy_scope() {
+    local d
+    [ -n "${E2E_SCOPE:-}" ] || return 0
+    for d in $(virsh -c "$E2E_URI" list --name 2>/dev/null); do
+        if virsh -c "$E2E_URI" metadata "$d" urn:x-matrixrun:run:1 2>/dev/null |
+            grep -q "dir=\"$E2E_SCOPE/"; then
+            echo "e2e: destroying leftover guest $d"
+            virsh -c "$E2E_URI" destroy "$d" >/dev/null 2>&1 || true
+        fi
+    done
+}
+
+# e2e_init NAME: sets tmp (a scratch folder QEMU can traverse) and E2E_SCOPE, and an EXIT
+# trap that destroys this test's guests and runs e2e_on_exit (a test may define it).
+e2e_init() {
+    tmp=$(e2e_tmpdir "$1")
+    E2E_SCOPE=$tmp
+    trap 'declare -F e2e_on_exit >/dev/null && e2e_on_exit; e2e_destroy_scope' EXIT
+}
+
+# expect_no_private_key PATH...: no private key in the files under PATHs, nor inside any
+# gzip'd tar archive among them (grep alone cannot see into those).
+expect_no_private_key() {
+    local leak a
+    leak=$(grep -rl "PRIVATE KEY" "$@" 2>/dev/null)
+    while IFS= read -r a; do
+        tar -xzOf "$a" 2>/dev/null | grep -q "PRIVATE KEY" && leak+=" $a"
+    done < <(find "$@" -name '*.tar.gz' 2>/dev/null)
+    expect_eq "no private key in reports, archives or logs" "$leak" ""
+}
 
 # expect_clean WORKDIR DOMAINS_BEFORE: no guest and no overlay left behind.
 expect_clean() {
