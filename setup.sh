@@ -16,7 +16,8 @@ fi
 # what tests/mrbench_usage.sh reads the binaries' kind with.
 build_pkgs="cmake make gcc pkg-config libvirt-dev libssh2-1-dev libxml2-dev libarchive-dev check libsubunit-dev gcc-mingw-w64-x86-64 file"
 run_pkgs="procps tini libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils openssh-client libxml2-utils dpkg-dev rpm python3-yaml util-linux chromium"
-image_pkgs=$(sed -n 's/^# needs: //p' images/build-minimal.sh images/build-cloud.sh | tr '\n' ' ')
+# Every recipe's "# needs:" line: the image builders and images/check-cloud.sh.
+image_pkgs=$(sed -n 's/^# needs: //p' images/*.sh | tr '\n' ' ')
 say "installing packages"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null
