@@ -14,15 +14,6 @@
 
 #define DATA MR_TEST_DATA "/hostprobe/"
 
-static char *fixture(const char *name)
-{
-    char *path = mr_xasprintf(DATA "%s", name), *text = NULL;
-    size_t len;
-    ck_assert_msg(mr_file_read(path, &text, &len) == 0, "cannot read %s", path);
-    free(path);
-    return text;
-}
-
 static const struct {
     const char *file, *vendor, *model;
     unsigned cpus, vmx, svm;
@@ -37,7 +28,10 @@ static const struct {
 
 START_TEST(test_hostprobe_cpuinfo_counts_cpus_with_the_flag)
 {
-    char *text = fixture(cpuinfos[_i].file);
+    char *path = mr_xasprintf(DATA "%s", cpuinfos[_i].file), *text = NULL;
+    size_t len;
+    ck_assert_msg(mr_file_read(path, &text, &len) == 0, "cannot read %s", path);
+    free(path);
     struct mr_hostprobe_cpuinfo c;
     mr_hostprobe_cpuinfo_parse(text, &c);
     ck_assert_str_eq(c.vendor, cpuinfos[_i].vendor);
