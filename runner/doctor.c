@@ -381,7 +381,7 @@ static void check_permissions(struct mr_doctor *d)
     }
     /* Without udev, /dev/kvm stays root-only 0600: libvirt's QEMU (another user) cannot
      * open it, so libvirt finds its cached capabilities stale on every domain start and
-     * probes QEMU again, about a minute per guest (see setup.sh). */
+     * probes QEMU again before each guest starts, a slow step (see setup.sh). */
     if ((mode & 0060) != 0060) {
         _cleanup_free_ char *fix = mr_xasprintf(
             "give it what Debian's udev rule gives it: chgrp kvm " KVM_DEV " && chmod 0660 "

@@ -274,7 +274,7 @@ want_lines "summary table" "$out/stdout" '^cell +passed +failed +errors +skipped
     { echo "FAIL summary's last line: $(tail -n 1 "$out/stdout")"; fails=$((fails + 1)); }
 rm -rf "$out"
 # A terminal (util-linux script gives matrixrun a pty): good.xml's own URI is libvirt's
-# test driver, where every cell fails within a second (its base image is no qcow2, and
+# test driver, where every cell fails at once (its base image is no qcow2, and
 # the test driver refuses autodestroy), after its start, a step or two, an ERROR and its
 # end: the live block comes and goes, errors and ends stay, the summary ends the output.
 out=$(mktemp -d)
