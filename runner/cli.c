@@ -2,6 +2,7 @@
  * prints a run's summary (the progress display is progress.c). */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "clipriv.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -24,22 +25,6 @@
 #include "remote_store.h"
 #include "report_read.h"
 #include "ssh.h"
-
-struct cli {
-    const char *outdir;  /* -o as given, or NULL */
-    int accel;
-    const char *uri;
-    const char *catalogue;
-    int quiet;
-    char **only;     /* --only patterns, borrowed from argv */
-    size_t n_only;
-    unsigned shard_i; /* --shard I/N; 0/0 when not given */
-    unsigned shard_n;
-    unsigned jobs;          /* 0: as the host's capacity allows */
-    double overcommit_cpu;  /* 0: the pipeline's default */
-    double overcommit_mem;
-    int stagger_ms;         /* <0: the pipeline's default */
-};
 
 static const char usage_text[] =
     "Usage: matrixrun [run] MATRIX.xml [-o DIR] [-j N] [--accel kvm|tcg|auto] [--connect URI]\n"
@@ -121,7 +106,7 @@ static const char usage_text[] =
     "booted); 3 infrastructure error (a cell could not be run); 130/143 interrupted.\n"
     "compare and html: 0 done; 2 a report that cannot be read or is not matrixrun's.\n";
 
-static int load(const struct cli *c, const char *path, struct mr_matrix **m)
+static int load(const struct mr_cli_opts *c, const char *path, struct mr_matrix **m)
 {
     struct mr_err e = { 0 };
     const char *cat = c->catalogue ? c->catalogue : getenv("MATRIXRUN_CATALOGUE");
@@ -139,7 +124,7 @@ static int load(const struct cli *c, const char *path, struct mr_matrix **m)
 }
 
 /* The cells --only and --shard select (all when neither was given). */
-static int select_cells(const struct cli *c, const struct mr_matrix *m,
+static int select_cells(const struct mr_cli_opts *c, const struct mr_matrix *m,
                         const struct mr_cell ***cells, size_t *n)
 {
     struct mr_err e = { 0 };
@@ -151,12 +136,12 @@ static int select_cells(const struct cli *c, const struct mr_matrix *m,
     return 0;
 }
 
-static int selecting(const struct cli *c)
+static int selecting(const struct mr_cli_opts *c)
 {
     return c->n_only > 0 || c->shard_n > 1;
 }
 
-static int cmd_validate(struct cli *c, char **args, size_t n_args)
+static int cmd_validate(struct mr_cli_opts *c, char **args, size_t n_args)
 {
     const char *path = args[0];
     (void)n_args;
@@ -178,7 +163,7 @@ static int cmd_validate(struct cli *c, char **args, size_t n_args)
     return MR_EXIT_OK;
 }
 
-static int cmd_list(struct cli *c, char **args, size_t n_args)
+static int cmd_list(struct mr_cli_opts *c, char **args, size_t n_args)
 {
     const char *path = args[0];
     (void)n_args;
@@ -209,7 +194,7 @@ static int cmd_list(struct cli *c, char **args, size_t n_args)
 
 /* One host's leftovers: its guests and pool volumes (the work folders are this
  * machine's and go once, at the end). Returns 0, or negative with e set. */
-static int clean_host(struct cli *c, const char *uri, const char *base,
+static int clean_host(struct mr_cli_opts *c, const char *uri, const char *base,
                       struct mr_leftovers *dirs, size_t *n_doms, size_t *n_vols,
                       struct mr_err *e)
 {
@@ -249,7 +234,7 @@ static int clean_host(struct cli *c, const char *uri, const char *base,
 
 /* With a matrix: every host it names (or --connect's); without: --connect's or the
  * default URI. */
-static int cmd_clean(struct cli *c, char **args, size_t n_args)
+static int cmd_clean(struct mr_cli_opts *c, char **args, size_t n_args)
 {
     const char *path = n_args ? args[0] : NULL;
     struct mr_matrix *m = NULL;
@@ -297,7 +282,7 @@ static int cmd_clean(struct cli *c, char **args, size_t n_args)
     return first < 0 ? MR_EXIT_INFRA : MR_EXIT_OK;
 }
 
-static int cmd_doctor(struct cli *c, char **args, size_t n_args)
+static int cmd_doctor(struct mr_cli_opts *c, char **args, size_t n_args)
 {
     (void)args;
     (void)n_args;
@@ -372,7 +357,7 @@ static void print_summary(const struct mr_run_result *res)
            n.errors, n.skipped, res->junit_path);
 }
 
-static int cmd_run(struct cli *c, char **args, size_t n_args)
+static int cmd_run(struct mr_cli_opts *c, char **args, size_t n_args)
 {
     const char *path = args[0];
     (void)n_args;
@@ -430,7 +415,7 @@ static int cmd_run(struct cli *c, char **args, size_t n_args)
 }
 
 /* Reads every report first, so a bad file is exit 2 before anything is printed. */
-static int cmd_compare(struct cli *c, char **args, size_t n_args)
+static int cmd_compare(struct mr_cli_opts *c, char **args, size_t n_args)
 {
     (void)c;
     struct mr_report **reps = mr_xcalloc(n_args, sizeof(*reps));
@@ -461,7 +446,7 @@ static int cmd_compare(struct cli *c, char **args, size_t n_args)
     return code;
 }
 
-static int cmd_html(struct cli *c, char **args, size_t n_args)
+static int cmd_html(struct mr_cli_opts *c, char **args, size_t n_args)
 {
     (void)n_args;
     const char *junit = args[0];
@@ -482,7 +467,7 @@ static int cmd_html(struct cli *c, char **args, size_t n_args)
 
 struct verb {
     const char *name;
-    int (*fn)(struct cli *c, char **args, size_t n_args);
+    int (*fn)(struct mr_cli_opts *c, char **args, size_t n_args);
     size_t min_args, max_args; /* positional arguments after the verb */
     const char *arg_name;      /* for "'VERB' needs ARG_NAME" */
 };
@@ -593,10 +578,79 @@ enum {
     OPT_STAGGER,
 };
 
-int mr_cli_main(int argc, char **argv)
+/* One option getopt_long returned (typed_long: given in its long form). Returns
+ * MR_CLI_CONTINUE, or the exit code after --help, --version or a bad value. */
+static int parse_option(int opt, int typed_long, struct mr_cli_opts *c)
 {
-    _cleanup_free_ char **only = mr_xcalloc((size_t)argc + 1, sizeof(*only));
-    struct cli c = { .accel = -1, .only = only, .stagger_ms = -1 };
+    switch (opt) {
+    case 'o':
+        c->outdir = optarg;
+        break;
+    case OPT_ACCEL: {
+        enum mr_accel a;
+        if (mr_accel_parse(optarg, &a) < 0)
+            return usage_error("--accel '%s' is not one of: kvm, tcg, auto", optarg);
+        c->accel = (int)a;
+        break;
+    }
+    case 'c':
+    case OPT_CONNECT:
+        c->uri = optarg;
+        break;
+    case 'q':
+        c->quiet = 1;
+        break;
+    case 'C':
+        c->catalogue = optarg;
+        break;
+    case OPT_ONLY:
+        c->only[c->n_only++] = optarg;
+        break;
+    case OPT_SHARD:
+        if (parse_shard(optarg, &c->shard_i, &c->shard_n))
+            return MR_EXIT_USAGE;
+        break;
+    case 'j':
+        if (parse_uint(optarg, 256, &c->jobs) < 0 || c->jobs < 1)
+            return usage_error(typed_long ? "--jobs '%s': expected a whole number from 1 to 256"
+                                          : "-j '%s': expected a whole number from 1 to 256",
+                               optarg);
+        break;
+    case OPT_OVERCOMMIT:
+        if (parse_overcommit(optarg, &c->overcommit_cpu, &c->overcommit_mem))
+            return MR_EXIT_USAGE;
+        break;
+    case OPT_STAGGER: {
+        double secs;
+        if (parse_decimal(optarg, strlen(optarg), &secs) < 0 || secs > 60)
+            return usage_error("--stagger '%s': expected seconds from 0 to 60 (decimals "
+                               "allowed, as in 0.5)", optarg);
+        c->stagger_ms = (int)(secs * 1000 + 0.5);
+        break;
+    }
+    case 'h':
+        printf(usage_text, MR_DEFAULT_OVERCOMMIT_CPU, MR_DEFAULT_OVERCOMMIT_MEM,
+               MR_DEFAULT_STAGGER_MS / 1000.0);
+        return MR_EXIT_OK;
+    case 'V':
+        printf("matrixrun %s\n", MR_VERSION);
+        return MR_EXIT_OK;
+    default:
+        fprintf(stderr, "Try 'matrixrun --help'.\n");
+        return MR_EXIT_USAGE;
+    }
+    return MR_CLI_CONTINUE;
+}
+
+void mr_cli_opts_release(struct mr_cli_opts *o)
+{
+    free(o->only);
+    o->only = NULL;
+    o->n_only = 0;
+}
+
+int mr_cli_parse(int argc, char **argv, struct mr_cli_opts *ret, int *ret_words)
+{
     static const struct option opts[] = {
         { "output", required_argument, NULL, 'o' },
         { "accel", required_argument, NULL, OPT_ACCEL },
@@ -612,73 +666,32 @@ int mr_cli_main(int argc, char **argv)
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
+    struct mr_cli_opts c = {
+        .accel = -1, .only = mr_xcalloc((size_t)argc + 1, sizeof(*c.only)), .stagger_ms = -1,
+    };
     int opt, idx = -1;
+    /* 0, not 1: GNU getopt starts afresh, so a second call parses its own argv. */
+    optind = 0;
     /* GNU getopt permutes: options may stand before or after the verb and the matrix. */
     while ((opt = getopt_long(argc, argv, "o:qhVC:j:c:", opts, &idx)) != -1) {
         /* getopt_long sets idx for long options only: messages name the option as typed. */
         int typed_long = idx >= 0;
         idx = -1;
-        switch (opt) {
-        case 'o':
-            c.outdir = optarg;
-            break;
-        case OPT_ACCEL: {
-            enum mr_accel a;
-            if (mr_accel_parse(optarg, &a) < 0)
-                return usage_error("--accel '%s' is not one of: kvm, tcg, auto", optarg);
-            c.accel = (int)a;
-            break;
-        }
-        case 'c':
-        case OPT_CONNECT:
-            c.uri = optarg;
-            break;
-        case 'q':
-            c.quiet = 1;
-            break;
-        case 'C':
-            c.catalogue = optarg;
-            break;
-        case OPT_ONLY:
-            c.only[c.n_only++] = optarg;
-            break;
-        case OPT_SHARD:
-            if (parse_shard(optarg, &c.shard_i, &c.shard_n))
-                return MR_EXIT_USAGE;
-            break;
-        case 'j':
-            if (parse_uint(optarg, 256, &c.jobs) < 0 || c.jobs < 1)
-                return usage_error(typed_long ? "--jobs '%s': expected a whole number from 1 to 256"
-                                              : "-j '%s': expected a whole number from 1 to 256",
-                                   optarg);
-            break;
-        case OPT_OVERCOMMIT:
-            if (parse_overcommit(optarg, &c.overcommit_cpu, &c.overcommit_mem))
-                return MR_EXIT_USAGE;
-            break;
-        case OPT_STAGGER: {
-            double secs;
-            if (parse_decimal(optarg, strlen(optarg), &secs) < 0 || secs > 60)
-                return usage_error("--stagger '%s': expected seconds from 0 to 60 (decimals "
-                                   "allowed, as in 0.5)", optarg);
-            c.stagger_ms = (int)(secs * 1000 + 0.5);
-            break;
-        }
-        case 'h':
-            printf(usage_text, MR_DEFAULT_OVERCOMMIT_CPU, MR_DEFAULT_OVERCOMMIT_MEM,
-                   MR_DEFAULT_STAGGER_MS / 1000.0);
-            return MR_EXIT_OK;
-        case 'V':
-            printf("matrixrun %s\n", MR_VERSION);
-            return MR_EXIT_OK;
-        default:
-            fprintf(stderr, "Try 'matrixrun --help'.\n");
-            return MR_EXIT_USAGE;
+        int r = parse_option(opt, typed_long, &c);
+        if (r != MR_CLI_CONTINUE) {
+            mr_cli_opts_release(&c);
+            return r;
         }
     }
-    /* getopt_long has moved the positional words to the end, in their order. */
-    char **words = argv + optind;
-    size_t nwords = (size_t)(argc - optind);
+    *ret = c;
+    *ret_words = optind;
+    return MR_CLI_CONTINUE;
+}
+
+/* Finds the verb among the positional words (run when the first word is none) and
+ * checks its number of arguments before calling it. */
+static int dispatch(struct mr_cli_opts *c, char **words, size_t nwords)
+{
     if (nwords == 0)
         return usage_error("%s", "no matrix given");
     const struct verb *v = NULL;
@@ -700,5 +713,18 @@ int mr_cli_main(int argc, char **argv)
     }
     if (nwords > v->max_args)
         return usage_error("unexpected argument '%s'", words[v->max_args]);
-    return v->fn(&c, words, nwords);
+    return v->fn(c, words, nwords);
+}
+
+int mr_cli_main(int argc, char **argv)
+{
+    struct mr_cli_opts c;
+    int first;
+    int r = mr_cli_parse(argc, argv, &c, &first);
+    if (r != MR_CLI_CONTINUE)
+        return r;
+    /* getopt_long has moved the positional words to the end, in their order. */
+    r = dispatch(&c, argv + first, (size_t)(argc - first));
+    mr_cli_opts_release(&c);
+    return r;
 }

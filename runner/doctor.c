@@ -2,20 +2,16 @@
  * /dev/kvm and a tiny KVM guest, the nested parameter, permissions, QEMU and libvirt. */
 #define _GNU_SOURCE
 #include "doctor.h"
+#include "doctorpriv.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/kvm.h>
-#include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <libvirt/libvirt.h>
@@ -23,78 +19,13 @@
 #include <libxml/parser.h>
 
 #include "guest.h"
+#include "hostprobe.h"
 #include "xmlutil.h"
 
-#define KVM_DEV "/dev/kvm"
+#define KVM_DEV MR_HOSTPROBE_KVM_DEV
 #define SYS_MODULE "/sys/module"
 
 /* ---- pure parsers ---- */
-
-/* The value of a "key\t: value" line of /proc/cpuinfo, if line is that key's. */
-static const char *cpuinfo_value(const char *line, size_t len, const char *key, size_t *vlen)
-{
-    size_t kl = strlen(key);
-    if (len < kl || strncmp(line, key, kl) != 0)
-        return NULL;
-    size_t i = kl;
-    while (i < len && (line[i] == ' ' || line[i] == '\t'))
-        i++;
-    if (i >= len || line[i] != ':')
-        return NULL;
-    i++;
-    while (i < len && line[i] == ' ')
-        i++;
-    *vlen = len - i;
-    return line + i;
-}
-
-static int word_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_';
-}
-
-/* Whether word stands in s[0..len) as a whole word (grep -w's sense). */
-static int has_word(const char *s, size_t len, const char *word)
-{
-    size_t wl = strlen(word);
-    for (size_t i = 0; i + wl <= len; i++)
-        if (memcmp(s + i, word, wl) == 0 && (i == 0 || !word_char(s[i - 1])) &&
-            (i + wl == len || !word_char(s[i + wl])))
-            return 1;
-    return 0;
-}
-
-void mr_doctor_cpuinfo_parse(const char *text, struct mr_doctor_cpuinfo *ret)
-{
-    struct mr_doctor_cpuinfo c = { 0 };
-    for (const char *p = text; *p;) {
-        size_t len = strcspn(p, "\n");
-        size_t vl;
-        const char *v;
-        if (cpuinfo_value(p, len, "processor", &vl))
-            c.cpus++;
-        else if (!c.vendor && (v = cpuinfo_value(p, len, "vendor_id", &vl)))
-            c.vendor = mr_xstrndup(v, vl);
-        else if (!c.model && (v = cpuinfo_value(p, len, "model name", &vl)))
-            c.model = mr_xstrndup(v, vl);
-        else if ((v = cpuinfo_value(p, len, "flags", &vl))) {
-            c.vmx += has_word(v, vl, "vmx");
-            c.svm += has_word(v, vl, "svm");
-        }
-        p += len;
-        if (*p)
-            p++;
-    }
-    *ret = c;
-}
-
-void mr_doctor_cpuinfo_release(struct mr_doctor_cpuinfo *c)
-{
-    free(c->vendor);
-    free(c->model);
-    *c = (struct mr_doctor_cpuinfo){ 0 };
-}
 
 static xmlDocPtr read_xml(const char *xml)
 {
@@ -208,19 +139,6 @@ char *mr_doctor_domcaps_domain(const char *xml)
     return NULL;
 }
 
-const char *mr_doctor_nested_parse(const char *value)
-{
-    if (!value)
-        return "unknown";
-    if ((value[0] == 'Y' || value[0] == 'y' || value[0] == '1') &&
-        (value[1] == '\0' || value[1] == '\n'))
-        return "yes";
-    if ((value[0] == 'N' || value[0] == 'n' || value[0] == '0') &&
-        (value[1] == '\0' || value[1] == '\n'))
-        return "no";
-    return "unknown";
-}
-
 static int dir_exists(const char *path)
 {
     struct stat st;
@@ -238,57 +156,6 @@ const char *mr_doctor_kvm_module(const char *sys_module)
             return mods[i];
     }
     return NULL;
-}
-
-/* ---- host facts ---- */
-
-/* The nested parameter's text and the module it belongs to, or NULL. */
-static char *read_nested(const char **ret_module)
-{
-    static const char *const mods[] = { "kvm_intel", "kvm_amd" };
-    for (size_t i = 0; i < MR_ARRAY_SIZE(mods); i++) {
-        _cleanup_free_ char *p = mr_xasprintf(SYS_MODULE "/%s/parameters/nested", mods[i]);
-        char *data;
-        size_t len;
-        if (mr_file_read(p, &data, &len) == 0) {
-            data[strcspn(data, "\n")] = '\0';
-            *ret_module = mods[i];
-            return data;
-        }
-    }
-    *ret_module = NULL;
-    return NULL;
-}
-
-const char *mr_doctor_host_nested(void)
-{
-    const char *mod;
-    _cleanup_free_ char *v = read_nested(&mod);
-    return mr_doctor_nested_parse(v);
-}
-
-char *mr_doctor_host_cpu_model(void)
-{
-    _cleanup_free_ char *text = NULL;
-    size_t len;
-    if (mr_file_read("/proc/cpuinfo", &text, &len) < 0)
-        return NULL;
-    struct mr_doctor_cpuinfo c;
-    mr_doctor_cpuinfo_parse(text, &c);
-    char *model = MR_TAKE_PTR(c.model);
-    mr_doctor_cpuinfo_release(&c);
-    return model;
-}
-
-void mr_doctor_host_kernel(char *buf, size_t len)
-{
-    struct utsname u;
-    if (len == 0)
-        return;
-    if (uname(&u) < 0)
-        buf[0] = '\0';
-    else
-        snprintf(buf, len, "%s", u.release);
 }
 
 /* ---- the report ---- */
@@ -359,8 +226,8 @@ static int check_cpu(struct mr_doctor *d)
               "cannot read /proc/cpuinfo: %s", strerror(-r));
         return 0;
     }
-    struct mr_doctor_cpuinfo c;
-    mr_doctor_cpuinfo_parse(text, &c);
+    struct mr_hostprobe_cpuinfo c;
+    mr_hostprobe_cpuinfo_parse(text, &c);
     const char *vendor = c.vendor ? c.vendor : "unknown vendor";
     const char *model = c.model ? c.model : "unknown model";
     const char *want = c.vendor && strcmp(c.vendor, "AuthenticAMD") == 0 ? "svm" : "vmx";
@@ -383,307 +250,47 @@ static int check_cpu(struct mr_doctor *d)
     else
         CHECK(d, MR_DOCTOR_LEVEL_OK, "cpu", NULL, "%s, %s: %s on %u of %u CPU(s)", vendor,
               model, c.vmx ? "vmx" : "svm", have, c.cpus);
-    mr_doctor_cpuinfo_release(&c);
+    mr_hostprobe_cpuinfo_release(&c);
     return ok;
 }
 
-/* ---- the KVM test guest ----
- *
- * Why a guest at all: on this project's machines /dev/kvm opens, KVM_GET_API_VERSION is
- * 12 and KVM_CREATE_VM works, yet the module behind it is kvm_pvm, which runs PVM-aware
- * guest kernels only; a stock kernel hangs after SeaBIOS. Measured here: a real-mode
- * guest (out, hlt) runs fine under kvm_pvm (its instruction emulator handles real mode),
- * and so does a 64-bit long-mode guest doing out and hlt, at low and at kernel-half
- * addresses. What fails is the first exception delivered through the guest's IDT: an
- * int3 in a 64-bit guest ends KVM_RUN with KVM_EXIT_INTERNAL_ERROR (suberror 1,
- * emulation) and the kernel logs "kvm-pvm: INTERNAL_ERROR in batch emul". PVM delivers
- * events through its own entry point, not the IDT, and every stock kernel takes
- * exceptions and interrupts through its IDT. On VMX and SVM hardware the CPU delivers
- * the int3 itself, and the handler's out and hlt come back as KVM_EXIT_IO and
- * KVM_EXIT_HLT. So the probe runs both guests: the real-mode one shows KVM_RUN works at
- * all, the 64-bit one whether a stock kernel could. The module name is reported beside
- * it, but the verdict rests on what the guest did.
- *
- * The guests run in a child process with alarm(): should KVM_RUN never return (the way
- * a stock kernel hangs under kvm_pvm), the child dies of SIGALRM and doctor goes on;
- * the parent also kills it after PROBE_WAIT_MS. */
-
-#define PROBE_ALARM_S 2
-#define PROBE_WAIT_MS 5000
-#define GUEST_MEM (2u << 20)
-
-enum {
-    PROBE_OK = 0,        /* both guests ran */
-    PROBE_REAL_FAILED,   /* the real-mode guest did not run */
-    PROBE_LONG_FAILED,   /* real mode ran, the 64-bit guest's exception did not */
-    PROBE_SETUP_FAILED,  /* an ioctl before KVM_RUN failed */
-    PROBE_TIMEOUT,
-};
-
-static const char *exit_reason_name(uint32_t r)
+/* The test guests on kvm (an open /dev/kvm, its module mod or NULL). Returns whether
+ * KVM runs a stock guest. */
+static int check_kvm_guest(struct mr_doctor *d, int kvm, const char *mod)
 {
+    char msg[256];
+    enum mr_hostprobe_kvm_probe r = mr_hostprobe_kvm_probe(kvm, msg, sizeof(msg));
+    int is_pvm = mod && strcmp(mod, "kvm_pvm") == 0;
+    const char *pvm = is_pvm ? ": the module is kvm_pvm, which runs PVM-aware guest kernels only"
+                             : "";
+    const char *fix = is_pvm ? "run guests under TCG here (--accel tcg, or <host accel='tcg'>); "
+                               "for KVM use a host with kvm_intel or kvm_amd (bare metal, or "
+                               "a cloud VM with nested virtualization)"
+                             : fix_tcg;
     switch (r) {
-    case KVM_EXIT_UNKNOWN: return "KVM_EXIT_UNKNOWN";
-    case KVM_EXIT_EXCEPTION: return "KVM_EXIT_EXCEPTION";
-    case KVM_EXIT_IO: return "KVM_EXIT_IO";
-    case KVM_EXIT_HLT: return "KVM_EXIT_HLT";
-    case KVM_EXIT_MMIO: return "KVM_EXIT_MMIO";
-    case KVM_EXIT_SHUTDOWN: return "KVM_EXIT_SHUTDOWN (triple fault)";
-    case KVM_EXIT_FAIL_ENTRY: return "KVM_EXIT_FAIL_ENTRY";
-    case KVM_EXIT_INTR: return "KVM_EXIT_INTR";
-    case KVM_EXIT_INTERNAL_ERROR: return "KVM_EXIT_INTERNAL_ERROR";
-    }
-    return "another exit";
-}
-
-/* Runs one vCPU until it halts; it must first write the byte want to port 0x3f8. */
-static int run_vcpu(int vcpu, struct kvm_run *run, char want, char *msg, size_t msglen)
-{
-    int wrote = 0;
-    for (int i = 0; i < 8; i++) {
-        if (ioctl(vcpu, KVM_RUN, 0) < 0) {
-            snprintf(msg, msglen, "KVM_RUN failed: %s", strerror(errno));
-            return -1;
-        }
-        if (run->exit_reason == KVM_EXIT_IO && run->io.direction == KVM_EXIT_IO_OUT &&
-            run->io.port == 0x3f8 && run->io.size == 1 &&
-            *((char *)run + run->io.data_offset) == want) {
-            wrote = 1;
-            continue;
-        }
-        if (run->exit_reason == KVM_EXIT_HLT && wrote)
-            return 0;
-        if (run->exit_reason == KVM_EXIT_INTERNAL_ERROR)
-            snprintf(msg, msglen, "KVM_EXIT_INTERNAL_ERROR, suberror %u%s",
-                     run->internal.suberror,
-                     run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ? " (emulation)"
-                                                                            : "");
-        else if (run->exit_reason == KVM_EXIT_FAIL_ENTRY)
-            snprintf(msg, msglen, "KVM_EXIT_FAIL_ENTRY, hardware reason 0x%llx",
-                     (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
-        else
-            snprintf(msg, msglen, "%s (%u)%s", exit_reason_name(run->exit_reason),
-                     run->exit_reason, wrote ? " after its port write" : "");
-        return -1;
-    }
-    snprintf(msg, msglen, "no halt after 8 exits");
-    return -1;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    memcpy(p, &v, sizeof(v));
-}
-
-/* One VM with one vCPU; long_mode selects the 64-bit guest. Returns 0, -1 when the
- * guest misbehaved, -2 when setting it up failed. */
-static int probe_guest(int kvm, int long_mode, char *msg, size_t msglen)
-{
-    int ret = -2, vm = -1, vcpu = -1;
-    struct kvm_run *run = MAP_FAILED;
-    long run_size = 0;
-    uint8_t *mem = mmap(NULL, GUEST_MEM, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    struct kvm_cpuid2 *cpuid = NULL;
-    if (mem == MAP_FAILED) {
-        snprintf(msg, msglen, "mmap: %s", strerror(errno));
-        return -2;
-    }
-    const char *step = "KVM_CREATE_VM";
-    if ((vm = ioctl(kvm, KVM_CREATE_VM, 0)) < 0)
-        goto fail;
-    struct kvm_userspace_memory_region region = {
-        .slot = 0, .guest_phys_addr = 0, .memory_size = GUEST_MEM,
-        .userspace_addr = (uintptr_t)mem,
-    };
-    step = "KVM_SET_USER_MEMORY_REGION";
-    if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-        goto fail;
-    /* Intel without unrestricted guest runs real mode through vm86 and needs this TSS;
-     * elsewhere it is harmless. Just below 4 GiB, clear of the guest's memory. */
-    (void)ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000UL);
-    step = "KVM_CREATE_VCPU";
-    if ((vcpu = ioctl(vm, KVM_CREATE_VCPU, 0)) < 0)
-        goto fail;
-    step = "KVM_GET_VCPU_MMAP_SIZE";
-    if ((run_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0)) <= 0)
-        goto fail;
-    run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
-    step = "mmap of the vCPU";
-    if (run == MAP_FAILED)
-        goto fail;
-    struct kvm_sregs s;
-    step = "KVM_GET_SREGS";
-    if (ioctl(vcpu, KVM_GET_SREGS, &s) < 0)
-        goto fail;
-    struct kvm_regs regs = { .rip = 0x1000, .rsp = 0x8000, .rflags = 0x2 };
-    if (!long_mode) {
-        /* 16-bit: mov dx, 0x3f8; mov al, 'R'; out dx, al; hlt */
-        static const uint8_t code[] = { 0xba, 0xf8, 0x03, 0xb0, 'R', 0xee, 0xf4 };
-        memcpy(mem + 0x1000, code, sizeof(code));
-        s.cs.base = 0;
-        s.cs.selector = 0;
-    } else {
-        /* int3 at 0x1000; its handler at 0x1100: mov edx, 0x3f8; mov al, 'I';
-         * out dx, al; hlt. Identity-mapped first 2 MiB (one large page). */
-        static const uint8_t handler[] = { 0xba, 0xf8, 0x03, 0, 0, 0xb0, 'I', 0xee, 0xf4 };
-        mem[0x1000] = 0xcc;
-        mem[0x1001] = 0xf4;
-        memcpy(mem + 0x1100, handler, sizeof(handler));
-        put64(mem + 0x2000, 0x3000 | 3);  /* PML4[0] -> PDPT, present, writable */
-        put64(mem + 0x3000, 0x4000 | 3);  /* PDPT[0] -> PD */
-        put64(mem + 0x4000, 0x83);        /* PD[0]: 2 MiB page at 0 */
-        /* IDT vector 3: 64-bit interrupt gate to 0x1100, selector 8, present, DPL 0. */
-        uint8_t *gate = mem + 0x5000 + 16 * 3;
-        gate[0] = 0x00;
-        gate[1] = 0x11;
-        gate[2] = 8;
-        gate[5] = 0x8e;
-        /* GDT: null, 64-bit code (selector 8), data (0x10): the CPU reads CS's
-         * descriptor when it delivers the exception. */
-        put64(mem + 0x6008, 0x00af9a000000ffffULL);
-        put64(mem + 0x6010, 0x00cf92000000ffffULL);
-        struct kvm_segment cs = {
-            .base = 0, .limit = 0xffffffff, .selector = 8, .type = 11, .present = 1,
-            .s = 1, .l = 1, .g = 1,
-        };
-        struct kvm_segment ds = {
-            .base = 0, .limit = 0xffffffff, .selector = 0x10, .type = 3, .present = 1,
-            .s = 1, .db = 1, .g = 1,
-        };
-        s.cs = cs;
-        s.ds = s.es = s.fs = s.gs = s.ss = ds;
-        s.gdt.base = 0x6000;
-        s.gdt.limit = 0x17;
-        s.idt.base = 0x5000;
-        s.idt.limit = 0xfff;
-        s.cr3 = 0x2000;
-        s.cr4 = 0x20;                  /* PAE */
-        s.cr0 = 0x80050033;            /* PE MP ET NE WP AM PG */
-        s.efer = 0x500;                /* LME LMA */
-        /* KVM refuses EFER.LME unless the guest's CPUID says long mode: give the vCPU
-         * what KVM supports. */
-        unsigned n = 64;
-        for (;;) {
-            cpuid = mr_xcalloc(1, sizeof(*cpuid) + n * sizeof(cpuid->entries[0]));
-            cpuid->nent = n;
-            if (ioctl(kvm, KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
-                break;
-            step = "KVM_GET_SUPPORTED_CPUID";
-            if (errno != E2BIG || n >= 4096)
-                goto fail;
-            free(cpuid);
-            cpuid = NULL;
-            n *= 2;
-        }
-        step = "KVM_SET_CPUID2";
-        if (ioctl(vcpu, KVM_SET_CPUID2, cpuid) < 0)
-            goto fail;
-    }
-    step = "KVM_SET_SREGS";
-    if (ioctl(vcpu, KVM_SET_SREGS, &s) < 0)
-        goto fail;
-    step = "KVM_SET_REGS";
-    if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
-        goto fail;
-    ret = run_vcpu(vcpu, run, long_mode ? 'I' : 'R', msg, msglen);
-    goto out;
-fail:
-    snprintf(msg, msglen, "%s failed: %s", step, strerror(errno));
-out:
-    free(cpuid);
-    if (run != MAP_FAILED)
-        munmap(run, (size_t)run_size);
-    if (vcpu >= 0)
-        close(vcpu);
-    if (vm >= 0)
-        close(vm);
-    munmap(mem, GUEST_MEM);
-    return ret;
-}
-
-/* In the child: both guests; the exit code says which failed, the pipe why. */
-static void __attribute__((noreturn)) probe_child(int kvm, int out)
-{
-    char msg[256] = "";
-    int code = PROBE_OK;
-    alarm(PROBE_ALARM_S);
-    int r = probe_guest(kvm, 0, msg, sizeof(msg));
-    if (r == -2)
-        code = PROBE_SETUP_FAILED;
-    else if (r < 0)
-        code = PROBE_REAL_FAILED;
-    else if ((r = probe_guest(kvm, 1, msg, sizeof(msg))) == -2)
-        code = PROBE_SETUP_FAILED;
-    else if (r < 0)
-        code = PROBE_LONG_FAILED;
-    ssize_t w = write(out, msg, strlen(msg));
-    (void)w;
-    _exit(code);
-}
-
-/* Runs the test guests; returns a PROBE_* code, with detail in msg. */
-static int probe_kvm(int kvm, char *msg, size_t msglen)
-{
-    int pfd[2];
-    msg[0] = '\0';
-    if (pipe2(pfd, O_CLOEXEC) < 0) {
-        snprintf(msg, msglen, "pipe: %s", strerror(errno));
-        return PROBE_SETUP_FAILED;
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(msg, msglen, "fork: %s", strerror(errno));
-        close(pfd[0]);
-        close(pfd[1]);
-        return PROBE_SETUP_FAILED;
-    }
-    if (pid == 0) {
-        close(pfd[0]);
-        signal(SIGALRM, SIG_DFL);
-        probe_child(kvm, pfd[1]);
-    }
-    close(pfd[1]);
-    int status = 0, done = 0;
-    for (int64_t end = mr_now_ms() + PROBE_WAIT_MS; mr_now_ms() < end;) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid || (w < 0 && errno != EINTR)) {
-            done = w == pid;
-            break;
-        }
-        mr_sleep_ms(20);
-    }
-    if (!done) {
-        /* The alarm should have ended it; a child stuck in the kernel gets SIGKILL. */
-        kill(pid, SIGKILL);
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-            ;
-    }
-    ssize_t n = read(pfd[0], msg, msglen - 1);
-    msg[n > 0 ? n : 0] = '\0';
-    close(pfd[0]);
-    if (WIFEXITED(status) && WEXITSTATUS(status) <= PROBE_TIMEOUT)
-        return WEXITSTATUS(status);
-    if (WIFSIGNALED(status) && WTERMSIG(status) != SIGALRM && WTERMSIG(status) != SIGKILL) {
-        snprintf(msg, msglen, "the test process died of signal %d", WTERMSIG(status));
-        return PROBE_SETUP_FAILED;
-    }
-    snprintf(msg, msglen, "KVM_RUN did not return within %d s", PROBE_ALARM_S);
-    return PROBE_TIMEOUT;
-}
-
-int mr_doctor_kvm_runs_guests(char *why, size_t len)
-{
-    int kvm = open(KVM_DEV, O_RDWR | O_CLOEXEC);
-    if (kvm < 0) {
-        snprintf(why, len, "%s: %s", KVM_DEV, strerror(errno));
+    case MR_HOSTPROBE_KVM_PROBE_OK:
+        CHECK(d, MR_DOCTOR_LEVEL_OK, "kvm guest", NULL,
+              "a real-mode and a 64-bit test guest ran (the 64-bit one took an exception "
+              "through its IDT, as every stock kernel does)");
+        return 1;
+    case MR_HOSTPROBE_KVM_PROBE_LONG_FAILED:
+        CHECK(d, MR_DOCTOR_LEVEL_FAIL, "kvm guest", fix,
+              "a real-mode test guest runs, but a 64-bit one stops at its first exception "
+              "through its IDT with %s: KVM here cannot run a stock kernel%s", msg, pvm);
         return 0;
+    case MR_HOSTPROBE_KVM_PROBE_REAL_FAILED:
+        CHECK(d, MR_DOCTOR_LEVEL_FAIL, "kvm guest", fix,
+              "a real-mode test guest (out, hlt) did not run: %s%s", msg, pvm);
+        return 0;
+    case MR_HOSTPROBE_KVM_PROBE_TIMEOUT:
+        CHECK(d, MR_DOCTOR_LEVEL_FAIL, "kvm guest", fix, "a test guest hung: %s%s", msg, pvm);
+        return 0;
+    case MR_HOSTPROBE_KVM_PROBE_SETUP_FAILED:
+        break;
     }
-    int r = probe_kvm(kvm, why, len);
-    close(kvm);
-    if (r == PROBE_OK)
-        snprintf(why, len, "KVM ran the test guests");
-    return r == PROBE_OK;
+    CHECK(d, MR_DOCTOR_LEVEL_FAIL, "kvm guest", fix, "cannot set up a test guest: %s%s",
+          msg, pvm);
+    return 0;
 }
 
 /* /dev/kvm, its module and the test guests. Returns whether KVM runs a stock guest. */
@@ -729,46 +336,16 @@ static int check_kvm(struct mr_doctor *d, int cpu_virt)
           KVM_DEV " opens read-write, API version 12, KVM_CREATE_VM works; module %s",
           mod ? mod : "unknown (no kvm_intel, kvm_amd or kvm_pvm in " SYS_MODULE ")");
 
-    char msg[256];
-    int r = probe_kvm(fd, msg, sizeof(msg));
+    int runs = check_kvm_guest(d, fd, mod);
     close(fd);
-    const char *pvm = mod && strcmp(mod, "kvm_pvm") == 0
-                          ? ": the module is kvm_pvm, which runs PVM-aware guest kernels only"
-                          : "";
-    const char *fix = mod && strcmp(mod, "kvm_pvm") == 0
-                          ? "run guests under TCG here (--accel tcg, or <host accel='tcg'>); "
-                            "for KVM use a host with kvm_intel or kvm_amd (bare metal, or "
-                            "a cloud VM with nested virtualization)"
-                          : fix_tcg;
-    switch (r) {
-    case PROBE_OK:
-        CHECK(d, MR_DOCTOR_LEVEL_OK, "kvm guest", NULL,
-              "a real-mode and a 64-bit test guest ran (the 64-bit one took an exception "
-              "through its IDT, as every stock kernel does)");
-        return 1;
-    case PROBE_LONG_FAILED:
-        CHECK(d, MR_DOCTOR_LEVEL_FAIL, "kvm guest", fix,
-              "a real-mode test guest runs, but a 64-bit one stops at its first exception "
-              "through its IDT with %s: KVM here cannot run a stock kernel%s", msg, pvm);
-        return 0;
-    case PROBE_REAL_FAILED:
-        CHECK(d, MR_DOCTOR_LEVEL_FAIL, "kvm guest", fix,
-              "a real-mode test guest (out, hlt) did not run: %s%s", msg, pvm);
-        return 0;
-    case PROBE_TIMEOUT:
-        CHECK(d, MR_DOCTOR_LEVEL_FAIL, "kvm guest", fix, "a test guest hung: %s%s", msg, pvm);
-        return 0;
-    }
-    CHECK(d, MR_DOCTOR_LEVEL_FAIL, "kvm guest", fix, "cannot set up a test guest: %s%s",
-          msg, pvm);
-    return 0;
+    return runs;
 }
 
 static void check_nested(struct mr_doctor *d)
 {
     const char *mod;
-    _cleanup_free_ char *v = read_nested(&mod);
-    d->nested = mr_doctor_nested_parse(v);
+    _cleanup_free_ char *v = mr_hostprobe_nested_param(&mod);
+    d->nested = mr_hostprobe_nested_parse(v);
     if (!v) {
         const char *loaded = mr_doctor_kvm_module(SYS_MODULE);
         CHECK(d, MR_DOCTOR_LEVEL_WARN, "nested",
@@ -804,7 +381,7 @@ static void check_permissions(struct mr_doctor *d)
     }
     /* Without udev, /dev/kvm stays root-only 0600: libvirt's QEMU (another user) cannot
      * open it, so libvirt finds its cached capabilities stale on every domain start and
-     * probes QEMU again, about a minute per guest (see setup.sh). */
+     * probes QEMU again before each guest starts, a slow step (see setup.sh). */
     if ((mode & 0060) != 0060) {
         _cleanup_free_ char *fix = mr_xasprintf(
             "give it what Debian's udev rule gives it: chgrp kvm " KVM_DEV " && chmod 0660 "

@@ -2,7 +2,7 @@
  * lifecycle of one transient guest. */
 #define _GNU_SOURCE
 #include "guest.h"
-#include "doctor.h"
+#include "hostprobe.h"
 #include "tunnel.h"
 
 #include <arpa/inet.h>
@@ -51,11 +51,11 @@ enum mr_accel mr_guest_resolve_accel(virConnectPtr conn, enum mr_accel a)
         free(dc);
     }
     /* On this machine, also whether KVM really runs a guest: a kvm_pvm host offers kvm
-     * and opens /dev/kvm, and then hangs every stock kernel (see doctor.c). */
+     * and opens /dev/kvm, and then hangs every stock kernel (see hostprobe.c). */
     const char *uri = virConnectGetURI(conn);
     if (kvm && !(uri && mr_tunnel_uri_is_remote(uri) == 1)) {
         char why[256];
-        kvm = mr_doctor_kvm_runs_guests(why, sizeof(why));
+        kvm = mr_hostprobe_kvm_runs_guests(why, sizeof(why));
     }
     free((char *)uri);
     return kvm ? MR_ACCEL_KVM : MR_ACCEL_TCG;

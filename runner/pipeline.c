@@ -17,9 +17,9 @@
 
 #include "archive_io.h"
 #include "cpubench.h"
-#include "doctor.h"
 #include "family.h"
 #include "guest.h"
+#include "hostprobe.h"
 #include "leftover.h"
 #include "remote_store.h"
 #include "seed.h"
@@ -1074,11 +1074,11 @@ static int run_cell_once(struct slot *sl, struct mr_report *rep)
      * remote host's kernel and CPU are not visible through libvirt alone). */
     if (!host->tunnel && mr_tunnel_uri_is_remote(host->uri) != 1) {
         char hk[256];
-        mr_doctor_host_kernel(hk, sizeof(hk));
+        mr_hostprobe_kernel(hk, sizeof(hk));
         mr_suite_set_prop(s, "host.kernel", hk);
-        _cleanup_free_ char *model = mr_doctor_host_cpu_model();
+        _cleanup_free_ char *model = mr_hostprobe_cpu_model();
         mr_suite_set_prop(s, "host.cpu.model", model ? model : "unknown");
-        mr_suite_set_prop(s, "host.nested", mr_doctor_host_nested());
+        mr_suite_set_prop(s, "host.nested", mr_hostprobe_nested());
     }
     mr_suite_set_prop(s, "provisioning",
                       img->hostkey ? "kernel command line"

@@ -67,13 +67,38 @@ static char *xpath(const char *xml, const char *expr)
         free(_g);                                                                         \
     } while (0)
 
-START_TEST(test_domxml_matches_golden_file)
+/* Every optional part the sample leaves out: KVM, boot from the disk, the seed CD-ROM,
+ * a fixed MAC, the controller, no run folder. */
+static struct mr_domain_spec full(void)
 {
     struct mr_domain_spec s = sample();
+    s.accel = MR_ACCEL_KVM;
+    s.kernel = s.initrd = s.cmdline = NULL;
+    s.run_dir = NULL;
+    s.controller = "build-host-7";
+    s.seed_iso = "/var/tmp/matrixrun/20261127-101010-abcd/cell1-seed.iso";
+    s.mac = "52:54:00:12:34:5a";
+    s.memory_mib = 2048;
+    s.vcpus = 4;
+    s.ssh_port = 2222;
+    return s;
+}
+
+static const struct {
+    const char *golden;
+    struct mr_domain_spec (*spec)(void);
+} goldens[] = {
+    { "tcg.xml", sample },
+    { "kvm-disk-seed-mac.xml", full },
+};
+
+START_TEST(test_domxml_matches_golden_file)
+{
+    struct mr_domain_spec s = goldens[_i].spec();
     struct mr_err e = { 0 };
     char *xml = mr_domxml_build(&s, &e);
     ck_assert_ptr_nonnull(xml);
-    const char *golden = MR_TEST_DATA "/domxml/tcg.xml";
+    char *golden = mr_xasprintf(MR_TEST_DATA "/domxml/%s", goldens[_i].golden);
     if (getenv("MR_TEST_REGENERATE_OUTPUT")) {
         FILE *f = fopen(golden, "w");
         fputs(xml, f);
@@ -84,6 +109,7 @@ START_TEST(test_domxml_matches_golden_file)
     ck_assert_int_eq(mr_file_read(golden, &want, &len), 0);
     ck_assert_str_eq(xml, want);
     free(want);
+    free(golden);
     free(xml);
 }
 END_TEST
@@ -96,6 +122,10 @@ START_TEST(test_domxml_is_valid_libvirt_xml)
     free(xml);
     s.accel = MR_ACCEL_KVM;
     s.disk = NULL;
+    xml = mr_domxml_build(&s, NULL);
+    assert_libvirt_valid(xml);
+    free(xml);
+    s = full();
     xml = mr_domxml_build(&s, NULL);
     assert_libvirt_valid(xml);
     free(xml);
@@ -156,6 +186,19 @@ START_TEST(test_domxml_rejects_incomplete_spec)
     s.kernel = NULL;
     ck_assert_ptr_null(mr_domxml_build(&s, &e));
     mr_err_release(&e);
+    /* The MAC goes into a QEMU option string: only the plain form passes. */
+    static const char *const bad_macs[] = { "52:54:00:12:34", "52:54:00:12:34:5g",
+                                            "52-54-00-12-34-56", "52:54:00:12:34:56,x=y" };
+    for (size_t i = 0; i < sizeof(bad_macs) / sizeof(bad_macs[0]); i++) {
+        s = full();
+        s.mac = bad_macs[i];
+        ck_assert_ptr_null(mr_domxml_build(&s, &e));
+        char *want = mr_xasprintf("MAC address '%s' of '%s' is not of the form "
+                                  "52:54:00:12:34:56", s.mac, s.name);
+        ck_assert_str_eq(mr_err_msg(&e), want);
+        free(want);
+        mr_err_release(&e);
+    }
 }
 END_TEST
 
@@ -164,7 +207,8 @@ int main(void)
     Suite *s = suite_create("domxml");
     TCase *tc = tcase_create("build");
     tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, test_domxml_matches_golden_file);
+    tcase_add_loop_test(tc, test_domxml_matches_golden_file, 0,
+                        (int)(sizeof(goldens) / sizeof(goldens[0])));
     tcase_add_test(tc, test_domxml_is_valid_libvirt_xml);
     tcase_add_test(tc, test_domxml_carries_run_facts);
     tcase_add_test(tc, test_domxml_escapes_values);
