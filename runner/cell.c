@@ -20,24 +20,24 @@
 /* Output of a failed boot carries this much of the end of the serial console. */
 #define SERIAL_TAIL_BYTES 8192
 
-void mr_cell_skip_rest(struct mr_suite *s, const struct mr_case *after, const char *why)
+void mr_cell_stop_after(struct mr_suite *s, const struct mr_case *c, int interrupted)
 {
+    _cleanup_free_ char *why = interrupted || c->verdict == MR_VERDICT_SKIP
+                                   ? mr_xstrdup("the run was interrupted")
+                                   : mr_xasprintf("%s failed", c->name);
     size_t i = 0;
-    while (i < s->n_cases && s->cases[i] != after)
+    while (i < s->n_cases && s->cases[i] != c)
         i++;
     for (i++; i < s->n_cases; i++)
         if (s->cases[i]->verdict == MR_VERDICT_PASS)
             mr_case_set(s->cases[i], MR_VERDICT_SKIP, NULL, "not run: %s", why);
 }
 
-/* Ends the cell's phases at case c: every later case is skipped, saying that the run was
- * interrupted or that c failed. Returns -1, for the phase to return. */
+/* Ends the cell's phases at case c (mr_cell_stop_after). Returns -1, for the phase to
+ * return. */
 static int cell_stop(struct mr_cell_run *cl, const struct mr_case *c, int interrupted)
 {
-    _cleanup_free_ char *why = interrupted || c->verdict == MR_VERDICT_SKIP
-                                   ? mr_xstrdup("the run was interrupted")
-                                   : mr_xasprintf("%s failed", c->name);
-    mr_cell_skip_rest(cl->s, c, why);
+    mr_cell_stop_after(cl->s, c, interrupted);
     return -1;
 }
 

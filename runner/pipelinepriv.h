@@ -155,9 +155,10 @@ void mr_sched_run(struct mr_run *run, struct mr_run_slot *slots, size_t n,
 /* Runs a cell, again up to the matrix's retries when its boot failed retryably; the
  * slot's report gets its last attempt's suite. */
 void mr_cell_run(struct mr_run_slot *sl);
-/* Marks every case of s after `after` that has not run (still passing) as skipped
- * because of why. */
-void mr_cell_skip_rest(struct mr_suite *s, const struct mr_case *after, const char *why);
+/* The cell stops at its case c (whose verdict is set): every later case that has not
+ * run (still passing) is skipped, saying that the run was interrupted (interrupted, or c
+ * itself skipped) or that c failed. */
+void mr_cell_stop_after(struct mr_suite *s, const struct mr_case *c, int interrupted);
 /* Whether a cell whose attempt number `attempt` (from 1) ended with this boot case is
  * run again: a boot error of type timeout or infrastructure may go better a second
  * time; a refused host key, a failed install or test would not, nor a cell whose own
