@@ -89,6 +89,49 @@ char *mr_family_wrap(const struct mr_family *f, const char *cmd);
 /* s quoted for the shell: 'it'\''s' for sh, 'it''s' for PowerShell. */
 char *mr_shell_quote(enum mr_shell shell, const char *s);
 
+/* What a family's guests do differently beyond the catalogue's commands: the pipeline
+ * asks these instead of looking at the shell or the seed itself. */
+
+/* The command that prints the guest's kernel release (Windows: its version) on a line. */
+const char *mr_family_kernel_query(const struct mr_family *f);
+/* Whether the family's log commands are collected as one script (mr_family_logs_script,
+ * POSIX shells only). Such a script asks for the kernel too, with
+ * MR_FAMILY_LOGS_KERNEL_QUERY; the other families ask mr_family_kernel_query() alone. */
+int mr_family_batches_logs(const struct mr_family *f);
+/* The kernel release without starting a process (shell builtins only), for the script. */
+#define MR_FAMILY_LOGS_KERNEL_QUERY "read -r k </proc/sys/kernel/osrelease && printf '%s\\n' \"$k\""
+/* Appends to b the family shell's assignment of an environment variable for the command
+ * that follows it: "export NAME='value'; " or "$env:NAME = 'value'; ". */
+void mr_family_env_assign(const struct mr_family *f, struct mr_buf *b, const char *name,
+                          const char *value);
+/* The command that runs the program at remote_path (as mr_family_remote_path spells it)
+ * with args, already quoted for the shell: "'path' args"; PowerShell's "& 'path' args",
+ * since a quoted string alone is a value there, not a command. Caller frees. */
+char *mr_family_run_program(const struct mr_family *f, const char *remote_path,
+                            const char *args);
+/* Whether the family's guests run Windows programs (mrbench.exe, not mrbench). */
+int mr_family_is_windows(const struct mr_family *f);
+
+/* How a seeded guest is provisioned, as the report's "provisioning" property says it. */
+const char *mr_family_provisioning(const struct mr_family *f);
+/* A fresh random password for the account the family's seed must create (Windows'
+ * default complexity rule met), or NULL when its seed creates none with a password:
+ * logins use the run's key only. Caller clears and frees. */
+char *mr_family_seed_password(const struct mr_family *f);
+/* After SSH answers, a seeded guest may still be running the program that read the seed
+ * (cloud-init's package runs would race the install): the program's name, the command
+ * that waits for it to end (exit 0: done; 127: the program is absent; else it failed),
+ * the suite property that gets "done", "absent", "error" or "unknown", and the collected
+ * log that says why it failed. */
+struct mr_family_seed_wait {
+    const char *program;
+    const char *command;
+    const char *property;
+    const char *log;
+};
+/* The family's seed wait, or NULL when there is nothing to wait for. Borrowed. */
+const struct mr_family_seed_wait *mr_family_seed_wait(const struct mr_family *f);
+
 /* A log command's stderr kept at most, in the manifest's notes. */
 #define MR_FAMILY_LOG_ERR_CAP 4096u
 

@@ -87,6 +87,16 @@ START_TEST(test_family_expands_sudo_only_for_non_root)
 }
 END_TEST
 
+/* What the real /bin/sh prints for script (caller frees). */
+static char *sh_output(const char *script)
+{
+    char *argv[] = { "sh", "-c", (char *)script, NULL };
+    struct mr_buf out;
+    mr_buf_init(&out);
+    ck_assert_int_eq(mr_spawn(argv, &out), 0);
+    return out.data ? mr_buf_detach(&out, NULL) : mr_xstrdup("");
+}
+
 /* The quoting is checked by the real shell: what sh prints is exactly the value. */
 START_TEST(test_family_sh_quoting_survives_sh)
 {
@@ -96,12 +106,9 @@ START_TEST(test_family_sh_quoting_survives_sh)
     for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
         struct mr_family_vars v = { .artifact = hostile[i], .package = "p", .user = "root" };
         char *cmd = mr_family_expand(f, "printf '%s' {artifact}", &v);
-        char *argv[] = { "sh", "-c", cmd, NULL };
-        struct mr_buf out;
-        mr_buf_init(&out);
-        ck_assert_int_eq(mr_spawn(argv, &out), 0);
-        ck_assert_str_eq(out.data ? out.data : "", hostile[i]);
-        mr_buf_release(&out);
+        char *out = sh_output(cmd);
+        ck_assert_str_eq(out, hostile[i]);
+        free(out);
         free(cmd);
     }
     ck_assert(!mr_file_exists("/tmp/mr-pwned"));
@@ -226,6 +233,76 @@ START_TEST(test_family_other_catalogue_replaces_builtin)
 END_TEST
 
 
+/* What a family does differently, asked of the family and not of its shell or seed. */
+START_TEST(test_family_traits_of_sh_and_powershell)
+{
+    const struct mr_family *d = mr_family_find("debian");
+    const struct mr_family *w = mr_family_find("windows");
+    ck_assert_str_eq(mr_family_kernel_query(d), "uname -r");
+    ck_assert_str_eq(mr_family_kernel_query(w), "(Get-CimInstance Win32_OperatingSystem).Version");
+    ck_assert_int_eq(mr_family_batches_logs(d), 1);
+    ck_assert_int_eq(mr_family_batches_logs(w), 0);
+    ck_assert_int_eq(mr_family_is_windows(d), 0);
+    ck_assert_int_eq(mr_family_is_windows(w), 1);
+    char *cmd = mr_family_run_program(d, "/tmp/mr bench", "--calibrate 2");
+    ck_assert_str_eq(cmd, "'/tmp/mr bench' --calibrate 2");
+    free(cmd);
+    cmd = mr_family_run_program(w, "C:\\Windows\\Temp\\it's.exe", "--rep 1");
+    ck_assert_str_eq(cmd, "& 'C:\\Windows\\Temp\\it''s.exe' --rep 1");
+    free(cmd);
+    struct mr_buf b;
+    mr_buf_init(&b);
+    mr_family_env_assign(w, &b, "MATRIXRUN_CELL", "a'b");
+    mr_family_env_assign(w, &b, "X", "");
+    ck_assert_str_eq(b.data, "$env:MATRIXRUN_CELL = 'a''b'; $env:X = ''; ");
+    mr_buf_release(&b);
+}
+END_TEST
+
+/* The sh assignments, run by the real shell: the command after them sees each value as
+ * it was, and a child process sees it too (exported). */
+START_TEST(test_family_env_assign_survives_sh)
+{
+    const struct mr_family *f = mr_family_find("sles");
+    struct mr_buf b;
+    mr_buf_init(&b);
+    mr_family_env_assign(f, &b, "MR_A", "it's $(id) `x`");
+    mr_family_env_assign(f, &b, "MR_B", "two\nlines");
+    mr_buf_adds(&b, "sh -c 'printf \"%s|%s\" \"$MR_A\" \"$MR_B\"'");
+    char *out = sh_output(b.data);
+    ck_assert_str_eq(out, "it's $(id) `x`|two\nlines");
+    free(out);
+    mr_buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_family_seed_traits)
+{
+    const struct mr_family *d = mr_family_find("ubuntu");
+    const struct mr_family *w = mr_family_find("windows");
+    ck_assert_str_eq(mr_family_provisioning(d), "cloud-init seed");
+    ck_assert_str_eq(mr_family_provisioning(w), "cloudbase-init seed");
+    const struct mr_family_seed_wait *sw = mr_family_seed_wait(d);
+    ck_assert_ptr_nonnull(sw);
+    ck_assert_str_eq(sw->program, "cloud-init");
+    ck_assert_str_eq(sw->command, "cloud-init status --wait");
+    ck_assert_str_eq(sw->property, "cloud-init.status");
+    ck_assert_str_eq(sw->log, "logs/cloud-init.log");
+    ck_assert_ptr_null(mr_family_seed_wait(w));
+    ck_assert_ptr_null(mr_family_seed_password(d));
+    /* Windows' complexity rule: three classes of characters, and a fresh one each time. */
+    char *p1 = mr_family_seed_password(w), *p2 = mr_family_seed_password(w);
+    ck_assert_ptr_nonnull(p1);
+    ck_assert_uint_ge(strlen(p1), 14);
+    ck_assert_ptr_nonnull(strpbrk(p1, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"));
+    ck_assert_ptr_nonnull(strpbrk(p1, "abcdefghijklmnopqrstuvwxyz"));
+    ck_assert_ptr_nonnull(strpbrk(p1, "0123456789"));
+    ck_assert_str_ne(p1, p2);
+    free(p1);
+    free(p2);
+}
+END_TEST
+
 static size_t read_all(const char *path, char *buf, size_t cap)
 {
     FILE *f = fopen(path, "rb");
@@ -343,6 +420,9 @@ int main(void)
     tcase_add_test(tx, test_family_windows_paths_and_commands);
     tcase_add_test(tx, test_family_wrap_encodes_utf16le);
     tcase_add_test(tx, test_family_base64_round_trip);
+    tcase_add_test(tx, test_family_traits_of_sh_and_powershell);
+    tcase_add_test(tx, test_family_env_assign_survives_sh);
+    tcase_add_test(tx, test_family_seed_traits);
     suite_add_tcase(s, tx);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
