@@ -22,8 +22,6 @@
 
 #include "tunnel.h"
 
-volatile sig_atomic_t mr_interrupted;
-
 struct mr_ssh {
     int fd;
     LIBSSH2_SESSION *session;

@@ -6,14 +6,9 @@
 #ifndef MR_SSH_H
 #define MR_SSH_H
 
-#include <signal.h>
 #include <stddef.h>
 
 #include "util.h"
-
-/* Set by the CLI's SIGINT/SIGTERM handler; every wait in this module gives up when it
- * becomes non-zero. */
-extern volatile sig_atomic_t mr_interrupted;
 
 /* Each of stdout and stderr keeps at most this much of a command's output. */
 #define MR_SSH_OUTPUT_CAP (4u * 1024 * 1024)

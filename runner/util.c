@@ -172,6 +172,8 @@ const char *mr_err_msg(const struct mr_err *e)
     return e && e->msg ? e->msg : "unknown error";
 }
 
+volatile sig_atomic_t mr_interrupted;
+
 int64_t mr_now_ms(void)
 {
     struct timespec ts;

@@ -5,6 +5,7 @@
 #ifndef MR_UTIL_H
 #define MR_UTIL_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,6 +55,10 @@ void mr_err_set(struct mr_err *e, const char *fmt, ...) MR_PRINTF(2, 3);
 void mr_err_prefix(struct mr_err *e, const char *fmt, ...) MR_PRINTF(2, 3);
 void mr_err_release(struct mr_err *e);
 const char *mr_err_msg(const struct mr_err *e);
+
+/* Set by the CLI's SIGINT/SIGTERM handler to the signal's number; every wait in the
+ * library (SSH, tunnel, boot slots) gives up when it becomes non-zero. */
+extern volatile sig_atomic_t mr_interrupted;
 
 /* Monotonic and wall clocks in milliseconds. */
 int64_t mr_now_ms(void);
