@@ -13,7 +13,7 @@ int mr_cell_connect(struct mr_cell_run *cl, int64_t deadline_ms, struct mr_err *
     cl->target = (struct mr_ssh_target){
         .host = "127.0.0.1", .port = cl->port, .user = cl->img->user, .key = &cl->run->key,
         .pinned_host = &cl->hostkey, .retry_host_mismatch = cl->seed_iso != NULL,
-        .via = cl->host->tunnel,
+        .dial = cl->host->tunnel ? mr_tunnel_dial_cb : NULL, .dial_ctx = cl->host->tunnel,
     };
     return mr_ssh_connect(&cl->target, deadline_ms, &cl->ssh, e);
 }
@@ -29,15 +29,15 @@ int mr_cell_reconnect(struct mr_cell_run *cl, struct mr_err *e)
     mr_cell_disconnect(cl);
     int64_t deadline = mr_cell_reconnect_deadline(mr_now_ms(), cl->deadline_ms);
     mr_pipeline_progress(cl->run, MR_PROGRESS_STEP, cl->name, "reconnecting SSH");
-    unsigned reopens = cl->target.via ? mr_tunnel_reopens(cl->target.via) : 0;
+    unsigned reopens = cl->host->tunnel ? mr_tunnel_reopens(cl->host->tunnel) : 0;
     int r = mr_ssh_connect(&cl->target, deadline, &cl->ssh, e);
     if (r == 0)
         cl->reconnects++;
     /* A remote host's tunnel that had died too was opened again by the dial. */
-    if (cl->target.via && mr_tunnel_reopens(cl->target.via) != reopens)
+    if (cl->host->tunnel && mr_tunnel_reopens(cl->host->tunnel) != reopens)
         mr_pipeline_progress(cl->run, MR_PROGRESS_NOTE, cl->name,
                              "the SSH tunnel to %s was lost and opened again",
-                             mr_tunnel_name(cl->target.via));
+                             mr_tunnel_name(cl->host->tunnel));
     return r;
 }
 

@@ -10,7 +10,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -20,7 +19,7 @@
 #include <libssh2.h>
 #include <libssh2_sftp.h>
 
-#include "tunnel.h"
+#include "ssh2lib.h"
 
 struct mr_ssh {
     int fd;
@@ -172,26 +171,10 @@ static int wait_socket(struct mr_ssh *s, int64_t deadline)
 
 static const char *ssh_msg(struct mr_ssh *s)
 {
-    char *msg = NULL;
-    libssh2_session_last_error(s->session, &msg, NULL, 0);
-    return msg && msg[0] ? msg : "unknown SSH error";
+    return mr_ssh2_last_error(s->session);
 }
 
 /* ---- connecting ---------------------------------------------------------------- */
-
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static int init_rc;
-
-static void init_libssh2(void)
-{
-    init_rc = libssh2_init(0);
-}
-
-int mr_ssh_global_init(void)
-{
-    pthread_once(&init_once, init_libssh2);
-    return init_rc == 0 ? 0 : -EIO;
-}
 
 static int tcp_connect(const char *host, int port, int64_t deadline, struct mr_err *err)
 {
@@ -207,8 +190,9 @@ static int tcp_connect(const char *host, int port, int64_t deadline, struct mr_e
     }
     /* libssh2 writes a request as several small packets (a channel's close, then the next
      * channel's open). With Nagle's algorithm the second waits for the ACK of the first,
-     * which QEMU's port forward on the other end of this loopback socket delays by
-     * 40 ms: every exec took 43 ms longer here (strace of the sends and receives). */
+     * which QEMU's port forward on the other end of this loopback socket delays (a
+     * delayed ACK): every exec would take that much longer (seen in an strace of the
+     * sends and receives). */
     int one = 1;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS) {
@@ -296,7 +280,7 @@ static int check_host_key(struct mr_ssh *s, const struct mr_sshkey *pinned, stru
  * server's banner, peeking so libssh2 still reads it. */
 #define BANNER_WAIT_MS 3000
 
-static int wait_banner(int fd, int64_t deadline, const struct mr_ssh_target *t,
+static int wait_banner(int fd, int64_t deadline, const struct mr_transport_target *t,
                        struct mr_err *err)
 {
     int64_t end = min64(deadline, mr_now_ms() + BANNER_WAIT_MS);
@@ -329,11 +313,11 @@ static int wait_banner(int fd, int64_t deadline, const struct mr_ssh_target *t,
     }
 }
 
-static int connect_once(const struct mr_ssh_target *t, int64_t deadline, struct mr_ssh **ret,
-                        struct mr_err *err)
+static int connect_once(const struct mr_transport_target *t, int64_t deadline,
+                        struct mr_ssh **ret, struct mr_err *err)
 {
-    int fd = t->via ? mr_tunnel_dial(t->via, t->host, t->port, deadline, err)
-                    : tcp_connect(t->host, t->port, deadline, err);
+    int fd = t->dial ? t->dial(t->dial_ctx, t->host, t->port, deadline, err)
+                     : tcp_connect(t->host, t->port, deadline, err);
     if (fd < 0)
         return fd;
     int rb = wait_banner(fd, deadline, t, err);
@@ -387,10 +371,10 @@ static int connect_once(const struct mr_ssh_target *t, int64_t deadline, struct 
     return 0;
 }
 
-int mr_ssh_connect(const struct mr_ssh_target *t, int64_t deadline_ms, struct mr_ssh **ret,
+int mr_ssh_connect(const struct mr_transport_target *t, int64_t deadline_ms, struct mr_ssh **ret,
                    struct mr_err *err)
 {
-    if (mr_ssh_global_init() < 0) {
+    if (mr_ssh2_global_init() < 0) {
         mr_err_set(err, "cannot initialise libssh2");
         return -EIO;
     }
@@ -408,7 +392,8 @@ int mr_ssh_connect(const struct mr_ssh_target *t, int64_t deadline_ms, struct mr
         }
         if (r == -EKEYREJECTED && !t->retry_host_mismatch)
             r = -EPERM;
-        /* A tunnel whose connection is gone does not come back: retrying cannot help. */
+        /* A dial whose carrier is gone (a tunnel's lost connection it could not open
+         * again) does not come back: retrying cannot help. */
         if (r == -EPERM || r == -EINTR || r == -EINVAL || r == -ENOTCONN) {
             mr_err_set(err, "%s", mr_err_msg(&last));
             mr_err_release(&last);
@@ -458,31 +443,6 @@ void mr_ssh_free(struct mr_ssh *s)
 
 /* ---- exec ---------------------------------------------------------------------- */
 
-void mr_exec_init(struct mr_exec *x)
-{
-    memset(x, 0, sizeof(*x));
-    mr_buf_init(&x->out);
-    mr_buf_init(&x->err);
-    x->exit_status = -1;
-    x->out_cap = MR_SSH_OUTPUT_CAP;
-}
-
-void mr_exec_release(struct mr_exec *x)
-{
-    mr_buf_release(&x->out);
-    mr_buf_release(&x->err);
-    free(x->exit_signal);
-    x->exit_signal = NULL;
-}
-
-static void keep(struct mr_buf *b, size_t cap, size_t *dropped, const char *data, size_t n)
-{
-    size_t room = b->len < cap ? cap - b->len : 0;
-    size_t take = n < room ? n : room;
-    mr_buf_add(b, data, take);
-    *dropped += n - take;
-}
-
 static void channel_abandon(struct mr_ssh *s, LIBSSH2_CHANNEL *ch)
 {
     int64_t grace = mr_now_ms() + 2000;
@@ -498,7 +458,7 @@ int mr_ssh_exec(struct mr_ssh *s, const char *cmd, int64_t timeout_ms, struct mr
     LIBSSH2_CHANNEL *ch = NULL;
     /* libssh2 1.10 sometimes takes a read that brought no whole packet for the reply it
      * waits for, and fails with -1 although the request went out and the connection is
-     * fine (libssh2 issue 671; seen here with 8 guests on 2 cores). A channel open that
+     * fine (libssh2 issue 671; seen with many guests on few cores). A channel open that
      * failed so is asked again; the server's orphan channel is harmless. */
     for (int tries = 0; tries < 3 && !ch; tries++) {
         ch = NB_PTR(s, deadline, libssh2_channel_open_session(s->session));
@@ -527,10 +487,10 @@ int mr_ssh_exec(struct mr_ssh *s, const char *cmd, int64_t timeout_ms, struct mr
     for (;;) {
         ssize_t r1 = libssh2_channel_read_ex(ch, 0, chunk, sizeof(chunk));
         if (r1 > 0)
-            keep(&x->out, x->out_cap, &x->out_dropped, chunk, (size_t)r1);
+            mr_exec_add_out(x, chunk, (size_t)r1);
         ssize_t r2 = libssh2_channel_read_ex(ch, SSH_EXTENDED_DATA_STDERR, chunk, sizeof(chunk));
         if (r2 > 0)
-            keep(&x->err, MR_SSH_OUTPUT_CAP, &x->err_dropped, chunk, (size_t)r2);
+            mr_exec_add_err(x, chunk, (size_t)r2);
         if ((r1 < 0 && r1 != LIBSSH2_ERROR_EAGAIN) || (r2 < 0 && r2 != LIBSSH2_ERROR_EAGAIN)) {
             mr_err_set(err, "connection lost while the command ran: %s", ssh_msg(s));
             channel_abandon(s, ch);
@@ -651,3 +611,40 @@ out:
     close(fd);
     return r;
 }
+
+/* ---- the transport backend --------------------------------------------------------- */
+
+static int op_connect(const struct mr_transport_target *t, int64_t deadline_ms, void **ret_conn,
+                      struct mr_err *err)
+{
+    struct mr_ssh *s = NULL;
+    int r = mr_ssh_connect(t, deadline_ms, &s, err);
+    if (r == 0)
+        *ret_conn = s;
+    return r;
+}
+
+static int op_exec(void *conn, const char *cmd, int64_t timeout_ms, struct mr_exec *x,
+                   struct mr_err *err)
+{
+    return mr_ssh_exec(conn, cmd, timeout_ms, x, err);
+}
+
+static int op_upload(void *conn, const char *local, const char *remote_path, long mode,
+                     int64_t timeout_ms, struct mr_err *err)
+{
+    return mr_ssh_upload(conn, local, remote_path, mode, timeout_ms, err);
+}
+
+static void op_close(void *conn)
+{
+    mr_ssh_free(conn);
+}
+
+const struct mr_transport_ops mr_ssh_transport = {
+    .name = "ssh",
+    .connect = op_connect,
+    .exec = op_exec,
+    .upload = op_upload,
+    .close = op_close,
+};

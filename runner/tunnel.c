@@ -28,7 +28,7 @@
 #include <libssh2.h>
 #include <libxml/uri.h>
 
-#include "ssh.h"
+#include "ssh2lib.h"
 
 /* Each direction of each channel buffers this much between its descriptor and libssh2. */
 #define CHAN_BUF (64 * 1024)
@@ -121,13 +121,6 @@ struct mr_tunnel {
 static int64_t min64(int64_t a, int64_t b)
 {
     return a < b ? a : b;
-}
-
-static const char *ssh_msg(LIBSSH2_SESSION *s)
-{
-    char *msg = NULL;
-    libssh2_session_last_error(s, &msg, NULL, 0);
-    return msg && msg[0] ? msg : "unknown SSH error";
 }
 
 /* ---- the URI ------------------------------------------------------------------- */
@@ -534,7 +527,8 @@ static int known_load(struct mr_tunnel *t, const struct params *p, struct known 
     mr_buf_init(&k->revoked);
     k->kh = libssh2_knownhost_init(t->session);
     if (!k->kh) {
-        mr_err_set(err, "%s: cannot set up host key checking: %s", t->name, ssh_msg(t->session));
+        mr_err_set(err, "%s: cannot set up host key checking: %s", t->name,
+                   mr_ssh2_last_error(t->session));
         return -ENOMEM;
     }
     if (p->known_hosts) {
@@ -646,7 +640,7 @@ static int check_host_key(struct mr_tunnel *t, const struct params *p, const str
         return -EPERM;
     default:
         mr_err_set(err, "%s: cannot check the host key against '%s': %s", t->name, k->file,
-                   ssh_msg(t->session));
+                   mr_ssh2_last_error(t->session));
         return -EPERM;
     }
 }
@@ -667,7 +661,7 @@ static int auth_key(struct mr_tunnel *t, const char *user, const char *priv, int
         return 0;
     if (rc == LIBSSH2_ERROR_EAGAIN)
         return wait_failed(t, "login", err);
-    mr_buf_addf(why, "%s'%s' (%s)", why->len ? ", " : "", priv, ssh_msg(t->session));
+    mr_buf_addf(why, "%s'%s' (%s)", why->len ? ", " : "", priv, mr_ssh2_last_error(t->session));
     return -EPERM;
 }
 
@@ -676,13 +670,14 @@ static int auth_agent(struct mr_tunnel *t, const char *user, const char *sock, i
 {
     LIBSSH2_AGENT *a = libssh2_agent_init(t->session);
     if (!a) {
-        mr_buf_addf(why, "%sthe ssh-agent (%s)", why->len ? ", " : "", ssh_msg(t->session));
+        mr_buf_addf(why, "%sthe ssh-agent (%s)", why->len ? ", " : "",
+                    mr_ssh2_last_error(t->session));
         return -EPERM;
     }
     int r = -EPERM, n = 0;
     if (libssh2_agent_connect(a) != 0) {
         mr_buf_addf(why, "%sthe ssh-agent at '%s' (cannot connect: %s)", why->len ? ", " : "",
-                    sock, ssh_msg(t->session));
+                    sock, mr_ssh2_last_error(t->session));
         goto out;
     }
     int rc = NB(t, deadline, libssh2_agent_list_identities(a));
@@ -781,7 +776,7 @@ static void set_fatal(struct mr_tunnel *t, const char *what, int rc)
     else if (rc == LIBSSH2_ERROR_SOCKET_RECV || rc == LIBSSH2_ERROR_SOCKET_DISCONNECT)
         t->fatal = mr_xasprintf("%s: the host closed the connection", what);
     else
-        t->fatal = mr_xasprintf("%s: %s", what, ssh_msg(t->session));
+        t->fatal = mr_xasprintf("%s: %s", what, mr_ssh2_last_error(t->session));
 }
 
 /* Errors that end one channel; any other libssh2 error means the session is unusable. */
@@ -886,7 +881,7 @@ static int pump_open(struct mr_tunnel *t)
         return 1;
     }
     if (!ch) {
-        const char *m = ssh_msg(t->session);
+        const char *m = mr_ssh2_last_error(t->session);
         int rc = strstr(m, "administratively prohibited") || strstr(m, "unknown channel type")
                      ? -EPERM
                  : strstr(m, "connect failed") || strstr(m, "resource shortage") ? -ECONNREFUSED
@@ -1280,7 +1275,7 @@ static int tunnel_connect(struct mr_tunnel *t, int64_t deadline_ms, struct mr_er
     }
     if (rc) {
         mr_err_set(err, "SSH handshake with %s failed: %s", t->name,
-                   t->sock_errno ? strerror(t->sock_errno) : ssh_msg(t->session));
+                   t->sock_errno ? strerror(t->sock_errno) : mr_ssh2_last_error(t->session));
         r = -EIO;
         goto out;
     }
@@ -1310,7 +1305,7 @@ int mr_tunnel_open(const char *uri, int64_t deadline_ms, struct mr_tunnel **ret,
     int r = parse_uri(uri, &p, err);
     if (r < 0)
         return r;
-    if (mr_ssh_global_init() < 0) {
+    if (mr_ssh2_global_init() < 0) {
         params_release(&p);
         mr_err_set(err, "cannot initialise libssh2");
         return -EIO;
@@ -1444,6 +1439,12 @@ int mr_tunnel_dial(struct mr_tunnel *t, const char *host, int port, int64_t dead
         free(d.msg);
     }
     return d.rc;
+}
+
+int mr_tunnel_dial_cb(void *tunnel, const char *host, int port, int64_t deadline_ms,
+                      struct mr_err *err)
+{
+    return mr_tunnel_dial(tunnel, host, port, deadline_ms, err);
 }
 
 const char *mr_tunnel_name(const struct mr_tunnel *t)

@@ -58,6 +58,11 @@ int mr_tunnel_open(const char *uri, int64_t deadline_ms, struct mr_tunnel **ret,
 int mr_tunnel_dial(struct mr_tunnel *t, const char *host, int port, int64_t deadline_ms,
                    struct mr_err *err) MR_WUR;
 
+/* mr_tunnel_dial() in the shape of struct mr_transport_target's dial callback
+ * (transport.h): tunnel is the struct mr_tunnel *, given as dial_ctx. */
+int mr_tunnel_dial_cb(void *tunnel, const char *host, int port, int64_t deadline_ms,
+                      struct mr_err *err) MR_WUR;
+
 /* How many times a lost connection was opened again. */
 unsigned mr_tunnel_reopens(struct mr_tunnel *t);
 

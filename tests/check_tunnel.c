@@ -1,5 +1,6 @@
 /* check_tunnel.c: the SSH tunnel against a real OpenSSH server the suite starts on
- * 127.0.0.1 (own host keys, own authorized_keys), with TCP servers of its own behind it. */
+ * 127.0.0.1 (sshd_fixture.c: own host keys, own authorized_keys), with TCP servers of its
+ * own behind it. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <check.h>
@@ -23,50 +24,12 @@
 
 #include "guest.h"
 #include "ssh.h"
+#include "sshd_fixture.h"
 #include "tunnel.h"
 
-#define SSHD "/usr/sbin/sshd"
 #define MIB (1024u * 1024u)
 
-/* Set up once per TCase in the parent, before Check forks each test. */
-static char g_dir[64];
-static char g_user[256];
-static int g_sshd_port;
-static pid_t g_sshd_pid;
-static struct mr_sshkey g_client;  /* in authorized_keys */
-static struct mr_sshkey g_hostkey; /* the server's ed25519 host key */
-static char g_fp[128];             /* its SHA256 fingerprint, as ssh-keygen -l prints it */
-static char g_known[128];          /* known_hosts listing [127.0.0.1]:port with that key */
-
 /* ---- helpers ------------------------------------------------------------------- */
-
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void run(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *cmd = mr_xvasprintf(fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    if (st != 0) {
-        fprintf(stderr, "check_tunnel: '%s' failed (%d)\n", cmd, st);
-        abort();
-    }
-    free(cmd);
-}
-
-static char *path_in(const char *name)
-{
-    return mr_xasprintf("%s/%s", g_dir, name);
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-}
 
 static char *uri(const char *params)
 {
@@ -418,109 +381,6 @@ static int dial_ok(struct mr_tunnel *t, int port)
         ck_abort_msg("dial 127.0.0.1:%d = %d: %s", port, fd, mr_err_msg(&e));
     mr_err_release(&e);
     return fd;
-}
-
-/* ---- the server ---------------------------------------------------------------- */
-
-static void sshd_start(void)
-{
-    strcpy(g_dir, "/tmp/mr-tunnel-XXXXXX");
-    if (!mkdtemp(g_dir))
-        abort();
-    struct passwd *pw = getpwuid(geteuid());
-    snprintf(g_user, sizeof(g_user), "%s", pw ? pw->pw_name : "root");
-    if (access(SSHD, X_OK) != 0) {
-        fprintf(stderr, "check_tunnel: %s is missing: install openssh-server (setup.sh does)\n",
-                SSHD);
-        abort();
-    }
-    /* Started as root, sshd refuses to run without its privilege separation folder. */
-    if (geteuid() == 0 && mkdir("/run/sshd", 0755) < 0 && errno != EEXIST) {
-        fprintf(stderr, "check_tunnel: cannot create /run/sshd: %s\n", strerror(errno));
-        abort();
-    }
-    run("ssh-keygen -q -t ed25519 -N '' -C mr-host -f %s/host_ed25519", g_dir);
-    run("ssh-keygen -q -t ecdsa -N '' -C mr-host -f %s/host_ecdsa", g_dir);
-    run("ssh-keygen -q -t ed25519 -N '' -C stranger -f %s/stranger", g_dir);
-    char kd[128];
-    snprintf(kd, sizeof(kd), "%s/client", g_dir);
-    struct mr_err e = { 0 };
-    _cleanup_free_ char *hostpub = path_in("host_ed25519.pub");
-    if (mr_sshkey_generate(&g_client, kd, "mr-tunnel-test", &e) < 0 ||
-        mr_sshkey_load_public(&g_hostkey, hostpub, &e) < 0) {
-        fprintf(stderr, "check_tunnel: %s\n", mr_err_msg(&e));
-        abort();
-    }
-    run("cp %s.pub %s/authorized_keys", g_client.priv_path, g_dir);
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "ssh-keygen -l -E sha256 -f %s/host_ed25519.pub", g_dir);
-    FILE *f = popen(cmd, "r");
-    if (!f || fscanf(f, "%*d %127s", g_fp) != 1)
-        abort();
-    pclose(f);
-
-    g_sshd_port = mr_guest_free_port();
-    _cleanup_free_ char *conf = path_in("sshd_config");
-    _cleanup_free_ char *text = mr_xasprintf(
-        "ListenAddress 127.0.0.1:%d\n"
-        "HostKey %s/host_ed25519\n"
-        "HostKey %s/host_ecdsa\n"
-        "AuthorizedKeysFile %s/authorized_keys\n"
-        "PidFile none\n"
-        "StrictModes no\n"
-        "UsePAM no\n"
-        "PasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\n"
-        "PubkeyAuthentication yes\n"
-        "PermitRootLogin prohibit-password\n"
-        "AllowTcpForwarding yes\n"
-        "MaxStartups 100\n"
-        "Subsystem sftp internal-sftp\n"
-        "LogLevel VERBOSE\n",
-        g_sshd_port, g_dir, g_dir, g_dir);
-    write_file(conf, text);
-    _cleanup_free_ char *log = path_in("sshd.log");
-    g_sshd_pid = fork();
-    if (g_sshd_pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(fd, 2);
-        dup2(fd, 1);
-        execl(SSHD, SSHD, "-D", "-e", "-f", conf, (char *)NULL);
-        _exit(127);
-    }
-    /* Ready once it answers with its banner. */
-    for (int i = 0; i < 200; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)g_sshd_port),
-                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        char b[8];
-        int ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && recv(fd, b, 4, 0) == 4;
-        close(fd);
-        if (ok)
-            break;
-        if (waitpid(g_sshd_pid, NULL, WNOHANG) == g_sshd_pid) {
-            run("cat %s >&2", log);
-            fprintf(stderr, "check_tunnel: sshd exited\n");
-            abort();
-        }
-        usleep(50000);
-    }
-    snprintf(g_known, sizeof(g_known), "%s/known_hosts", g_dir);
-    _cleanup_free_ char *line =
-        mr_xasprintf("[127.0.0.1]:%d %s\n", g_sshd_port, g_hostkey.pub_line);
-    write_file(g_known, line);
-}
-
-static void sshd_stop(void)
-{
-    if (g_sshd_pid > 0) {
-        kill(g_sshd_pid, SIGTERM);
-        waitpid(g_sshd_pid, NULL, 0);
-        g_sshd_pid = 0;
-    }
-    mr_sshkey_release(&g_client);
-    mr_sshkey_release(&g_hostkey);
-    (void)mr_rm_rf(g_dir);
 }
 
 /* ---- URIs ---------------------------------------------------------------------- */
@@ -1083,34 +943,13 @@ START_TEST(test_tunnel_lost_connection_fails_dials_at_once)
 END_TEST
 
 
-/* Kills the test sshd's children, the processes serving its connections: each such
- * connection drops as when the host restarts sshd; the listener stays. */
-static int kill_sshd_sessions(void)
-{
-    char path[64], buf[4096] = "";
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)g_sshd_pid, (int)g_sshd_pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    int killed = 0;
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
-        if (kill((pid_t)atoi(tok), SIGKILL) == 0)
-            killed++;
-    }
-    return killed;
-}
-
 START_TEST(test_tunnel_reopens_a_lost_connection)
 {
     int port = srv_start(SRV_ECHO);
     _cleanup_free_ char *u = good_uri();
     struct mr_tunnel *t = open_ok(u);
     int fd = dial_ok(t, port);
-    ck_assert_int_ge(kill_sshd_sessions(), 1);
+    ck_assert_int_ge(sshd_kill_sessions(), 1);
     /* The connection it carried ends... */
     unsigned char *got;
     ck_assert_uint_eq(read_all(fd, &got), 0);
@@ -1149,7 +988,7 @@ START_TEST(test_ssh_connect_via_tunnel_runs_commands_and_uploads)
      * with the pinned host key; here the guest is the test's sshd. */
     struct mr_ssh_target target = {
         .host = "127.0.0.1", .port = g_sshd_port, .user = g_user, .key = &g_client,
-        .pinned_host = &g_hostkey, .via = t,
+        .pinned_host = &g_hostkey, .dial = mr_tunnel_dial_cb, .dial_ctx = t,
     };
     struct mr_err e = { 0 };
     struct mr_ssh *s = NULL;
@@ -1192,7 +1031,7 @@ START_TEST(test_ssh_connect_via_tunnel_retries_until_the_port_opens)
     struct relay *r = relay_start(g_sshd_port, 1500);
     struct mr_ssh_target target = {
         .host = "127.0.0.1", .port = r->port, .user = g_user, .key = &g_client,
-        .pinned_host = &g_hostkey, .via = t,
+        .pinned_host = &g_hostkey, .dial = mr_tunnel_dial_cb, .dial_ctx = t,
     };
     struct mr_err e = { 0 };
     struct mr_ssh *s = NULL;
@@ -1222,14 +1061,6 @@ START_TEST(test_ssh_connect_via_tunnel_retries_until_the_port_opens)
 }
 END_TEST
 
-static TCase *tcase_with_sshd(const char *name)
-{
-    TCase *tc = tcase_create(name);
-    tcase_add_unchecked_fixture(tc, sshd_start, sshd_stop);
-    tcase_set_timeout(tc, 120);
-    return tc;
-}
-
 int main(void)
 {
     /* Tests write to connections whose far end may be gone. */
@@ -1244,7 +1075,7 @@ int main(void)
     tcase_add_test(tu, test_tunnel_open_times_out_on_silent_server);
     suite_add_tcase(s, tu);
 
-    TCase *th = tcase_with_sshd("hostkey");
+    TCase *th = sshd_tcase("hostkey");
     tcase_add_test(th, test_tunnel_refuses_unknown_host_key);
     tcase_add_test(th, test_tunnel_accepts_unknown_host_with_no_verify);
     tcase_add_test(th, test_tunnel_accepts_host_listed_in_known_hosts);
@@ -1256,13 +1087,13 @@ int main(void)
     tcase_add_test(th, test_tunnel_refuses_revoked_host_key);
     suite_add_tcase(s, th);
 
-    TCase *ta = tcase_with_sshd("login");
+    TCase *ta = sshd_tcase("login");
     tcase_add_test(ta, test_tunnel_refuses_a_key_the_host_does_not_know);
     tcase_add_test(ta, test_tunnel_logs_in_with_the_default_key);
     tcase_add_test(ta, test_tunnel_logs_in_through_the_agent);
     suite_add_tcase(s, ta);
 
-    TCase *td = tcase_with_sshd("dial");
+    TCase *td = sshd_tcase("dial");
     tcase_add_test(td, test_tunnel_dial_echoes_mebibytes_both_ways);
     tcase_add_test(td, test_tunnel_dial_carries_end_of_file_both_ways);
     tcase_add_test(td, test_tunnel_serves_concurrent_dials_from_threads);
@@ -1275,7 +1106,7 @@ int main(void)
     tcase_add_test(td, test_tunnel_reopens_a_lost_connection);
     suite_add_tcase(s, td);
 
-    TCase *tv = tcase_with_sshd("ssh_via");
+    TCase *tv = sshd_tcase("ssh_via");
     tcase_add_test(tv, test_ssh_connect_via_tunnel_runs_commands_and_uploads);
     tcase_add_test(tv, test_ssh_connect_via_tunnel_retries_until_the_port_opens);
     suite_add_tcase(s, tv);

@@ -1,0 +1,237 @@
+/* check_ssh.c: SSH sessions (exec, exit status, timeouts, output caps) and the SSH
+ * backend of transport.h, against the real OpenSSH server of sshd_fixture.c on
+ * 127.0.0.1. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ssh.h"
+#include "sshd_fixture.h"
+#include "transport.h"
+
+static struct mr_ssh *connect_ok(int port)
+{
+    struct mr_transport_target target = {
+        .host = "127.0.0.1", .port = port, .user = g_user, .key = &g_client,
+        .pinned_host = &g_hostkey,
+    };
+    struct mr_err e = { 0 };
+    struct mr_ssh *s = NULL;
+    int r = mr_ssh_connect(&target, mr_now_ms() + 20000, &s, &e);
+    ck_assert_msg(r == 0, "connect to port %d = %d: %s", port, r, mr_err_msg(&e));
+    mr_err_release(&e);
+    return s;
+}
+
+/* Each test's command: what it gave, its error message and how long it took. */
+static struct mr_exec x;
+static char *msg;
+static int64_t took;
+
+static void exec_setup(void)
+{
+    mr_exec_init(&x);
+    msg = NULL;
+}
+
+static void exec_teardown(void)
+{
+    mr_exec_release(&x);
+    free(msg);
+}
+
+/* Runs cmd on port in a new connection; returns mr_ssh_exec()'s result. */
+static int exec_on(int port, const char *cmd, int64_t timeout_ms)
+{
+    struct mr_ssh *s = connect_ok(port);
+    struct mr_err e = { 0 };
+    int64_t t0 = mr_now_ms();
+    int r = mr_ssh_exec(s, cmd, timeout_ms, &x, &e);
+    took = mr_now_ms() - t0;
+    free(msg);
+    msg = mr_xstrdup(mr_err_msg(&e));
+    mr_err_release(&e);
+    mr_ssh_free(s);
+    return r;
+}
+
+/* ---- exit status ------------------------------------------------------------------ */
+
+START_TEST(test_ssh_exec_reports_status_and_output)
+{
+    int r = exec_on(g_sshd_port, "echo out; echo err >&2; exit 7", 10000);
+    ck_assert_msg(r == 0, "%d: %s", r, msg);
+    ck_assert_int_eq(x.exit_status, 7);
+    ck_assert_ptr_null(x.exit_signal);
+    ck_assert_str_eq(x.out.data, "out\n");
+    ck_assert_str_eq(x.err.data, "err\n");
+}
+END_TEST
+
+START_TEST(test_ssh_exec_reports_a_signal)
+{
+    int r = exec_on(g_sshd_port, "kill -9 $$", 10000);
+    ck_assert_msg(r == 0, "%d: %s", r, msg);
+    ck_assert_ptr_nonnull(x.exit_signal);
+    ck_assert_str_eq(x.exit_signal, "KILL");
+}
+END_TEST
+
+/* ---- output ----------------------------------------------------------------------- */
+
+START_TEST(test_ssh_exec_keeps_output_up_to_the_cap)
+{
+    ck_assert_uint_eq(x.out_cap, MR_EXEC_OUTPUT_CAP);
+    _cleanup_free_ char *cmd =
+        mr_xasprintf("head -c %u /dev/zero | tr '\\0' o; head -c %u /dev/zero | tr '\\0' e >&2",
+                     MR_EXEC_OUTPUT_CAP + 1000, MR_EXEC_OUTPUT_CAP + 5);
+    int r = exec_on(g_sshd_port, cmd, 60000);
+    ck_assert_msg(r == 0, "%d: %s", r, msg);
+    ck_assert_int_eq(x.exit_status, 0);
+    ck_assert_uint_eq(x.out.len, MR_EXEC_OUTPUT_CAP);
+    ck_assert_uint_eq(x.out_dropped, 1000);
+    ck_assert_uint_eq(x.err.len, MR_EXEC_OUTPUT_CAP);
+    ck_assert_uint_eq(x.err_dropped, 5);
+    ck_assert_int_eq(x.out.data[0], 'o');
+    ck_assert_int_eq(x.out.data[MR_EXEC_OUTPUT_CAP - 1], 'o');
+    ck_assert_int_eq(x.err.data[MR_EXEC_OUTPUT_CAP - 1], 'e');
+}
+END_TEST
+
+START_TEST(test_ssh_exec_keeps_stdout_up_to_the_callers_cap)
+{
+    x.out_cap = 10;
+    int r = exec_on(g_sshd_port, "printf 0123456789abc; printf 0123456789abcdef >&2", 10000);
+    ck_assert_msg(r == 0, "%d: %s", r, msg);
+    ck_assert_str_eq(x.out.data, "0123456789");
+    ck_assert_uint_eq(x.out_dropped, 3);
+    /* out_cap is stdout's: stderr keeps MR_EXEC_OUTPUT_CAP. */
+    ck_assert_str_eq(x.err.data, "0123456789abcdef");
+    ck_assert_uint_eq(x.err_dropped, 0);
+}
+END_TEST
+
+/* ---- the dial callback and the transport table ------------------------------------ */
+
+/* A dial callback: reaches the fixture's sshd whatever host it is asked for, or fails
+ * with the code it is given. */
+struct dialer {
+    int calls;
+    int fail; /* -errno to return, 0 to connect */
+    char host[64];
+};
+
+static int test_dial(void *ctx, const char *host, int port, int64_t deadline_ms,
+                     struct mr_err *err)
+{
+    (void)port;
+    (void)deadline_ms;
+    struct dialer *d = ctx;
+    d->calls++;
+    snprintf(d->host, sizeof(d->host), "%s", host);
+    if (d->fail) {
+        mr_err_set(err, "test dial failed with %d", d->fail);
+        return d->fail;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)g_sshd_port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return fd;
+}
+
+/* Not an address this host could reach: only the dial callback gets there. */
+#define DIALED_GUEST "guest.invalid"
+
+static int connect_dialing(struct dialer *d, int64_t budget_ms, struct mr_transport **tr)
+{
+    struct mr_transport_target target = {
+        .host = DIALED_GUEST, .port = 22, .user = g_user, .key = &g_client,
+        .pinned_host = &g_hostkey, .dial = test_dial, .dial_ctx = d,
+    };
+    struct mr_err e = { 0 };
+    int r = mr_transport_connect(&mr_ssh_transport, &target, mr_now_ms() + budget_ms, tr, &e);
+    free(msg);
+    msg = mr_xstrdup(mr_err_msg(&e));
+    mr_err_release(&e);
+    return r;
+}
+
+START_TEST(test_transport_ssh_dials_runs_and_uploads)
+{
+    struct dialer d = { 0 };
+    struct mr_transport *tr = NULL;
+    int r = connect_dialing(&d, 20000, &tr);
+    ck_assert_msg(r == 0, "%d: %s", r, msg);
+    ck_assert_int_eq(d.calls, 1);
+    ck_assert_str_eq(d.host, DIALED_GUEST);
+    ck_assert_str_eq(mr_transport_name(tr), "ssh");
+    struct mr_err e = { 0 };
+    ck_assert_int_eq(mr_transport_exec(tr, "echo ok; exit 4", 10000, &x, &e), 0);
+    ck_assert_int_eq(x.exit_status, 4);
+    ck_assert_str_eq(x.out.data, "ok\n");
+    _cleanup_free_ char *src = path_in("transport-src");
+    _cleanup_free_ char *dst = path_in("transport-dst");
+    write_file(src, "uploaded\n");
+    ck_assert_int_eq(mr_transport_upload(tr, src, dst, 0640, 10000, &e), 0);
+    _cleanup_free_ char *back = NULL;
+    size_t n;
+    ck_assert_int_eq(mr_file_read(dst, &back, &n), 0);
+    ck_assert_str_eq(back, "uploaded\n");
+    mr_err_release(&e);
+    mr_transport_close(tr);
+    mr_transport_close(NULL);
+}
+END_TEST
+
+/* transport.h: -EPERM, -EINVAL and -ENOTCONN from the dial end the connect at once, with
+ * the dial's message; anything else is retried until the deadline. */
+START_TEST(test_transport_ssh_gives_up_or_retries_as_the_dial_says)
+{
+    struct dialer d = { .fail = -ENOTCONN };
+    struct mr_transport *tr = NULL;
+    ck_assert_int_eq(connect_dialing(&d, 20000, &tr), -ENOTCONN);
+    ck_assert_int_eq(d.calls, 1);
+    ck_assert_msg(strstr(msg, "test dial failed"), "%s", msg);
+    d = (struct dialer){ .fail = -ECONNREFUSED };
+    ck_assert_int_eq(connect_dialing(&d, 1500, &tr), -ETIMEDOUT);
+    ck_assert_int_ge(d.calls, 2);
+    ck_assert_msg(strstr(msg, "test dial failed"), "%s", msg);
+    ck_assert_ptr_null(tr);
+}
+END_TEST
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    Suite *s = suite_create("ssh");
+    TCase *te = sshd_tcase("exec");
+    tcase_add_checked_fixture(te, exec_setup, exec_teardown);
+    tcase_add_test(te, test_ssh_exec_reports_status_and_output);
+    tcase_add_test(te, test_ssh_exec_reports_a_signal);
+    suite_add_tcase(s, te);
+    TCase *to = sshd_tcase("output");
+    tcase_add_checked_fixture(to, exec_setup, exec_teardown);
+    tcase_add_test(to, test_ssh_exec_keeps_output_up_to_the_cap);
+    tcase_add_test(to, test_ssh_exec_keeps_stdout_up_to_the_callers_cap);
+    suite_add_tcase(s, to);
+    TCase *tt = sshd_tcase("transport");
+    tcase_add_checked_fixture(tt, exec_setup, exec_teardown);
+    tcase_add_test(tt, test_transport_ssh_dials_runs_and_uploads);
+    tcase_add_test(tt, test_transport_ssh_gives_up_or_retries_as_the_dial_says);
+    suite_add_tcase(s, tt);
+
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
