@@ -443,7 +443,9 @@ void mr_ssh_free(struct mr_ssh *s)
 
 /* ---- exec ---------------------------------------------------------------------- */
 
-static void channel_abandon(struct mr_ssh *s, LIBSSH2_CHANNEL *ch)
+/* Closes and frees a channel without waiting long for the server: it has closed already,
+ * or the command failed and the channel is given up. */
+static void channel_end(struct mr_ssh *s, LIBSSH2_CHANNEL *ch)
 {
     int64_t grace = mr_now_ms() + 2000;
     (void)NB(s, grace, libssh2_channel_close(ch));
@@ -451,10 +453,26 @@ static void channel_abandon(struct mr_ssh *s, LIBSSH2_CHANNEL *ch)
     (void)NB(s, grace, libssh2_channel_free(ch));
 }
 
-int mr_ssh_exec(struct mr_ssh *s, const char *cmd, int64_t timeout_ms, struct mr_exec *x,
-                struct mr_err *err)
+/* Why a step of a command's channel failed: rc is what NB() returned. Returns the
+ * -errno of transport.h's exec contract, with err set. */
+static int exec_failed(struct mr_ssh *s, int rc, int64_t timeout_ms, const char *during,
+                       struct mr_err *err)
 {
-    int64_t deadline = mr_now_ms() + timeout_ms;
+    if (rc == LIBSSH2_ERROR_TIMEOUT) {
+        mr_err_set(err, "the command outlived its timeout of %.1f s", (double)timeout_ms / 1000.0);
+        return -ETIMEDOUT;
+    }
+    if (rc == -EINTR && mr_interrupted) {
+        mr_err_set(err, "interrupted");
+        return -EINTR;
+    }
+    mr_err_set(err, "connection lost %s: %s", during, ssh_msg(s));
+    return -EIO;
+}
+
+static LIBSSH2_CHANNEL *channel_open(struct mr_ssh *s, int64_t deadline, int *ret_rc,
+                                     struct mr_err *err)
+{
     LIBSSH2_CHANNEL *ch = NULL;
     /* libssh2 1.10 sometimes takes a read that brought no whole packet for the reply it
      * waits for, and fails with -1 although the request went out and the connection is
@@ -465,24 +483,22 @@ int mr_ssh_exec(struct mr_ssh *s, const char *cmd, int64_t timeout_ms, struct mr
         if (!ch && libssh2_session_last_errno(s->session) != LIBSSH2_ERROR_SOCKET_NONE)
             break;
     }
-    if (!ch) {
-        if (mr_interrupted) {
-            mr_err_set(err, "interrupted");
-            return -EINTR;
-        }
+    if (ch)
+        return ch;
+    if (mr_interrupted) {
+        mr_err_set(err, "interrupted");
+        *ret_rc = -EINTR;
+    } else {
         mr_err_set(err, "cannot open an SSH channel: %s", ssh_msg(s));
-        return mr_now_ms() >= deadline ? -ETIMEDOUT : -EIO;
+        *ret_rc = mr_now_ms() >= deadline ? -ETIMEDOUT : -EIO;
     }
-    /* The same libssh2 quirk can fail the exec request too. That is not taken as "the
-     * command started": a channel that ends without an exit status reads as status 0,
-     * so a command that never ran would pass. It is a failed step instead. */
-    int rc = NB(s, deadline, libssh2_channel_exec(ch, cmd));
-    if (rc) {
-        mr_err_set(err, "cannot start the command: %s (libssh2 error %d)",
-                   rc == -EINTR ? "interrupted" : ssh_msg(s), rc);
-        channel_abandon(s, ch);
-        return rc == -EINTR ? -EINTR : rc == LIBSSH2_ERROR_TIMEOUT ? -ETIMEDOUT : -EIO;
-    }
+    return NULL;
+}
+
+/* Reads the command's stdout and stderr into x until its end-of-file. */
+static int read_output(struct mr_ssh *s, LIBSSH2_CHANNEL *ch, int64_t deadline, int64_t timeout_ms,
+                       struct mr_exec *x, struct mr_err *err)
+{
     char chunk[32768];
     for (;;) {
         ssize_t r1 = libssh2_channel_read_ex(ch, 0, chunk, sizeof(chunk));
@@ -491,32 +507,31 @@ int mr_ssh_exec(struct mr_ssh *s, const char *cmd, int64_t timeout_ms, struct mr
         ssize_t r2 = libssh2_channel_read_ex(ch, SSH_EXTENDED_DATA_STDERR, chunk, sizeof(chunk));
         if (r2 > 0)
             mr_exec_add_err(x, chunk, (size_t)r2);
-        if ((r1 < 0 && r1 != LIBSSH2_ERROR_EAGAIN) || (r2 < 0 && r2 != LIBSSH2_ERROR_EAGAIN)) {
-            mr_err_set(err, "connection lost while the command ran: %s", ssh_msg(s));
-            channel_abandon(s, ch);
-            return -EIO;
-        }
+        if ((r1 < 0 && r1 != LIBSSH2_ERROR_EAGAIN) || (r2 < 0 && r2 != LIBSSH2_ERROR_EAGAIN))
+            return exec_failed(s, (int)(r1 < 0 && r1 != LIBSSH2_ERROR_EAGAIN ? r1 : r2),
+                               timeout_ms, "while the command ran", err);
         if (r1 > 0 || r2 > 0)
             continue;
         if (libssh2_channel_eof(ch))
-            break;
+            return 0;
         int w = wait_socket(s, deadline);
-        if (w == -ETIMEDOUT) {
-            mr_err_set(err, "the command outlived its timeout of %.1f s",
-                       (double)timeout_ms / 1000.0);
-            channel_abandon(s, ch);
-            return -ETIMEDOUT;
-        }
-        if (w < 0) {
-            mr_err_set(err, "interrupted");
-            channel_abandon(s, ch);
-            return -EINTR;
-        }
+        if (w < 0)
+            return exec_failed(s, w == -ETIMEDOUT ? LIBSSH2_ERROR_TIMEOUT : -EINTR, timeout_ms,
+                               "while the command ran", err);
     }
-    int64_t grace = min64(deadline, mr_now_ms() + 5000);
-    (void)NB(s, grace, libssh2_channel_close(ch));
-    (void)NB(s, grace, libssh2_channel_wait_closed(ch));
-    x->exit_status = libssh2_channel_get_exit_status(ch);
+}
+
+/* After the command's end-of-file: how it ended. */
+static int read_end(struct mr_ssh *s, LIBSSH2_CHANNEL *ch, int armed, int64_t deadline,
+                    int64_t timeout_ms, struct mr_exec *x, struct mr_err *err)
+{
+    /* The server sends the exit status when the command has ended and then closes the
+     * channel; a command that closed its output and went on ends any time later. So the
+     * server's close is awaited up to the command's own deadline, and our close is not
+     * sent first: it could make the server drop the channel before the status. */
+    int rc = NB(s, deadline, libssh2_channel_wait_closed(ch));
+    if (rc)
+        return exec_failed(s, rc, timeout_ms, "while waiting for the command to end", err);
     char *sig = NULL;
     size_t siglen = 0;
     if (libssh2_channel_get_exit_signal(ch, &sig, &siglen, NULL, NULL, NULL, NULL) == 0 && sig) {
@@ -524,8 +539,42 @@ int mr_ssh_exec(struct mr_ssh *s, const char *cmd, int64_t timeout_ms, struct mr
             x->exit_signal = mr_xstrndup(sig, siglen);
         libssh2_free(s->session, sig);
     }
-    (void)NB(s, grace, libssh2_channel_free(ch));
+    if (x->exit_signal)
+        return 0;
+    /* libssh2 reads "no status" as 0: that must not pass for a command that succeeded.
+     * When this libssh2 cannot tell (mr_ssh2_exit_status_arm() knows no way for it), the
+     * status is taken as read. */
+    if (mr_ssh2_exit_status_received(ch, armed) == 0) {
+        mr_err_set(err, "the guest closed the channel without an exit status");
+        return -EPROTO;
+    }
+    x->exit_status = libssh2_channel_get_exit_status(ch);
     return 0;
+}
+
+int mr_ssh_exec(struct mr_ssh *s, const char *cmd, int64_t timeout_ms, struct mr_exec *x,
+                struct mr_err *err)
+{
+    int64_t deadline = mr_now_ms() + timeout_ms;
+    int r = 0;
+    LIBSSH2_CHANNEL *ch = channel_open(s, deadline, &r, err);
+    if (!ch)
+        return r;
+    int armed = mr_ssh2_exit_status_arm(ch);
+    /* The libssh2 quirk of channel_open() can fail the exec request too. That is not taken
+     * as "the command started": nothing says it did, so it is a failed step instead. */
+    int rc = NB(s, deadline, libssh2_channel_exec(ch, cmd));
+    if (rc) {
+        mr_err_set(err, "cannot start the command: %s (libssh2 error %d)",
+                   rc == -EINTR ? "interrupted" : ssh_msg(s), rc);
+        channel_end(s, ch);
+        return rc == -EINTR ? -EINTR : rc == LIBSSH2_ERROR_TIMEOUT ? -ETIMEDOUT : -EIO;
+    }
+    r = read_output(s, ch, deadline, timeout_ms, x, err);
+    if (r == 0)
+        r = read_end(s, ch, armed, deadline, timeout_ms, x, err);
+    channel_end(s, ch);
+    return r;
 }
 
 /* ---- upload -------------------------------------------------------------------- */

@@ -15,10 +15,14 @@
  *            (mr_interrupted), -ENOTCONN (the dial callback's carrier is gone), -EIO
  *            (the backend's library could not start).
  *   exec     0 when the command ended: exit_status or exit_signal says how; -ETIMEDOUT
- *            when it outlived timeout_ms; -EINTR; -EIO when the connection failed.
+ *            when it outlived timeout_ms (its end-of-file does not count: the command
+ *            must have ended); -EINTR; -EIO when the connection failed; -EPROTO when the
+ *            guest ended the command's channel without saying how the command ended (no
+ *            exit status, no signal): "the guest closed the channel without an exit
+ *            status". No verdict may be read into -EPROTO; above all it is not status 0.
  *   upload   0; -errno of the local file; -ETIMEDOUT; -EINTR; -EIO (the guest refused
  *            or the connection failed).
- * err carries the message of every failure. After -EIO or -ETIMEDOUT the
+ * err carries the message of every failure. After -EIO, -ETIMEDOUT or -EPROTO the
  * connection may be unusable: the caller closes it and connects again. */
 #ifndef MR_TRANSPORT_H
 #define MR_TRANSPORT_H

@@ -6,6 +6,7 @@
 #include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,22 @@ static int exec_on(int port, const char *cmd, int64_t timeout_ms)
     return r;
 }
 
+/* Runs "sleep secs" with its output closed on port, and kills the sleep afterwards so
+ * that none outlives its test. */
+static int exec_quiet_sleep(int port, int secs, int64_t timeout_ms)
+{
+    _cleanup_free_ char *pidf = path_in("sleep.pid");
+    _cleanup_free_ char *cmd =
+        mr_xasprintf("exec >/dev/null 2>&1; echo $$ > %s; exec sleep %d", pidf, secs);
+    int r = exec_on(port, cmd, timeout_ms);
+    _cleanup_free_ char *data = NULL;
+    size_t len;
+    if (mr_file_read(pidf, &data, &len) == 0 && atoi(data) > 1)
+        (void)kill(atoi(data), SIGKILL);
+    (void)unlink(pidf);
+    return r;
+}
+
 /* ---- exit status ------------------------------------------------------------------ */
 
 START_TEST(test_ssh_exec_reports_status_and_output)
@@ -82,6 +99,75 @@ START_TEST(test_ssh_exec_reports_a_signal)
     ck_assert_msg(r == 0, "%d: %s", r, msg);
     ck_assert_ptr_nonnull(x.exit_signal);
     ck_assert_str_eq(x.exit_signal, "KILL");
+}
+END_TEST
+
+/* A command that closes its output and goes on: end-of-file comes long before the exit
+ * status, which is waited for up to the command's own timeout (an earlier version gave
+ * up 5 s after the end-of-file and read status 0). */
+START_TEST(test_ssh_exec_waits_past_end_of_file_for_the_status)
+{
+    int r = exec_on(g_sshd_port, "exec >/dev/null 2>&1; sleep 6; exit 3", 60000);
+    ck_assert_msg(r == 0, "%d: %s (took %lld ms)", r, msg, (long long)took);
+    ck_assert_int_eq(x.exit_status, 3);
+    ck_assert_int_ge(took, 5900);
+}
+END_TEST
+
+/* The timeout leaves room for the end-of-file to come first even on a busy machine,
+ * where the shell may be slow to start: it is the wait after it that must time out. */
+START_TEST(test_ssh_exec_times_out_after_end_of_file)
+{
+    int r = exec_quiet_sleep(g_sshd_port, 30, 8000);
+    ck_assert_msg(r == -ETIMEDOUT, "%d: %s (status %d)", r, msg, x.exit_status);
+    ck_assert_msg(strstr(msg, "outlived its timeout of 8.0 s"), "%s", msg);
+    ck_assert_int_ge(took, 7900);
+    ck_assert_int_lt(took, 12000);
+}
+END_TEST
+
+static void *interrupt_soon(void *arg)
+{
+    (void)arg;
+    mr_sleep_ms(1500);
+    mr_interrupted = 1;
+    return NULL;
+}
+
+/* The wait after end-of-file runs up to the command's timeout: an interrupt (the CLI's
+ * SIGINT) ends it within a second or so, as it ends every other wait. */
+START_TEST(test_ssh_exec_interrupt_ends_the_wait_after_end_of_file)
+{
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, interrupt_soon, NULL), 0);
+    int r = exec_quiet_sleep(g_sshd_port, 30, 60000);
+    pthread_join(th, NULL);
+    mr_interrupted = 0;
+    ck_assert_msg(r == -EINTR, "%d: %s (status %d)", r, msg, x.exit_status);
+    ck_assert_int_lt(took, 5000);
+}
+END_TEST
+
+/* The fixture's second server closes a quiet command session (sshd's ChannelTimeout)
+ * and sends no exit status: that is no verdict, and above all not status 0. */
+START_TEST(test_ssh_exec_channel_closed_without_status_is_an_error)
+{
+    int r = exec_quiet_sleep(g_sshd_port_idle_close, 20, 60000);
+    ck_assert_msg(r == -EPROTO, "%d: %s (status %d, took %lld ms)", r, msg, x.exit_status,
+                  (long long)took);
+    ck_assert_msg(strstr(msg, "the guest closed the channel without an exit status"), "%s", msg);
+    ck_assert_int_lt(took, 15000);
+}
+END_TEST
+
+/* The connection drops after the command closed its output: an error, not status 0.
+ * The command kills the sshd process serving its own session. */
+START_TEST(test_ssh_exec_connection_lost_after_end_of_file_is_an_error)
+{
+    int r = exec_on(g_sshd_port, "exec >/dev/null 2>&1; sleep 1; kill -9 $PPID; exit 0", 60000);
+    ck_assert_msg(r == -EIO, "%d: %s (status %d)", r, msg, x.exit_status);
+    ck_assert_msg(strstr(msg, "connection lost"), "%s", msg);
+    ck_assert_int_lt(took, 15000);
 }
 END_TEST
 
@@ -211,12 +297,16 @@ END_TEST
 
 int main(void)
 {
-    signal(SIGPIPE, SIG_IGN);
     Suite *s = suite_create("ssh");
     TCase *te = sshd_tcase("exec");
     tcase_add_checked_fixture(te, exec_setup, exec_teardown);
     tcase_add_test(te, test_ssh_exec_reports_status_and_output);
     tcase_add_test(te, test_ssh_exec_reports_a_signal);
+    tcase_add_test(te, test_ssh_exec_waits_past_end_of_file_for_the_status);
+    tcase_add_test(te, test_ssh_exec_times_out_after_end_of_file);
+    tcase_add_test(te, test_ssh_exec_interrupt_ends_the_wait_after_end_of_file);
+    tcase_add_test(te, test_ssh_exec_channel_closed_without_status_is_an_error);
+    tcase_add_test(te, test_ssh_exec_connection_lost_after_end_of_file_is_an_error);
     suite_add_tcase(s, te);
     TCase *to = sshd_tcase("output");
     tcase_add_checked_fixture(to, exec_setup, exec_teardown);

@@ -25,7 +25,9 @@
 char g_dir[64];
 char g_user[256];
 int g_sshd_port;
+int g_sshd_port_idle_close;
 pid_t g_sshd_pid;
+pid_t g_sshd_idle_close_pid;
 struct mr_sshkey g_client;
 struct mr_sshkey g_hostkey;
 char g_fp[128];
@@ -160,6 +162,10 @@ void sshd_start(void)
     make_keys();
     g_sshd_port = mr_guest_free_port();
     g_sshd_pid = start_one(g_sshd_port, "sshd", "");
+    /* A server of its own: OpenSSH 9.2 does not apply ChannelTimeout from a Match block. */
+    g_sshd_port_idle_close = mr_guest_free_port();
+    g_sshd_idle_close_pid = start_one(g_sshd_port_idle_close, "sshd-idle-close",
+                                      "ChannelTimeout session:command=2s\n");
     snprintf(g_known, sizeof(g_known), "%s/known_hosts", g_dir);
     _cleanup_free_ char *line =
         mr_xasprintf("[127.0.0.1]:%d %s\n", g_sshd_port, g_hostkey.pub_line);
@@ -168,10 +174,13 @@ void sshd_start(void)
 
 void sshd_stop(void)
 {
-    if (g_sshd_pid > 0) {
-        kill(g_sshd_pid, SIGTERM);
-        waitpid(g_sshd_pid, NULL, 0);
-        g_sshd_pid = 0;
+    pid_t *pids[] = { &g_sshd_pid, &g_sshd_idle_close_pid };
+    for (size_t i = 0; i < MR_ARRAY_SIZE(pids); i++) {
+        if (*pids[i] > 0) {
+            kill(*pids[i], SIGTERM);
+            waitpid(*pids[i], NULL, 0);
+            *pids[i] = 0;
+        }
     }
     mr_sshkey_release(&g_client);
     mr_sshkey_release(&g_hostkey);

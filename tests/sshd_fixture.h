@@ -17,6 +17,10 @@ extern char g_dir[64];              /* the fixture's folder: keys, config, log *
 extern char g_user[256];            /* the user the tests log in as: the current one */
 extern int g_sshd_port;             /* the server's port on 127.0.0.1 */
 extern pid_t g_sshd_pid;
+/* A second server, with the same keys, that closes a command session after two seconds
+ * without traffic (ChannelTimeout) and sends no exit status for it. */
+extern int g_sshd_port_idle_close;
+extern pid_t g_sshd_idle_close_pid;
 extern struct mr_sshkey g_client;  /* in authorized_keys */
 extern struct mr_sshkey g_hostkey; /* the server's ed25519 host key */
 extern char g_fp[128];             /* its SHA256 fingerprint, as ssh-keygen -l prints it */
