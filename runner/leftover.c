@@ -120,8 +120,11 @@ static char *domain_run_dir(virDomainPtr d, int *tag)
         return NULL;
     *tag = 1;
     char *dir = NULL;
-    xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "metadata.xml", NULL,
-                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    /* Metadata that does not parse leaves dir NULL: the domain is still matrixrun's, its
+     * run taken as over, as before; the reason is of no use to `clean`. */
+    struct mr_err e = { 0 };
+    xmlDocPtr doc = mr_xml_read_memory(xml, strlen(xml), "metadata.xml", "domain's metadata", &e);
+    mr_err_release(&e);
     if (doc && xmlDocGetRootElement(doc)) {
         dir = mr_xml_attr(xmlDocGetRootElement(doc), "dir");
         _cleanup_free_ char *who = mr_xml_attr(xmlDocGetRootElement(doc), "controller");

@@ -25,9 +25,16 @@ char *mr_xml_text(xmlNodePtr n);
 int mr_xml_line(xmlNodePtr n);
 int mr_xml_is_elem(xmlNodePtr n, const char *name);
 
-/* Parses a file with no network access, no entities and no DTD loading. On failure
- * returns NULL with err "FILE:LINE: not well-formed XML: ...". */
+/* Parses a file with no network access. A DOCTYPE is refused as soon as the parser meets
+ * it, before any entity or default attribute it declares is read: on it, returns NULL
+ * with err "FILE:LINE: a DOCTYPE is not allowed in a WHAT (...)"; on any other failure,
+ * NULL with err "FILE:LINE: not well-formed XML: ...". */
+xmlDocPtr mr_xml_read_doc(const char *path, const char *what, struct mr_err *err);
+/* mr_xml_read_doc() for a file of no more precise kind ("matrixrun XML file"). */
 xmlDocPtr mr_xml_read_file(const char *path, struct mr_err *err);
+/* The same for len bytes at buf (not NUL-terminated); name stands for the file. */
+xmlDocPtr mr_xml_read_memory(const char *buf, size_t len, const char *name, const char *what,
+                             struct mr_err *err);
 /* Sets err to "FILE:LINE: not well-formed XML: ..." from ctxt's last error. */
 void mr_xml_parse_error(xmlParserCtxtPtr ctxt, const char *path, struct mr_err *err);
 
