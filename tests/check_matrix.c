@@ -166,6 +166,17 @@ static const struct {
     { "bad-benchmark-repetitions.xml", 23, "<benchmark> repetitions='1' is not a whole number from 2 to 1000" },
     { "bad-benchmark-twice.xml", 24, "<benchmark> may appear only 1 time(s) inside <matrix>" },
     { "bad-benchmark-limit.xml", 23, "<benchmark> max-overhead-pct='-5' is not a number from 0 to" },
+    /* A DOCTYPE stops the parser before its declarations are read: nested entities
+     * (which would expand to gigabytes), an internal entity, a default attribute the
+     * schema check would not see, external entities. */
+    { "bad-doctype-bomb.xml", 2, "a DOCTYPE is not allowed in a matrix" },
+    { "bad-doctype-entity.xml", 2, "a DOCTYPE is not allowed in a matrix" },
+    { "bad-doctype-default-attr.xml", 3, "a DOCTYPE is not allowed in a matrix" },
+    { "bad-doctype-external.xml", 2, "a DOCTYPE is not allowed in a matrix" },
+    /* A cell's folder would take the place of the report's own files. */
+    { "bad-cell-junit.xml", 2, "cell 'junit.xml' would have its folder where the run writes its 'junit.xml'" },
+    { "bad-cell-summary.xml", 2, "cell 'Summary.HTML' would have its folder where the run writes its 'summary.html'" },
+    { "bad-cell-tmp.xml", 2, "cell 'junit.xml.tmp.AbC123' would have its folder where the run writes its 'junit.xml'" },
 };
 
 START_TEST(test_matrix_benchmark)
@@ -207,6 +218,33 @@ START_TEST(test_matrix_rejects_bad_fixture)
                   msg, bad[_i].needle);
     ck_assert_msg(strchr(msg, '\n') == NULL, "message is not one line: '%s'", msg);
     mr_err_release(&e);
+}
+END_TEST
+
+START_TEST(test_family_catalogue_refuses_doctype)
+{
+    /* The catalogue goes through the same reader as matrices. */
+    struct mr_err e = { 0 };
+    ck_assert_int_lt(mr_family_catalogue_load(DATA "bad-catalogue-doctype.xml", &e), 0);
+    ck_assert_str_eq(mr_err_msg(&e), DATA "bad-catalogue-doctype.xml:2: a DOCTYPE is not "
+                                          "allowed in a matrixrun XML file (refused before any "
+                                          "entity or default attribute in it is read)");
+    mr_err_release(&e);
+    mr_family_catalogue_reset();
+}
+END_TEST
+
+START_TEST(test_matrix_accepts_names_near_reserved_ones)
+{
+    /* Only the report's own names are taken: "junit" or "junit.xml-2" are cells like any. */
+    struct mr_matrix *m = NULL;
+    struct mr_err e = { 0 };
+    ck_assert_msg(mr_matrix_load(DATA "near-reserved.xml", &m, &e) == 0, "%s", mr_err_msg(&e));
+    ck_assert_uint_eq(m->n_cells, 3);
+    ck_assert_str_eq(m->cells[0].id, "junit");
+    ck_assert_str_eq(m->cells[1].id, "junit.xml-2");
+    ck_assert_str_eq(m->cells[2].id, "summary.htm");
+    mr_matrix_free(m);
 }
 END_TEST
 
@@ -495,6 +533,8 @@ int main(void)
     tcase_add_test(tc, test_matrix_makes_paths_absolute);
     tcase_add_test(tc, test_matrix_schema_is_embedded);
     tcase_add_test(tc, test_accel_parse);
+    tcase_add_test(tc, test_family_catalogue_refuses_doctype);
+    tcase_add_test(tc, test_matrix_accepts_names_near_reserved_ones);
     suite_add_tcase(s, tc);
     TCase *ta = tcase_create("axes");
     tcase_add_test(ta, test_matrix_without_axes_has_one_cell_per_image);
