@@ -16,6 +16,7 @@
 #include <libxml/tree.h>
 
 #include "family.h"
+#include "seed.h"
 #include "xmlutil.h"
 
 const char *mr_accel_name(enum mr_accel a)
@@ -197,14 +198,7 @@ static int check_family(struct loader *ld, xmlNodePtr n, const char *fam)
     return 0;
 }
 
-/* Keys the seed sets itself; a user's cloud-config that set them would take the guest
- * away from matrixrun (other users, other host keys). */
-static const char *const seed_keys[] = {
-    "users", "user", "ssh_keys", "ssh_authorized_keys", "ssh_deletekeys", "ssh_genkeytypes",
-    "disable_root", "hostname", "fqdn", "manage_etc_hosts", "ssh_pwauth", "chpasswd",
-    "password", "system_info",
-};
-
+/* The seed checks the extra cloud-config it will add to its own (seed.h). */
 static int check_cloud_config(struct loader *ld, xmlNodePtr n, const char *path)
 {
     _cleanup_free_ char *data = NULL;
@@ -215,22 +209,14 @@ static int check_cloud_config(struct loader *ld, xmlNodePtr n, const char *path)
                     strerror(-r));
     if (strlen(data) != len)
         return fail(ld, mr_xml_line(n), "<cloud-config> '%s' holds a NUL byte", path);
-    int line = 1;
-    for (const char *p = data; *p; line++) {
-        size_t l = strcspn(p, "\n");
-        size_t k = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
-        if (k > 0 && k < l && p[k] == ':')
-            for (size_t i = 0; i < MR_ARRAY_SIZE(seed_keys); i++)
-                if (strlen(seed_keys[i]) == k && strncmp(p, seed_keys[i], k) == 0)
-                    return fail(ld, mr_xml_line(n),
-                                "<cloud-config> '%s' line %d sets '%s', which matrixrun's "
-                                "seed sets itself (user, keys, host name)",
-                                path, line, seed_keys[i]);
-        p += l;
-        if (*p)
-            p++;
+    struct mr_err e = { 0 };
+    int line;
+    if (mr_seed_check_extra(data, &line, &e) < 0) {
+        r = fail(ld, mr_xml_line(n), "<cloud-config> '%s' line %d %s", path, line,
+                 mr_err_msg(&e));
+        mr_err_release(&e);
     }
-    return 0;
+    return r;
 }
 
 /* The matrix grammar in the form the structure check below walks. The RELAX NG schema is

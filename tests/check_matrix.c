@@ -131,6 +131,7 @@ static const struct {
     { "bad-hostkey-without-kernel.xml", 2, "has a <hostkey> but no <kernel>" },
     { "bad-no-boot.xml", 2, "'a' has neither <disk> nor <kernel>" },
     { "bad-cloud-config-key.xml", 4, "line 3 sets 'users'" },
+    { "bad-cloud-config-quoted.xml", 4, "files/sets-keys-quoted.yaml' line 3 sets 'ssh_keys'" },
     { "bad-retries.xml", 1, "<matrix> retries='many' is not a whole number from 0 to 10" },
     { "bad-cell-timeout.xml", 2, "<matrix> cell-timeout='0' is not a whole number from 1" },
     { "bad-host-twice.xml", 4, "<host> uri 'test:///default' is listed twice (first at line 3)" },
