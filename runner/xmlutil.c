@@ -57,21 +57,23 @@ static void chomp(char *s)
  * the tree as references that every read of a text or attribute expands, without the
  * parser's limits; default attributes would reach the loaders unseen by the schema
  * check; external entities would be dropped without a word (no network, no loading). */
-struct read_state {
-    int doctype_line;
-};
-
-static void refuse_doctype(void *ud, const xmlChar *name, const xmlChar *ext, const xmlChar *sys)
+static void stop_at_doctype(void *ud, const xmlChar *name, const xmlChar *ext,
+                            const xmlChar *sys)
 {
     (void)name;
     (void)ext;
     (void)sys;
     xmlParserCtxtPtr ctxt = ud;
-    struct read_state *st = ctxt->_private;
-    st->doctype_line = xmlSAX2GetLineNumber(ctxt);
-    if (st->doctype_line <= 0)
-        st->doctype_line = 1;
+    int *line = ctxt->_private;
+    *line = xmlSAX2GetLineNumber(ctxt) > 0 ? xmlSAX2GetLineNumber(ctxt) : 1;
     xmlStopParser(ctxt);
+}
+
+void mr_xml_refuse_doctype(xmlParserCtxtPtr ctxt, int *ret_line)
+{
+    *ret_line = 0;
+    ctxt->_private = ret_line;
+    ctxt->sax->internalSubset = stop_at_doctype;
 }
 
 /* Parses the file at path, or buf when it is not NULL (path then names it). */
@@ -83,17 +85,16 @@ static xmlDocPtr read_doc(const char *path, const char *buf, size_t len, const c
         mr_err_set(err, "%s: cannot create an XML parser", path);
         return NULL;
     }
-    struct read_state st = { 0 };
-    ctxt->_private = &st;
-    ctxt->sax->internalSubset = refuse_doctype;
+    int doctype_line;
+    mr_xml_refuse_doctype(ctxt, &doctype_line);
     const int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
     /* libxml2 takes an int length; no file matrixrun reads comes near it. */
     xmlDocPtr doc = !buf ? xmlCtxtReadFile(ctxt, path, NULL, opts)
                          : xmlCtxtReadMemory(ctxt, buf, len > INT_MAX ? INT_MAX : (int)len,
                                              path, NULL, opts);
-    if (st.doctype_line) {
+    if (doctype_line) {
         mr_err_set(err, "%s:%d: a DOCTYPE is not allowed in a %s (refused before any entity "
-                   "or default attribute in it is read)", path, st.doctype_line, what);
+                   "or default attribute in it is read)", path, doctype_line, what);
     } else if (doc && ctxt->wellFormed) {
         xmlFreeParserCtxt(ctxt);
         return doc;

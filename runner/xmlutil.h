@@ -1,5 +1,6 @@
 /* xmlutil.h: small libxml2 helpers shared by the loaders of matrices and the family
- * catalogue: attribute access, line numbers, RELAX NG validation from memory.
+ * catalogue: parsing that refuses a DOCTYPE (so no entity or default attribute is ever
+ * read), attribute access, line numbers, RELAX NG validation from memory.
  *
  * mr_xml_attr() returns a string the caller frees; the others borrow. */
 #ifndef MR_XMLUTIL_H
@@ -35,6 +36,10 @@ xmlDocPtr mr_xml_read_file(const char *path, struct mr_err *err);
 /* The same for len bytes at buf (not NUL-terminated); name stands for the file. */
 xmlDocPtr mr_xml_read_memory(const char *buf, size_t len, const char *name, const char *what,
                              struct mr_err *err);
+/* Makes ctxt stop as soon as it meets a DOCTYPE, before it reads any declaration in it
+ * (entities, default attributes), and set *ret_line to its line; *ret_line stays 0 while
+ * there is none. Takes ctxt->_private; ret_line must outlive the parse. */
+void mr_xml_refuse_doctype(xmlParserCtxtPtr ctxt, int *ret_line);
 /* Sets err to "FILE:LINE: not well-formed XML: ..." from ctxt's last error. */
 void mr_xml_parse_error(xmlParserCtxtPtr ctxt, const char *path, struct mr_err *err);
 

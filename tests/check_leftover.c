@@ -49,6 +49,19 @@ static void assert_refused(const char *base, int want, const char *needle)
     mr_err_release(&e);
 }
 
+/* Made, and the lock given back. */
+static void assert_made(const char *base)
+{
+    struct mr_err e = { 0 };
+    char *path = NULL;
+    int fd = -1;
+    ck_assert_msg(mr_leftover_workdir_create(base, RUN_ID, &path, &fd, &e) == 0, "%s",
+                  mr_err_msg(&e));
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    free(path);
+}
+
 START_TEST(test_workdir_made_locked_and_private_to_us)
 {
     char *base = in_top("base/deeper"); /* folders above it are made too */
@@ -106,16 +119,10 @@ START_TEST(test_workdir_existing_base_is_kept)
     char *base = in_top("base");
     ck_assert_int_eq(mkdir(base, 0755), 0);
     ck_assert_int_eq(chmod(base, 0755), 0);
-    struct mr_err e = { 0 };
-    char *path = NULL;
-    int fd = -1;
-    ck_assert_msg(mr_leftover_workdir_create(base, RUN_ID, &path, &fd, &e) == 0, "%s",
-                  mr_err_msg(&e));
+    assert_made(base);
     struct stat st;
     ck_assert_int_eq(stat(base, &st), 0);
     ck_assert_uint_eq(st.st_mode & 07777, 0755);
-    close(fd);
-    free(path);
     free(base);
 }
 END_TEST
@@ -175,13 +182,7 @@ START_TEST(test_workdir_refuses_base_under_writable_folder)
     ck_assert_int_eq(chmod(above, 0777), 0);
     assert_refused(base, -EPERM, "may be written by others without the sticky bit (mode 0777)");
     ck_assert_int_eq(chmod(above, 01777), 0); /* as /tmp: fine */
-    struct mr_err e = { 0 };
-    char *path = NULL;
-    int fd = -1;
-    ck_assert_msg(mr_leftover_workdir_create(base, RUN_ID, &path, &fd, &e) == 0, "%s",
-                  mr_err_msg(&e));
-    close(fd);
-    free(path);
+    assert_made(base);
     free(base);
     free(above);
 }

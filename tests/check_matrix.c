@@ -12,6 +12,18 @@
 
 #define DATA MR_TEST_DATA "/matrix/"
 
+/* Loads a fixture that must load. */
+static struct mr_matrix *load_ok(const char *file)
+{
+    struct mr_matrix *m = NULL;
+    struct mr_err e = { 0 };
+    char path[4096];
+    snprintf(path, sizeof(path), DATA "%s", file);
+    ck_assert_msg(mr_matrix_load(path, &m, &e) == 0, "%s", mr_err_msg(&e));
+    mr_err_release(&e);
+    return m;
+}
+
 START_TEST(test_matrix_loads_valid_fixture)
 {
     struct mr_matrix *m = NULL;
@@ -238,9 +250,7 @@ END_TEST
 START_TEST(test_matrix_accepts_names_near_reserved_ones)
 {
     /* Only the report's own names are taken: "junit" or "junit.xml-2" are cells like any. */
-    struct mr_matrix *m = NULL;
-    struct mr_err e = { 0 };
-    ck_assert_msg(mr_matrix_load(DATA "near-reserved.xml", &m, &e) == 0, "%s", mr_err_msg(&e));
+    struct mr_matrix *m = load_ok("near-reserved.xml");
     ck_assert_uint_eq(m->n_cells, 3);
     ck_assert_str_eq(m->cells[0].id, "junit");
     ck_assert_str_eq(m->cells[1].id, "junit.xml-2");
@@ -337,9 +347,7 @@ static void assert_env(const struct mr_cell *c, const char *profile, const char 
 
 START_TEST(test_matrix_expands_axes)
 {
-    struct mr_matrix *m = NULL;
-    struct mr_err e = { 0 };
-    ck_assert_msg(mr_matrix_load(DATA "axes.xml", &m, &e) == 0, "%s", mr_err_msg(&e));
+    struct mr_matrix *m = load_ok("axes.xml");
     ck_assert_uint_eq(m->n_images, 2);
     ck_assert_uint_eq(m->n_axes, 4);
     ck_assert_str_eq(m->axes[0].name, "vcpus");
@@ -386,9 +394,7 @@ END_TEST
 
 START_TEST(test_matrix_includes_after_excluding_all)
 {
-    struct mr_matrix *m = NULL;
-    struct mr_err e = { 0 };
-    ck_assert_msg(mr_matrix_load(DATA "include-only.xml", &m, &e) == 0, "%s", mr_err_msg(&e));
+    struct mr_matrix *m = load_ok("include-only.xml");
     ck_assert_uint_eq(m->n_cells, 2);
     ck_assert_str_eq(m->cells[0].id, "a.vcpus=2.TZ=Europe-Paris");
     ck_assert_uint_eq(m->cells[0].vcpus, 2);
@@ -401,9 +407,7 @@ END_TEST
 
 START_TEST(test_matrix_loads_hundred_cells)
 {
-    struct mr_matrix *m = NULL;
-    struct mr_err e = { 0 };
-    ck_assert_msg(mr_matrix_load(DATA "hundred.xml", &m, &e) == 0, "%s", mr_err_msg(&e));
+    struct mr_matrix *m = load_ok("hundred.xml");
     ck_assert_uint_eq(m->n_images, 4);
     ck_assert_uint_eq(m->n_cells, 100);
     ck_assert_str_eq(m->cells[0].id, "deb-1.SEED=01");
