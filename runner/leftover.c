@@ -1,5 +1,6 @@
-/* leftover.c: finds and removes what earlier runs left behind (run folders whose lock is
- * free, domains tagged with matrixrun's metadata whose run is over). */
+/* leftover.c: makes and locks a run's work folder in a base only we control; finds and
+ * removes what earlier runs left behind (run folders whose lock is free, domains tagged
+ * with matrixrun's metadata whose run is over). */
 #define _GNU_SOURCE
 #include "leftover.h"
 
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libvirt/virterror.h>
@@ -75,16 +77,144 @@ int mr_leftover_lock_run(const char *workdir)
     return fd;
 }
 
-/* 1 if a live run holds dir's lock, 0 if not (or the folder has no lock file). */
+/* 1 if someone holds a lock on fd's file. */
+static int is_locked(int fd)
+{
+    return flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+}
+
+/* 1 if a live run holds dir's lock, 0 if not. A run holds the lock on its folder itself
+ * (mr_leftover_workdir_create()) or, as runs made with mr_leftover_lock_run() do, on
+ * the folder's .lock file. */
 static int run_is_live(const char *dir)
 {
+    int live = 0;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+        live = is_locked(fd);
+        close(fd);
+    }
     _cleanup_free_ char *path = mr_xasprintf("%s/.lock", dir);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    int live = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
-    close(fd);
+    if (!live && (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+        live = is_locked(fd);
+        close(fd);
+    }
     return live;
+}
+
+/* The work folders hold the run's private key, the guests' seeds (their private host
+ * keys) and overlays whose backing files QEMU trusts: whoever may rename entries in a
+ * folder on the way to them could put their own in their place. So each folder matrixrun
+ * keeps them in is a real folder (not a symbolic link), is ours, and only we may write
+ * to it. */
+static int check_dir_fd(int fd, const char *path, const char *what, struct mr_err *err)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int r = -errno;
+        mr_err_set(err, "cannot check %s '%s': %s", what, path, strerror(errno));
+        return r;
+    }
+    if (st.st_uid != geteuid()) {
+        mr_err_set(err, "%s '%s' belongs to uid %u, not to uid %u that runs matrixrun: its "
+                   "owner could swap the run folders in it (remove it, or name another "
+                   "folder with MATRIXRUN_WORKDIR)",
+                   what, path, (unsigned)st.st_uid, (unsigned)geteuid());
+        return -EPERM;
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        mr_err_set(err, "%s '%s' may be written by its group or by others (mode %04o): they "
+                   "could swap the run folders in it (chmod go-w it)",
+                   what, path, (unsigned)(st.st_mode & 07777));
+        return -EPERM;
+    }
+    return 0;
+}
+
+/* Opens name under dirfd (path names it in messages) as a folder, not through a symbolic
+ * link, and checks it as above. Returns the descriptor or -errno. */
+static int open_dir(int dirfd, const char *name, const char *path, const char *what,
+                    struct mr_err *err)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        int r = -errno;
+        struct stat st;
+        /* O_DIRECTORY makes a link to a folder ENOTDIR, not ELOOP: tell them apart. */
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+            mr_err_set(err, "%s '%s' is a symbolic link: matrixrun keeps run folders only in "
+                       "a real folder (remove the link, or name another folder with "
+                       "MATRIXRUN_WORKDIR)", what, path);
+            r = -ELOOP;
+        } else if (r == -ENOTDIR)
+            mr_err_set(err, "%s '%s' is not a folder", what, path);
+        else
+            mr_err_set(err, "cannot open %s '%s': %s", what, path, strerror(-r));
+        return r;
+    }
+    int r = check_dir_fd(fd, path, what, err);
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+int mr_leftover_check_dir(const char *path, struct mr_err *err)
+{
+    int fd = open_dir(AT_FDCWD, path, path, "folder", err);
+    if (fd < 0)
+        return fd;
+    close(fd);
+    return 0;
+}
+
+/* A folder above the base: root's or ours, and writable by others only with the sticky
+ * bit (as /tmp and /var/tmp are), so that no one else can rename the base away and put a
+ * folder of their own in its place. */
+static int check_ancestor(const char *path, const char *base, struct mr_err *err)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        int r = -errno;
+        mr_err_set(err, "cannot check '%s': %s", path, strerror(errno));
+        return r;
+    }
+    if (st.st_uid != 0 && st.st_uid != geteuid()) {
+        mr_err_set(err, "'%s', above the work folder base '%s', belongs to uid %u: its owner "
+                   "could swap the base (name another folder with MATRIXRUN_WORKDIR)",
+                   path, base, (unsigned)st.st_uid);
+        return -EPERM;
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+        mr_err_set(err, "'%s', above the work folder base '%s', may be written by others "
+                   "without the sticky bit (mode %04o): they could swap the base (name "
+                   "another folder with MATRIXRUN_WORKDIR)",
+                   path, base, (unsigned)(st.st_mode & 07777));
+        return -EPERM;
+    }
+    return 0;
+}
+
+/* Checks dir and every folder above it, symbolic links resolved (base for messages). */
+static int check_ancestors(const char *dir, const char *base, struct mr_err *err)
+{
+    _cleanup_free_ char *real = realpath(dir, NULL);
+    if (!real) {
+        int r = -errno;
+        mr_err_set(err, "cannot resolve '%s': %s", dir, strerror(errno));
+        return r;
+    }
+    int r = check_ancestor("/", base, err);
+    for (size_t len = 1; r == 0 && real[len - 1]; len++) {
+        if (real[len] != '/' && real[len] != '\0')
+            continue;
+        char c = real[len];
+        real[len] = '\0';
+        r = check_ancestor(real, base, err);
+        real[len] = c;
+    }
+    return r;
 }
 
 /* Run ids look like 20261127-103815-91ae (see pipeline.c): only such folders are touched. */
@@ -101,6 +231,115 @@ static int is_run_id(const char *s)
             return 0;
     }
     return 1;
+}
+
+/* Opens the base (creating it, and the folders above it, if missing) and checks it and
+ * the folders above it. Returns the descriptor or -errno. */
+static int open_base(const char *base, struct mr_err *err)
+{
+    _cleanup_free_ char *trimmed = mr_xstrdup(base);
+    for (size_t n = strlen(trimmed); n > 1 && trimmed[n - 1] == '/'; n--)
+        trimmed[n - 1] = '\0';
+    _cleanup_free_ char *parent = mr_path_dirname(trimmed);
+    const char *name = strrchr(trimmed, '/') ? strrchr(trimmed, '/') + 1 : trimmed;
+    if (!name[0] || !strcmp(name, ".") || !strcmp(name, "..")) {
+        mr_err_set(err, "work folder base '%s' names no folder of its own", base);
+        return -EINVAL;
+    }
+    int r = mr_mkdir_p(parent, 0755);
+    if (r < 0) {
+        mr_err_set(err, "cannot create '%s': %s", parent, strerror(-r));
+        return r;
+    }
+    if ((r = check_ancestors(parent, base, err)) < 0)
+        return r;
+    int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (pfd < 0) {
+        r = -errno;
+        mr_err_set(err, "cannot open '%s': %s", parent, strerror(errno));
+        return r;
+    }
+    /* QEMU runs as its own user and must reach the overlays: the base and the run folders
+     * are searchable by all (0711, whatever the umask), readable and writable by us. */
+    int made = mkdirat(pfd, name, 0700) == 0;
+    if (!made && errno != EEXIST) {
+        r = -errno;
+        mr_err_set(err, "cannot create work folder base '%s': %s", base, strerror(errno));
+        close(pfd);
+        return r;
+    }
+    int fd = open_dir(pfd, name, base, "work folder base", err);
+    close(pfd);
+    if (fd >= 0 && made && fchmod(fd, 0711) < 0) {
+        r = -errno;
+        mr_err_set(err, "cannot set the mode of '%s': %s", base, strerror(errno));
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+/* Gives the folder tmp under basefd the name run_id, failing if that name exists. */
+static int rename_noreplace(int basefd, const char *tmp, const char *run_id)
+{
+    if (renameat2(basefd, tmp, basefd, run_id, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -errno;
+    /* A file system without RENAME_NOREPLACE: only we may write to the base (checked),
+     * and our runs have distinct ids, so nothing comes between the look and the rename. */
+    struct stat st;
+    if (fstatat(basefd, run_id, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return -EEXIST;
+    return renameat(basefd, tmp, basefd, run_id) < 0 ? -errno : 0;
+}
+
+int mr_leftover_workdir_create(const char *base, const char *run_id, char **ret_path,
+                               int *ret_lock_fd, struct mr_err *err)
+{
+    if (!is_run_id(run_id)) {
+        mr_err_set(err, "'%s' is not a run id", run_id);
+        return -EINVAL;
+    }
+    int basefd = open_base(base, err);
+    if (basefd < 0)
+        return basefd;
+    _cleanup_free_ char *path = mr_xasprintf("%s/%s", base, run_id);
+    /* The folder is made and locked under a name `clean` passes over, then renamed: no
+     * one ever sees the run's folder unlocked. */
+    _cleanup_free_ char *tmp = mr_xasprintf(".new-%s", run_id);
+    int fd = -1, r;
+    if (mkdirat(basefd, tmp, 0700) < 0) {
+        r = -errno;
+        mr_err_set(err, "cannot create work folder '%s/%s': %s", base, tmp, strerror(errno));
+        goto out;
+    }
+    if ((fd = r = open_dir(basefd, tmp, path, "work folder", err)) < 0)
+        goto out_rmdir;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fchmod(fd, 0711) < 0) {
+        r = -errno;
+        mr_err_set(err, "cannot lock work folder '%s': %s", path, strerror(errno));
+        goto out_rmdir;
+    }
+    if ((r = rename_noreplace(basefd, tmp, run_id)) < 0) {
+        r = r == -ENOTEMPTY ? -EEXIST : r;
+        if (r == -EEXIST)
+            mr_err_set(err, "work folder '%s' exists already: another run has its id", path);
+        else
+            mr_err_set(err, "cannot create work folder '%s': %s", path, strerror(-r));
+        goto out_rmdir;
+    }
+    *ret_path = MR_TAKE_PTR(path);
+    *ret_lock_fd = fd;
+    close(basefd);
+    return 0;
+out_rmdir:
+    (void)unlinkat(basefd, tmp, AT_REMOVEDIR);
+out:
+    if (fd >= 0)
+        close(fd);
+    close(basefd);
+    return r;
 }
 
 static void push(char ***v, size_t *n, const char *s)
@@ -120,8 +359,11 @@ static char *domain_run_dir(virDomainPtr d, int *tag)
         return NULL;
     *tag = 1;
     char *dir = NULL;
-    xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "metadata.xml", NULL,
-                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    /* Metadata that does not parse leaves dir NULL: the domain is still matrixrun's, its
+     * run taken as over, as before; the reason is of no use to `clean`. */
+    struct mr_err e = { 0 };
+    xmlDocPtr doc = mr_xml_read_memory(xml, strlen(xml), "metadata.xml", "domain's metadata", &e);
+    mr_err_release(&e);
     if (doc && xmlDocGetRootElement(doc)) {
         dir = mr_xml_attr(xmlDocGetRootElement(doc), "dir");
         _cleanup_free_ char *who = mr_xml_attr(xmlDocGetRootElement(doc), "controller");
@@ -181,7 +423,19 @@ int mr_leftover_scan(virConnectPtr conn, const char *workbase, struct mr_leftove
                      struct mr_err *err)
 {
     struct mr_leftovers l = { 0 };
-    DIR *d = opendir(workbase);
+    int fd = -1;
+    struct stat st;
+    if (lstat(workbase, &st) == 0 || errno != ENOENT) {
+        if ((fd = open_dir(AT_FDCWD, workbase, workbase, "work folder base", err)) < 0)
+            return fd;
+    }
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (fd >= 0 && !d) {
+        int r = -errno;
+        mr_err_set(err, "cannot read '%s': %s", workbase, strerror(errno));
+        close(fd);
+        return r;
+    }
     if (d) {
         struct dirent *de;
         while ((de = readdir(d))) {
@@ -192,9 +446,6 @@ int mr_leftover_scan(virConnectPtr conn, const char *workbase, struct mr_leftove
                 push(&l.dirs, &l.n_dirs, dir);
         }
         closedir(d);
-    } else if (errno != ENOENT) {
-        mr_err_set(err, "cannot read '%s': %s", workbase, strerror(errno));
-        return -errno;
     }
     if (conn) {
         virDomainPtr *doms = NULL;

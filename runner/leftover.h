@@ -1,5 +1,6 @@
-/* leftover.h: what earlier runs left behind, and removing it. A run holds an exclusive
- * lock on <workdir>/.lock while it lasts; a run folder whose lock nobody holds, and a
+/* leftover.h: the work folders of runs, what earlier runs left behind, and removing it.
+ * A run holds an exclusive lock on its folder (runs that called mr_leftover_lock_run():
+ * on <workdir>/.lock) while it lasts; a run folder whose lock nobody holds, and a
  * libvirt domain tagged with matrixrun's metadata whose run folder is such a folder (or
  * gone), are leftovers. That happens after SIGKILL or a crash: libvirt's autodestroy
  * takes the domains, the work folder (overlays, seeds, the run's key) stays, and so do
@@ -27,8 +28,26 @@
 const char *mr_leftover_workbase(const char *base);
 
 /* Takes the run's lock in workdir (creating <workdir>/.lock). Returns the descriptor to
- * keep open for the run's life (close-on-exec), or -errno. */
+ * keep open for the run's life (close-on-exec), or -errno. Superseded by
+ * mr_leftover_workdir_create(), which makes the folder and locks it at once. */
 int mr_leftover_lock_run(const char *workdir) MR_WUR;
+
+/* Makes the run folder base/run_id (run_id of the form pipeline.c makes) and locks it.
+ * The base is created if missing (0711: QEMU, under its own user, must reach the
+ * overlays) and must be a real folder, not a symbolic link, owned by the effective user
+ * and writable by no one else; every folder above it must be root's or ours and, if
+ * others may write to it, sticky (as /var/tmp). The run folder is new (an existing one is
+ * an error), 0711, and holds the lock from before it carries its name, so `clean` never
+ * sees it unlocked. On success *ret_path is "base/run_id" (caller frees) and
+ * *ret_lock_fd an O_DIRECTORY descriptor of it (close-on-exec) that holds the lock:
+ * keep it open for the run's life. Returns 0 or -errno with err naming the folder. */
+int mr_leftover_workdir_create(const char *base, const char *run_id, char **ret_path,
+                               int *ret_lock_fd, struct mr_err *err) MR_WUR;
+
+/* Checks an existing folder as mr_leftover_workdir_create() checks the base: a real
+ * folder (not a symbolic link), the effective user's, writable by no one else. Returns 0
+ * or -errno with err saying what is wrong. */
+int mr_leftover_check_dir(const char *path, struct mr_err *err) MR_WUR;
 
 struct mr_leftovers {
     char **dirs;    /* stale run folders (absolute) */
@@ -45,7 +64,9 @@ struct mr_leftovers {
  * Static; at most 32 characters. */
 const char *mr_controller_id(void);
 
-/* Finds leftovers: run folders under workbase (names of the run-id form only) and, if
+/* Finds leftovers: run folders under workbase (names of the run-id form only; a
+ * workbase that mr_leftover_check_dir() refuses is an error: `clean` removes nothing from
+ * a folder others could fill) and, if
  * conn is not NULL, domains carrying matrixrun's metadata and volumes of conn's
  * matrixrun pool (if it has one). Returns 0 or -errno. */
 int mr_leftover_scan(virConnectPtr conn, const char *workbase, struct mr_leftovers *ret,

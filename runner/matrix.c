@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <libxml/tree.h>
 
 #include "family.h"
+#include "seed.h"
 #include "xmlutil.h"
 
 const char *mr_accel_name(enum mr_accel a)
@@ -196,14 +198,7 @@ static int check_family(struct loader *ld, xmlNodePtr n, const char *fam)
     return 0;
 }
 
-/* Keys the seed sets itself; a user's cloud-config that set them would take the guest
- * away from matrixrun (other users, other host keys). */
-static const char *const seed_keys[] = {
-    "users", "user", "ssh_keys", "ssh_authorized_keys", "ssh_deletekeys", "ssh_genkeytypes",
-    "disable_root", "hostname", "fqdn", "manage_etc_hosts", "ssh_pwauth", "chpasswd",
-    "password", "system_info",
-};
-
+/* The seed checks the extra cloud-config it will add to its own (seed.h). */
 static int check_cloud_config(struct loader *ld, xmlNodePtr n, const char *path)
 {
     _cleanup_free_ char *data = NULL;
@@ -214,22 +209,14 @@ static int check_cloud_config(struct loader *ld, xmlNodePtr n, const char *path)
                     strerror(-r));
     if (strlen(data) != len)
         return fail(ld, mr_xml_line(n), "<cloud-config> '%s' holds a NUL byte", path);
-    int line = 1;
-    for (const char *p = data; *p; line++) {
-        size_t l = strcspn(p, "\n");
-        size_t k = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
-        if (k > 0 && k < l && p[k] == ':')
-            for (size_t i = 0; i < MR_ARRAY_SIZE(seed_keys); i++)
-                if (strlen(seed_keys[i]) == k && strncmp(p, seed_keys[i], k) == 0)
-                    return fail(ld, mr_xml_line(n),
-                                "<cloud-config> '%s' line %d sets '%s', which matrixrun's "
-                                "seed sets itself (user, keys, host name)",
-                                path, line, seed_keys[i]);
-        p += l;
-        if (*p)
-            p++;
+    struct mr_err e = { 0 };
+    int line;
+    if (mr_seed_check_extra(data, &line, &e) < 0) {
+        r = fail(ld, mr_xml_line(n), "<cloud-config> '%s' line %d %s", path, line,
+                 mr_err_msg(&e));
+        mr_err_release(&e);
     }
-    return 0;
+    return r;
 }
 
 /* The matrix grammar in the form the structure check below walks. The RELAX NG schema is
@@ -868,6 +855,31 @@ out:
     return r;
 }
 
+/* The files a run writes at the top of its report folder, next to the cells' folders;
+ * the atomic writes' temporary files are these names and ".tmp.XXXXXX". */
+static const char *const report_files[] = { "junit.xml", "summary.html" };
+
+/* A cell's id is the name of its folder in the report folder: one plain path component
+ * that is none of the run's own files there (compared without case, for report folders
+ * on file systems that ignore it). Image names already keep ids clear of '/' and
+ * leading dots; this says so once more where the id is final. */
+static int check_cell_dir(struct loader *ld, int line, const char *id)
+{
+    if (!id[0] || id[0] == '.' || strchr(id, '/'))
+        return fail(ld, line, "cell '%s' cannot name a folder (one path component, not "
+                    "starting with '.')", id);
+    for (size_t i = 0; i < MR_ARRAY_SIZE(report_files); i++) {
+        size_t n = strlen(report_files[i]);
+        if (strncasecmp(id, report_files[i], n) == 0 &&
+            (id[n] == '\0' || strncasecmp(id + n, ".tmp.", 5) == 0))
+            return fail(ld, line,
+                        "cell '%s' would have its folder where the run writes its '%s' in the "
+                        "report folder: rename the <image>",
+                        id, report_files[i]);
+    }
+    return 0;
+}
+
 /* Turns the cells left into the matrix's: ids, sizes, variables. */
 static int make_cells(struct loader *ld, struct mr_matrix *m, const struct expansion *ex)
 {
@@ -897,6 +909,9 @@ static int make_cells(struct loader *ld, struct mr_matrix *m, const struct expan
                         "files and guest)",
                         c->id, strlen(c->id), MR_MAX_CELL_ID);
         }
+        int r = check_cell_dir(ld, p->line ? p->line : p->img->line, c->id);
+        if (r < 0)
+            return r;
         c->vcpus = p->img->vcpus;
         c->memory_mib = p->img->memory_mib;
         c->env = n_env ? mr_xcalloc(n_env, sizeof(*c->env)) : NULL;
@@ -1072,7 +1087,7 @@ int mr_matrix_load(const char *path, struct mr_matrix **ret, struct mr_err *err)
         mr_err_set(err, "%s: cannot read matrix: %s", path, strerror(errno));
         goto fail;
     }
-    if (!(doc = mr_xml_read_file(path, err))) {
+    if (!(doc = mr_xml_read_doc(path, "matrix", err))) {
         r = -EINVAL;
         goto fail;
     }

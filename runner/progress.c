@@ -82,6 +82,57 @@ static void write_all(int fd, const char *data, size_t len)
     }
 }
 
+/* Length of the well-formed UTF-8 sequence at s (2 to 4 bytes), 0 if there is none:
+ * overlong forms, surrogates and code points past U+10FFFF are not well-formed. */
+static size_t utf8_len(const unsigned char *s)
+{
+    /* The second byte's range is narrower after E0, ED, F0 and F4. */
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t n;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        n = 2;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        n = 3;
+        lo = s[0] == 0xe0 ? 0xa0 : 0x80;
+        hi = s[0] == 0xed ? 0x9f : 0xbf;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        n = 4;
+        lo = s[0] == 0xf0 ? 0x90 : 0x80;
+        hi = s[0] == 0xf4 ? 0x8f : 0xbf;
+    } else {
+        return 0;
+    }
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return n;
+}
+
+char *mr_progress_sanitize(const char *s)
+{
+    struct mr_buf b;
+    mr_buf_init(&b);
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = *p < 0x80 ? 1 : utf8_len(p);
+        /* U+0080 to U+009F, encoded: C2 80 to C2 9F. */
+        int c1 = n == 2 && p[0] == 0xc2 && p[1] <= 0x9f;
+        if (*p == '\n' || *p == '\r' || *p == '\t' || *p == '\v' || *p == '\f') {
+            mr_buf_adds(&b, " ");
+            n = 1;
+        } else if (n == 0 || c1 || *p < 0x20 || *p == 0x7f) {
+            n = n ? n : 1;
+            for (size_t i = 0; i < n; i++)
+                mr_buf_addf(&b, "\\x%02x", p[i]);
+        } else {
+            mr_buf_add(&b, (const char *)p, n);
+        }
+        p += n;
+    }
+    return mr_buf_detach(&b, NULL);
+}
+
 /* The terminal's size, 80x24 when it says nothing. */
 static void term_size(unsigned *cols, unsigned *rows)
 {
@@ -280,12 +331,17 @@ static void live_event(struct mr_progress *p, enum mr_progress_kind kind, const 
     mr_buf_release(&line);
 }
 
-void mr_progress_event(void *ud, enum mr_progress_kind kind, const char *cell,
-                           const char *msg)
+void mr_progress_event(void *ud, enum mr_progress_kind kind, const char *raw_cell,
+                       const char *raw_msg)
 {
     struct mr_progress *p = ud;
     if (p->mode == PROGRESS_QUIET)
         return;
+    /* Messages carry text from guests (a version check's output, a benchmark's stderr):
+     * what could move the cursor, clear the screen or retitle the terminal is shown as
+     * text here, before anything below stores or prints it. */
+    _cleanup_free_ char *cell = raw_cell ? mr_progress_sanitize(raw_cell) : NULL;
+    _cleanup_free_ char *msg = mr_progress_sanitize(raw_msg ? raw_msg : "");
     pthread_mutex_lock(&p->lock);
     if (p->mode == PROGRESS_LIVE) {
         live_event(p, kind, cell, msg);

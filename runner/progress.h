@@ -19,6 +19,12 @@ void mr_progress_free(struct mr_progress *p);
 void mr_progress_event(void *ud, enum mr_progress_kind kind, const char *cell,
                        const char *msg);
 
+/* s as text that is safe on a terminal and stays on one line (caller frees): line breaks
+ * and tabs become spaces; other C0 controls, DEL, C1 controls (raw or UTF-8 encoded)
+ * and bytes that are not well-formed UTF-8 become "\xHH" per byte. mr_progress_event()
+ * passes the cell and the message through it before it stores or prints them. */
+char *mr_progress_sanitize(const char *s);
+
 /* Text columns of UTF-8 text (code points; wide characters count as one). */
 size_t mr_text_cols(const char *s);
 /* Appends s cut to max columns ("..." marks a cut), control characters as spaces. */

@@ -54,6 +54,190 @@ static void yaml_block(struct mr_buf *b, const char *text, int ind)
     }
 }
 
+/* Keys the seed sets itself (or that would take the guest away from matrixrun: other
+ * users, passwords, other host keys, another default user). */
+static const char *const seed_keys[] = {
+    "users", "user", "ssh_keys", "ssh_authorized_keys", "ssh_deletekeys", "ssh_genkeytypes",
+    "disable_root", "hostname", "fqdn", "manage_etc_hosts", "ssh_pwauth", "chpasswd",
+    "password", "system_info",
+};
+
+/* Length of the YAML line break at p, 0 if none: LF, CR LF, a CR alone, and NEL, LS and
+ * PS in UTF-8, all of which cloud-init's YAML 1.1 parser ends a line at. */
+static size_t yaml_break(const unsigned char *p)
+{
+    if (p[0] == '\r')
+        return p[1] == '\n' ? 2 : 1;
+    if (p[0] == '\n')
+        return 1;
+    if (p[0] == 0xc2 && p[1] == 0x85)
+        return 2;
+    if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9))
+        return 3;
+    return 0;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The escape at *p (past the backslash) of a double-quoted key, as one byte to compare
+ * keys with: a code point past ASCII, or an escape YAML does not have, becomes 0x01,
+ * which no key of the seed holds. Advances *p past it. */
+static char yaml_unescape(const char **p, const char *end)
+{
+    static const char simple[] = "0\0a\ab\bt\tn\nv\vf\fr\re\x1b \x20\"\"//\\\\";
+    char c = *(*p)++;
+    size_t digits = c == 'x' ? 2 : c == 'u' ? 4 : c == 'U' ? 8 : 0;
+    if (!digits) {
+        for (size_t i = 0; i + 1 < sizeof(simple); i += 2)
+            if (simple[i] == c)
+                return simple[i + 1];
+        return '\x01';
+    }
+    unsigned long v = 0;
+    for (size_t i = 0; i < digits; i++, (*p)++) {
+        int d = *p < end ? hex_digit(**p) : -1;
+        if (d < 0)
+            return '\x01';
+        v = v * 16 + (unsigned long)d;
+    }
+    return v > 0 && v < 0x80 ? (char)v : '\x01';
+}
+
+/* The key a quoted scalar at line[0] spells, its quotes and escapes undone; *ret_end is
+ * set past the closing quote. NULL when the quote does not close on the line. */
+static char *quoted_key(const char *line, const char *end, const char **ret_end)
+{
+    struct mr_buf b;
+    mr_buf_init(&b);
+    char q = line[0];
+    for (const char *p = line + 1; p < end;) {
+        char c = *p++;
+        if (c == q && !(q == '\'' && p < end && *p == '\'')) {
+            *ret_end = p;
+            return mr_buf_detach(&b, NULL);
+        }
+        if (c == q) /* '' in single quotes */
+            p++;
+        else if (q == '"' && c == '\\' && p < end)
+            c = yaml_unescape(&p, end);
+        mr_buf_add(&b, &c, 1);
+    }
+    mr_buf_release(&b);
+    return NULL;
+}
+
+static int blank_at(const char *p, const char *end)
+{
+    return p >= end || *p == ' ' || *p == '\t';
+}
+
+/* The key of a plain scalar: it ends at a colon followed by white space or the line's
+ * end, less the white space before the colon; " #" starts a comment first. */
+static char *plain_key(const char *p, const char *end)
+{
+    for (const char *c = p; c < end; c++) {
+        if (*c == '#' && c > p && blank_at(c - 1, end))
+            return NULL;
+        if (*c == ':' && blank_at(c + 1, end)) {
+            while (c > p && blank_at(c - 1, end))
+                c--;
+            return mr_xstrndup(p, (size_t)(c - p));
+        }
+    }
+    return NULL;
+}
+
+#define NOT_A_KEY "is not a 'key: value' line: the top level of an extra cloud-config holds keys only"
+
+/* The key of a top-level line (no indentation, not blank, not a comment), or NULL with
+ * *why saying what else the line is. Spaces before the colon, quotes, escapes and
+ * anchors do not hide a key; what could spell one in a way this does not follow (tags,
+ * aliases, explicit and flow keys, new documents) is refused as such. */
+static char *top_key(const char *p, const char *end, const char **why)
+{
+    while (p < end && *p == '&') { /* an anchor names the node; the key is what follows */
+        while (!blank_at(p, end))
+            p++;
+        while (p < end && blank_at(p, end))
+            p++;
+    }
+    *why = NOT_A_KEY;
+    if (p >= end || ((*p == '-' || *p == ':') && blank_at(p + 1, end)))
+        return NULL;
+    if (end - p >= 3 && (!memcmp(p, "---", 3) || !memcmp(p, "...", 3)) && blank_at(p + 3, end)) {
+        *why = "is a YAML document marker: the extra cloud-config goes into matrixrun's "
+               "document as more keys, not as another document";
+        return NULL;
+    }
+    if (strchr("%!*{[|>@`,]}", *p) || (*p == '?' && blank_at(p + 1, end))) {
+        *why = "is not a plain 'key: value' line (a directive, tag, alias, flow collection, "
+               "explicit key or block scalar), which the check of the seed's keys cannot "
+               "follow: write top-level keys as 'key: value'";
+        return NULL;
+    }
+    const char *after = end;
+    char *key = *p == '"' || *p == '\'' ? quoted_key(p, end, &after) : plain_key(p, end);
+    if (key && (*p == '"' || *p == '\'')) {
+        while (after < end && blank_at(after, end))
+            after++;
+        if (after >= end || *after != ':') {
+            free(key);
+            key = NULL;
+        }
+    }
+    *why = key ? NULL : NOT_A_KEY;
+    return key;
+}
+
+int mr_seed_check_extra(const char *text, int *ret_line, struct mr_err *err)
+{
+    int line = 1, seen_key = 0;
+    const unsigned char *p = (const unsigned char *)text;
+    for (const unsigned char *end; *p; p = end + yaml_break(end), line++) {
+        end = p;
+        while (*end && !yaml_break(end))
+            end++;
+        const unsigned char *c = p;
+        while (c < end && (*c == ' ' || *c == '\t'))
+            c++;
+        if (c == end || *c == '#')
+            continue;
+        const char *why = NULL;
+        _cleanup_free_ char *key = NULL;
+        if (c > p && !seen_key)
+            why = "is indented: it would add to matrixrun's own last key (ssh_keys) instead "
+                  "of starting a key of its own";
+        else if (c == p)
+            key = top_key((const char *)p, (const char *)end, &why);
+        seen_key = 1;
+        if (key && strcmp(key, "<<") == 0)
+            why = "merges a mapping into the top level ('<<'), which could set keys "
+                  "matrixrun's seed sets itself";
+        for (size_t i = 0; key && !why && i < MR_ARRAY_SIZE(seed_keys); i++)
+            if (strcmp(key, seed_keys[i]) == 0) {
+                *ret_line = line;
+                mr_err_set(err, "sets '%s', which matrixrun's seed sets itself (user, keys, "
+                           "host name)", seed_keys[i]);
+                return -EINVAL;
+            }
+        if (why) {
+            *ret_line = line;
+            mr_err_set(err, "%s", why);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
 /* The meta-data keys both cloud-init and cloudbase-init read. */
 static void meta_data_common(struct mr_buf *b, const struct mr_seed_spec *s)
 {
@@ -220,6 +404,11 @@ int mr_seed_render(const struct mr_seed_spec *s, struct mr_seed_files *ret, stru
     }
     if (s->kind == MR_SEED_CLOUDBASE_INIT && s->extra_cloud_config) {
         mr_err_set(err, "seed: extra cloud-config is for cloud-init, not cloudbase-init");
+        return -EINVAL;
+    }
+    int line;
+    if (s->extra_cloud_config && mr_seed_check_extra(s->extra_cloud_config, &line, err) < 0) {
+        mr_err_prefix(err, "seed: extra cloud-config line %d", line);
         return -EINVAL;
     }
     struct mr_seed_files f = { 0 };

@@ -31,10 +31,21 @@ struct mr_seed_files {
 };
 
 /* Renders the files; returns 0, or -EINVAL (err says why) for a spec that would break
- * the YAML or script it goes into (line breaks in names, a key without its type). */
+ * the YAML or script it goes into (line breaks in names, a key without its type, extra
+ * cloud-config that mr_seed_check_extra() refuses). */
 int mr_seed_render(const struct mr_seed_spec *s, struct mr_seed_files *ret,
                    struct mr_err *err) MR_WUR;
 void mr_seed_files_release(struct mr_seed_files *f);
+
+/* Checks a user's extra cloud-config, which mr_seed_render() adds to the seed's own
+ * document as more top-level keys: none may be a key the seed sets (users, ssh_keys,
+ * hostname, ...) whatever its spelling ("users :", "'users':", "\"us\\x65rs\":", an
+ * anchor before it, any YAML line break before it), and every top-level line must be
+ * one the check can read (no tags, aliases, flow or explicit keys, merges, document
+ * markers; no indented first line, which would extend the seed's last key). Keys below
+ * the top level are the user's. Returns 0, or -EINVAL with *ret_line (from 1) and err
+ * saying what the line does ("sets 'users', which matrixrun's seed sets itself ..."). */
+int mr_seed_check_extra(const char *text, int *ret_line, struct mr_err *err) MR_WUR;
 
 /* Writes the files as an ISO9660 image with Rock Ridge and Joliet, volume id "cidata",
  * mode 0600, atomically (no half image at path on failure). */

@@ -1,5 +1,6 @@
 /* xmlutil.h: small libxml2 helpers shared by the loaders of matrices and the family
- * catalogue: attribute access, line numbers, RELAX NG validation from memory.
+ * catalogue: parsing that refuses a DOCTYPE (so no entity or default attribute is ever
+ * read), attribute access, line numbers, RELAX NG validation from memory.
  *
  * mr_xml_attr() returns a string the caller frees; the others borrow. */
 #ifndef MR_XMLUTIL_H
@@ -25,9 +26,20 @@ char *mr_xml_text(xmlNodePtr n);
 int mr_xml_line(xmlNodePtr n);
 int mr_xml_is_elem(xmlNodePtr n, const char *name);
 
-/* Parses a file with no network access, no entities and no DTD loading. On failure
- * returns NULL with err "FILE:LINE: not well-formed XML: ...". */
+/* Parses a file with no network access. A DOCTYPE is refused as soon as the parser meets
+ * it, before any entity or default attribute it declares is read: on it, returns NULL
+ * with err "FILE:LINE: a DOCTYPE is not allowed in a WHAT (...)"; on any other failure,
+ * NULL with err "FILE:LINE: not well-formed XML: ...". */
+xmlDocPtr mr_xml_read_doc(const char *path, const char *what, struct mr_err *err);
+/* mr_xml_read_doc() for a file of no more precise kind ("matrixrun XML file"). */
 xmlDocPtr mr_xml_read_file(const char *path, struct mr_err *err);
+/* The same for len bytes at buf (not NUL-terminated); name stands for the file. */
+xmlDocPtr mr_xml_read_memory(const char *buf, size_t len, const char *name, const char *what,
+                             struct mr_err *err);
+/* Makes ctxt stop as soon as it meets a DOCTYPE, before it reads any declaration in it
+ * (entities, default attributes), and set *ret_line to its line; *ret_line stays 0 while
+ * there is none. Takes ctxt->_private; ret_line must outlive the parse. */
+void mr_xml_refuse_doctype(xmlParserCtxtPtr ctxt, int *ret_line);
 /* Sets err to "FILE:LINE: not well-formed XML: ..." from ctxt's last error. */
 void mr_xml_parse_error(xmlParserCtxtPtr ctxt, const char *path, struct mr_err *err);
 

@@ -12,6 +12,18 @@
 
 #define DATA MR_TEST_DATA "/matrix/"
 
+/* Loads a fixture that must load. */
+static struct mr_matrix *load_ok(const char *file)
+{
+    struct mr_matrix *m = NULL;
+    struct mr_err e = { 0 };
+    char path[4096];
+    snprintf(path, sizeof(path), DATA "%s", file);
+    ck_assert_msg(mr_matrix_load(path, &m, &e) == 0, "%s", mr_err_msg(&e));
+    mr_err_release(&e);
+    return m;
+}
+
 START_TEST(test_matrix_loads_valid_fixture)
 {
     struct mr_matrix *m = NULL;
@@ -131,6 +143,7 @@ static const struct {
     { "bad-hostkey-without-kernel.xml", 2, "has a <hostkey> but no <kernel>" },
     { "bad-no-boot.xml", 2, "'a' has neither <disk> nor <kernel>" },
     { "bad-cloud-config-key.xml", 4, "line 3 sets 'users'" },
+    { "bad-cloud-config-quoted.xml", 4, "files/sets-keys-quoted.yaml' line 3 sets 'ssh_keys'" },
     { "bad-retries.xml", 1, "<matrix> retries='many' is not a whole number from 0 to 10" },
     { "bad-cell-timeout.xml", 2, "<matrix> cell-timeout='0' is not a whole number from 1" },
     { "bad-host-twice.xml", 4, "<host> uri 'test:///default' is listed twice (first at line 3)" },
@@ -166,6 +179,17 @@ static const struct {
     { "bad-benchmark-repetitions.xml", 23, "<benchmark> repetitions='1' is not a whole number from 2 to 1000" },
     { "bad-benchmark-twice.xml", 24, "<benchmark> may appear only 1 time(s) inside <matrix>" },
     { "bad-benchmark-limit.xml", 23, "<benchmark> max-overhead-pct='-5' is not a number from 0 to" },
+    /* A DOCTYPE stops the parser before its declarations are read: nested entities
+     * (which would expand to gigabytes), an internal entity, a default attribute the
+     * schema check would not see, external entities. */
+    { "bad-doctype-bomb.xml", 2, "a DOCTYPE is not allowed in a matrix" },
+    { "bad-doctype-entity.xml", 2, "a DOCTYPE is not allowed in a matrix" },
+    { "bad-doctype-default-attr.xml", 3, "a DOCTYPE is not allowed in a matrix" },
+    { "bad-doctype-external.xml", 2, "a DOCTYPE is not allowed in a matrix" },
+    /* A cell's folder would take the place of the report's own files. */
+    { "bad-cell-junit.xml", 2, "cell 'junit.xml' would have its folder where the run writes its 'junit.xml'" },
+    { "bad-cell-summary.xml", 2, "cell 'Summary.HTML' would have its folder where the run writes its 'summary.html'" },
+    { "bad-cell-tmp.xml", 2, "cell 'junit.xml.tmp.AbC123' would have its folder where the run writes its 'junit.xml'" },
 };
 
 START_TEST(test_matrix_benchmark)
@@ -207,6 +231,31 @@ START_TEST(test_matrix_rejects_bad_fixture)
                   msg, bad[_i].needle);
     ck_assert_msg(strchr(msg, '\n') == NULL, "message is not one line: '%s'", msg);
     mr_err_release(&e);
+}
+END_TEST
+
+START_TEST(test_family_catalogue_refuses_doctype)
+{
+    /* The catalogue goes through the same reader as matrices. */
+    struct mr_err e = { 0 };
+    ck_assert_int_lt(mr_family_catalogue_load(DATA "bad-catalogue-doctype.xml", &e), 0);
+    ck_assert_str_eq(mr_err_msg(&e), DATA "bad-catalogue-doctype.xml:2: a DOCTYPE is not "
+                                          "allowed in a matrixrun XML file (refused before any "
+                                          "entity or default attribute in it is read)");
+    mr_err_release(&e);
+    mr_family_catalogue_reset();
+}
+END_TEST
+
+START_TEST(test_matrix_accepts_names_near_reserved_ones)
+{
+    /* Only the report's own names are taken: "junit" or "junit.xml-2" are cells like any. */
+    struct mr_matrix *m = load_ok("near-reserved.xml");
+    ck_assert_uint_eq(m->n_cells, 3);
+    ck_assert_str_eq(m->cells[0].id, "junit");
+    ck_assert_str_eq(m->cells[1].id, "junit.xml-2");
+    ck_assert_str_eq(m->cells[2].id, "summary.htm");
+    mr_matrix_free(m);
 }
 END_TEST
 
@@ -298,9 +347,7 @@ static void assert_env(const struct mr_cell *c, const char *profile, const char 
 
 START_TEST(test_matrix_expands_axes)
 {
-    struct mr_matrix *m = NULL;
-    struct mr_err e = { 0 };
-    ck_assert_msg(mr_matrix_load(DATA "axes.xml", &m, &e) == 0, "%s", mr_err_msg(&e));
+    struct mr_matrix *m = load_ok("axes.xml");
     ck_assert_uint_eq(m->n_images, 2);
     ck_assert_uint_eq(m->n_axes, 4);
     ck_assert_str_eq(m->axes[0].name, "vcpus");
@@ -347,9 +394,7 @@ END_TEST
 
 START_TEST(test_matrix_includes_after_excluding_all)
 {
-    struct mr_matrix *m = NULL;
-    struct mr_err e = { 0 };
-    ck_assert_msg(mr_matrix_load(DATA "include-only.xml", &m, &e) == 0, "%s", mr_err_msg(&e));
+    struct mr_matrix *m = load_ok("include-only.xml");
     ck_assert_uint_eq(m->n_cells, 2);
     ck_assert_str_eq(m->cells[0].id, "a.vcpus=2.TZ=Europe-Paris");
     ck_assert_uint_eq(m->cells[0].vcpus, 2);
@@ -362,9 +407,7 @@ END_TEST
 
 START_TEST(test_matrix_loads_hundred_cells)
 {
-    struct mr_matrix *m = NULL;
-    struct mr_err e = { 0 };
-    ck_assert_msg(mr_matrix_load(DATA "hundred.xml", &m, &e) == 0, "%s", mr_err_msg(&e));
+    struct mr_matrix *m = load_ok("hundred.xml");
     ck_assert_uint_eq(m->n_images, 4);
     ck_assert_uint_eq(m->n_cells, 100);
     ck_assert_str_eq(m->cells[0].id, "deb-1.SEED=01");
@@ -495,6 +538,8 @@ int main(void)
     tcase_add_test(tc, test_matrix_makes_paths_absolute);
     tcase_add_test(tc, test_matrix_schema_is_embedded);
     tcase_add_test(tc, test_accel_parse);
+    tcase_add_test(tc, test_family_catalogue_refuses_doctype);
+    tcase_add_test(tc, test_matrix_accepts_names_near_reserved_ones);
     suite_add_tcase(s, tc);
     TCase *ta = tcase_create("axes");
     tcase_add_test(ta, test_matrix_without_axes_has_one_cell_per_image);

@@ -105,6 +105,94 @@ START_TEST(test_seed_appends_extra_cloud_config)
 }
 END_TEST
 
+/* Extra cloud-config that would set what the seed sets, each spelling the YAML parser of
+ * cloud-init reads as the same top-level key, or that the check cannot read: refused by
+ * mr_seed_render() with the line. */
+static const struct {
+    const char *text;
+    int line;
+    const char *needle;
+} hostile[] = {
+    { "#cloud-config\nusers:\n  - name: x\n", 2, "sets 'users'" },
+    { "#cloud-config\npackages: [a]\nusers : []\n", 3, "sets 'users'" },
+    { "users\t\t:\n  - name: x\n", 1, "sets 'users'" },
+    { "\"ssh_keys\":\n  rsa_private: x\n", 1, "sets 'ssh_keys'" },
+    { "'ssh_keys' : {}\n", 1, "sets 'ssh_keys'" },
+    { "\"us\\x65rs\": []\n", 1, "sets 'users'" },
+    { "\"\\u0075sers\": []\n", 1, "sets 'users'" },
+    { "&anchor users: []\n", 1, "sets 'users'" },
+    { "a: 1\rusers: []\n", 2, "sets 'users'" },
+    { "a: 1\r\nb: 2\r\nhostname: evil\r\n", 3, "sets 'hostname'" },
+    { "a: 1\xc2\x85users: []\n", 2, "sets 'users'" },
+    { "a: 1\xe2\x80\xa8" "chpasswd: {}\n", 2, "sets 'chpasswd'" },
+    { "{users: []}\n", 1, "not a plain 'key: value' line" },
+    { "? users\n: []\n", 1, "not a plain 'key: value' line" },
+    { "!!str users: []\n", 1, "not a plain 'key: value' line" },
+    { "!!merge \"x\": {chpasswd: {}}\n", 1, "not a plain 'key: value' line" },
+    { "x: &k\n  password: p\n<<: *k\n", 3, "merges a mapping into the top level" },
+    { "*alias : x\n", 1, "not a plain 'key: value' line" },
+    { "#cloud-config\n  rsa_private: x\n", 2, "is indented: it would add to matrixrun's own last key" },
+    { "---\npackages: [a]\n", 1, "YAML document marker" },
+    { "- users\n", 1, "not a 'key: value' line" },
+    { "echo hello\n", 1, "not a 'key: value' line" },
+};
+
+START_TEST(test_seed_refuses_extra_that_sets_seed_keys)
+{
+    struct mr_seed_spec spec = linux_spec();
+    spec.extra_cloud_config = hostile[_i].text;
+    struct mr_seed_files f = { 0 };
+    struct mr_err e = { 0 };
+    ck_assert_msg(mr_seed_render(&spec, &f, &e) == -EINVAL, "case %d rendered: %s", _i,
+                  f.user_data ? f.user_data : "");
+    char want[64];
+    snprintf(want, sizeof(want), "seed: extra cloud-config line %d: ", hostile[_i].line);
+    ck_assert_msg(strncmp(mr_err_msg(&e), want, strlen(want)) == 0 &&
+                      strstr(mr_err_msg(&e), hostile[_i].needle),
+                  "case %d: got '%s', want '%s...%s'", _i, mr_err_msg(&e), want,
+                  hostile[_i].needle);
+    int line = 0;
+    struct mr_err e2 = { 0 };
+    ck_assert_int_eq(mr_seed_check_extra(hostile[_i].text, &line, &e2), -EINVAL);
+    ck_assert_int_eq(line, hostile[_i].line);
+    mr_err_release(&e2);
+    mr_err_release(&e);
+}
+END_TEST
+
+START_TEST(test_seed_accepts_extra_with_other_keys)
+{
+    /* Other top-level keys, and the seed's keys below the top level, are the user's. */
+    struct mr_seed_spec spec = linux_spec();
+    spec.extra_cloud_config = "#cloud-config\r\n"
+                              "# users: set by matrixrun, not here\r\n"
+                              "\r\n"
+                              "packages: [users, hello]\r\n"
+                              "'it''s': \"quoted: keys\"\r\n"
+                              "user_groups : {}\r\n"
+                              "write_files:\r\n"
+                              "  - path: /etc/x\r\n"
+                              "    content: |\r\n"
+                              "      users: not a key of the document\r\n"
+                              "      ssh_keys: {}\r\n"
+                              "  # hostname: a comment\r\n"
+                              "bootcmd:\r\n"
+                              "  - {users: 1}\r\n";
+    struct mr_seed_files f;
+    struct mr_err e = { 0 };
+    ck_assert_msg(mr_seed_render(&spec, &f, &e) == 0, "%s", mr_err_msg(&e));
+    ck_assert_int_eq(yaml_check(f.user_data,
+                                "d['users'][0]['name'] == 'debian' and "
+                                "d['packages'] == ['users', 'hello'] and "
+                                "d[\"it's\"] == 'quoted: keys' and d['user_groups'] == {} and "
+                                "d['write_files'][0]['content'].startswith('users: not') and "
+                                "d['bootcmd'] == [{'users': 1}] and "
+                                "sorted(d['ssh_keys']) == ['ed25519_private', 'ed25519_public']"),
+                     0);
+    mr_seed_files_release(&f);
+}
+END_TEST
+
 START_TEST(test_seed_rejects_values_that_break_out)
 {
     struct mr_seed_files f;
@@ -259,9 +347,15 @@ int main(void)
 {
     Suite *s = suite_create("seed");
     TCase *tr = tcase_create("render");
+    /* Each YAML check starts python3, which takes seconds on a loaded machine: Check's
+     * default of 4 s per test is not a limit these tests are about. */
+    tcase_set_timeout(tr, 120);
     tcase_add_test(tr, test_seed_cloud_init_user_data_parses_as_intended);
     tcase_add_test(tr, test_seed_root_user_gets_top_level_keys);
     tcase_add_test(tr, test_seed_appends_extra_cloud_config);
+    tcase_add_loop_test(tr, test_seed_refuses_extra_that_sets_seed_keys, 0,
+                        (int)(sizeof(hostile) / sizeof(hostile[0])));
+    tcase_add_test(tr, test_seed_accepts_extra_with_other_keys);
     tcase_add_test(tr, test_seed_rejects_values_that_break_out);
     tcase_add_test(tr, test_seed_cloudbase_init_script);
     suite_add_tcase(s, tr);
