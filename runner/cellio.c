@@ -1,5 +1,5 @@
 /* cellio.c: a cell's guest I/O (connect, reconnect, exec, upload, disconnect), the one
- * place where the pipeline meets the connection that carries it (SSH today). */
+ * place where the pipeline meets the transport that carries it (transport.h; SSH today). */
 #define _GNU_SOURCE
 #include "pipelinepriv.h"
 
@@ -10,12 +10,12 @@
 
 int mr_cell_connect(struct mr_cell_run *cl, int64_t deadline_ms, struct mr_err *e)
 {
-    cl->target = (struct mr_ssh_target){
+    cl->target = (struct mr_transport_target){
         .host = "127.0.0.1", .port = cl->port, .user = cl->img->user, .key = &cl->run->key,
         .pinned_host = &cl->hostkey, .retry_host_mismatch = cl->seed_iso != NULL,
         .dial = cl->host->tunnel ? mr_tunnel_dial_cb : NULL, .dial_ctx = cl->host->tunnel,
     };
-    return mr_ssh_connect(&cl->target, deadline_ms, &cl->ssh, e);
+    return mr_transport_connect(&mr_ssh_transport, &cl->target, deadline_ms, &cl->conn, e);
 }
 
 int64_t mr_cell_reconnect_deadline(int64_t now_ms, int64_t cell_deadline_ms)
@@ -30,7 +30,7 @@ int mr_cell_reconnect(struct mr_cell_run *cl, struct mr_err *e)
     int64_t deadline = mr_cell_reconnect_deadline(mr_now_ms(), cl->deadline_ms);
     mr_pipeline_progress(cl->run, MR_PROGRESS_STEP, cl->name, "reconnecting SSH");
     unsigned reopens = cl->host->tunnel ? mr_tunnel_reopens(cl->host->tunnel) : 0;
-    int r = mr_ssh_connect(&cl->target, deadline, &cl->ssh, e);
+    int r = mr_transport_connect(&mr_ssh_transport, &cl->target, deadline, &cl->conn, e);
     if (r == 0)
         cl->reconnects++;
     /* A remote host's tunnel that had died too was opened again by the dial. */
@@ -43,13 +43,13 @@ int mr_cell_reconnect(struct mr_cell_run *cl, struct mr_err *e)
 
 int mr_cell_connected(const struct mr_cell_run *cl)
 {
-    return cl->ssh != NULL;
+    return cl->conn != NULL;
 }
 
 void mr_cell_disconnect(struct mr_cell_run *cl)
 {
-    mr_ssh_free(cl->ssh);
-    cl->ssh = NULL;
+    mr_transport_close(cl->conn);
+    cl->conn = NULL;
 }
 
 static int no_connection(struct mr_err *e)
@@ -61,14 +61,14 @@ static int no_connection(struct mr_err *e)
 int mr_cell_exec(struct mr_cell_run *cl, const char *cmd, int64_t timeout_ms,
                  struct mr_exec *x, struct mr_err *e)
 {
-    if (!cl->ssh)
+    if (!cl->conn)
         return no_connection(e);
     int64_t left = cl->deadline_ms == INT64_MAX ? INT64_MAX : cl->deadline_ms - mr_now_ms();
     int clamped = left < timeout_ms;
     if (clamped)
         timeout_ms = left;
     _cleanup_free_ char *wrapped = mr_family_wrap(cl->fam, cmd);
-    int r = mr_ssh_exec(cl->ssh, wrapped, timeout_ms > 0 ? timeout_ms : 1, x, e);
+    int r = mr_transport_exec(cl->conn, wrapped, timeout_ms > 0 ? timeout_ms : 1, x, e);
     if (r == -ETIMEDOUT && clamped) {
         cl->deadline_hit = 1;
         mr_err_set(e, "the cell's time limit of %u s (matrix cell-timeout) ran out",
@@ -80,9 +80,9 @@ int mr_cell_exec(struct mr_cell_run *cl, const char *cmd, int64_t timeout_ms,
 int mr_cell_upload(struct mr_cell_run *cl, const char *local, const char *remote, long mode,
                    int64_t timeout_ms, struct mr_err *e)
 {
-    if (!cl->ssh)
+    if (!cl->conn)
         return no_connection(e);
     /* SFTP spells the guest's paths its own way (Windows' C:\x as /C:/x). */
     _cleanup_free_ char *sftp = mr_family_sftp_path(cl->fam, remote);
-    return mr_ssh_upload(cl->ssh, local, sftp, mode, timeout_ms, e);
+    return mr_transport_upload(cl->conn, local, sftp, mode, timeout_ms, e);
 }

@@ -145,14 +145,14 @@ static int collect_logs_batched(struct mr_cell_run *cl)
     struct mr_err e = { 0 };
     struct mr_exec x;
     mr_exec_init(&x);
-    x.out_cap = n * (MR_SSH_OUTPUT_CAP + 128);
+    x.out_cap = n * (MR_EXEC_OUTPUT_CAP + 128);
     int r = mr_cell_exec(cl, script, MR_CELL_LOG_TIMEOUT_MS * (int64_t)n, &x, &e);
     _cleanup_free_ struct mr_family_log_result *res = mr_xcalloc(n, sizeof(*res));
     if (r == 0 &&
         (x.exit_signal || x.exit_status != 0 || x.out_dropped ||
          mr_family_logs_parse(x.out.data ? x.out.data : "", x.out.len,
                               x.err.data ? x.err.data : "", x.err.len, nonce, n,
-                              MR_SSH_OUTPUT_CAP, res) < 0))
+                              MR_EXEC_OUTPUT_CAP, res) < 0))
         r = -EPROTO;
     if (r == 0) {
         file_batched_logs(cl, res);

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libvirt/virterror.h>
@@ -99,6 +100,14 @@ int mr_guest_overlay_create(const char *base, const char *overlay, struct mr_err
         return r < 0 ? r : -EIO;
     }
     mr_buf_release(&out);
+    /* qemu-img creates under the umask; the guest's disk is nobody else's to read (libvirt
+     * hands the file to QEMU's user while the guest runs). */
+    if (chmod(overlay, 0600) < 0) {
+        r = -errno;
+        mr_err_set(err, "cannot make overlay '%s' private: %s", overlay, strerror(-r));
+        unlink(overlay);
+        return r;
+    }
     return 0;
 }
 

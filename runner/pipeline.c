@@ -201,19 +201,12 @@ static int make_folders(struct mr_run *run, const char *base, struct mr_err *err
     }
     run->outdir_abs = abs_path(outdir);
     run->run_id = make_run_id();
-    run->workdir = mr_xasprintf("%s/%s", base, run->run_id);
-    /* QEMU runs as its own user and must reach the overlays: the work folder is
-     * searchable by all, the key folder inside it is private. */
-    if ((r = mr_mkdir_p(run->workdir, 0755)) < 0) {
-        mr_err_set(err, "cannot create work folder '%s': %s", run->workdir, strerror(-r));
+    /* The run folder is made, checked (ours, no symlink, writable by no one else) and
+     * locked at once: the lock says "this run is alive" to `matrixrun clean` and to later
+     * runs. QEMU runs as its own user and only passes through it (0711). */
+    int lock_fd = -1;
+    if ((r = mr_leftover_workdir_create(base, run->run_id, &run->workdir, &lock_fd, err)) < 0)
         return -EINVAL;
-    }
-    /* The lock says "this run is alive" to `matrixrun clean` and to later runs. */
-    int lock_fd = mr_leftover_lock_run(run->workdir);
-    if (lock_fd < 0) {
-        mr_err_set(err, "cannot lock work folder '%s': %s", run->workdir, strerror(-lock_fd));
-        return -EINVAL;
-    }
     return lock_fd;
 }
 

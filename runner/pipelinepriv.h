@@ -97,8 +97,8 @@ struct mr_cell_run {
     struct mr_guest g;
     struct mr_remote_store rs; /* remote hosts: the cell's volumes */
     struct mr_sshkey hostkey;
-    struct mr_ssh *ssh;    /* only cellio.c uses it */
-    struct mr_ssh_target target; /* how to reach the guest again */
+    struct mr_transport *conn; /* only cellio.c uses it */
+    struct mr_transport_target target; /* how to reach the guest again */
     int64_t t0_ms;         /* the attempt's start */
     int64_t boot_t0_ms;    /* the guest's start */
     int64_t boot_deadline_ms;

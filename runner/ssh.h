@@ -32,10 +32,6 @@ struct mr_ssh;
  * carries the SSH connection (as tunnel.h's mr_tunnel_dial_cb does). */
 extern const struct mr_transport_ops mr_ssh_transport;
 
-/* The names from before transport.h, kept while the cell code still uses them. */
-#define mr_ssh_target mr_transport_target
-#define MR_SSH_OUTPUT_CAP MR_EXEC_OUTPUT_CAP
-
 /* Connects, checks the host key and authenticates, retrying with backoff (0.25 s doubling
  * to 2 s) until deadline_ms; one attempt takes at most 20 s. A host key
  * mismatch is not retried unless retry_host_mismatch is set. Return codes: transport.h's

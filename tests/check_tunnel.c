@@ -986,7 +986,7 @@ START_TEST(test_ssh_connect_via_tunnel_runs_commands_and_uploads)
     struct mr_tunnel *t = open_ok(u);
     /* As the pipeline does for a guest: its forwarded port on the remote 127.0.0.1,
      * with the pinned host key; here the guest is the test's sshd. */
-    struct mr_ssh_target target = {
+    struct mr_transport_target target = {
         .host = "127.0.0.1", .port = g_sshd_port, .user = g_user, .key = &g_client,
         .pinned_host = &g_hostkey, .dial = mr_tunnel_dial_cb, .dial_ctx = t,
     };
@@ -1029,7 +1029,7 @@ START_TEST(test_ssh_connect_via_tunnel_retries_until_the_port_opens)
     struct mr_tunnel *t = open_ok(u);
     /* A "guest" whose SSH port opens 1.5 s from now: refused dials are retried. */
     struct relay *r = relay_start(g_sshd_port, 1500);
-    struct mr_ssh_target target = {
+    struct mr_transport_target target = {
         .host = "127.0.0.1", .port = r->port, .user = g_user, .key = &g_client,
         .pinned_host = &g_hostkey, .dial = mr_tunnel_dial_cb, .dial_ctx = t,
     };

@@ -6,6 +6,10 @@ mr=$1
 data=$2
 fails=0
 passes=0
+# A report folder that must never be created: a fresh name in a scratch folder of ours.
+scratch=$(mktemp -d /tmp/mr-cli.XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+never=$scratch/never
 check() { # name, expected exit, expected stderr piece, command...
     local name=$1 want=$2 needle=$3
     shift 3
@@ -115,8 +119,8 @@ for v in 61 60.1 -1 . 1.2.3 1s x ""; do
 done
 # A bad option value stops run before the report folder exists; so does an --only that
 # selects nothing.
-check run-bad-jobs 2 "-j '0'" "$mr" run "$good" -j 0 --connect nosuch:///x -o /tmp/mr-cli-never
-check run-only-no-match 2 "--only 'nope' matches no cell" "$mr" run "$good" --only nope --connect nosuch:///x -o /tmp/mr-cli-never
+check run-bad-jobs 2 "-j '0'" "$mr" run "$good" -j 0 --connect nosuch:///x -o "$never"
+check run-only-no-match 2 "--only 'nope' matches no cell" "$mr" run "$good" --only nope --connect nosuch:///x -o "$never"
 for o in "--only PATTERN" "--shard I/N" "-j, --jobs N" "--overcommit CPU[:MEM]" "--stagger SECONDS"; do
     "$mr" --help | grep -qF -- "$o" || { echo "FAIL help names $o"; fails=$((fails + 1)); }
 done
@@ -159,6 +163,15 @@ declare -A bad_matrix=(
     [bad-benchmark-seconds.xml]="23: <benchmark> seconds='0' is not a number from 0.01 to 600"
     [bad-benchmark-twice.xml]="24: <benchmark> may appear only 1 time(s) inside <matrix>"
     [bad-cell-timeout.xml]="2: <matrix> cell-timeout='0' is not a whole number from 1 to 604800"
+    [bad-catalogue-doctype.xml]="2: a DOCTYPE is not allowed in a matrix (refused before any entity or default attribute in it is read)"
+    [bad-doctype-bomb.xml]="2: a DOCTYPE is not allowed in a matrix (refused before any entity or default attribute in it is read)"
+    [bad-doctype-default-attr.xml]="3: a DOCTYPE is not allowed in a matrix (refused before any entity or default attribute in it is read)"
+    [bad-doctype-entity.xml]="2: a DOCTYPE is not allowed in a matrix (refused before any entity or default attribute in it is read)"
+    [bad-doctype-external.xml]="2: a DOCTYPE is not allowed in a matrix (refused before any entity or default attribute in it is read)"
+    [bad-cell-junit.xml]="2: cell 'junit.xml' would have its folder where the run writes its 'junit.xml' in the report folder: rename the <image>"
+    [bad-cell-summary.xml]="2: cell 'Summary.HTML' would have its folder where the run writes its 'summary.html' in the report folder: rename the <image>"
+    [bad-cell-tmp.xml]="2: cell 'junit.xml.tmp.AbC123' would have its folder where the run writes its 'junit.xml' in the report folder: rename the <image>"
+    [bad-cloud-config-quoted.xml]="4: <cloud-config> '$data/matrix/files/sets-keys-quoted.yaml' line 3 sets 'ssh_keys', which matrixrun's seed sets itself (user, keys, host name)"
     [bad-cloud-config-key.xml]="4: <cloud-config> '$data/matrix/files/sets-users.yaml' line 3 sets 'users', which matrixrun's seed sets itself (user, keys, host name)"
     [bad-duplicate-image.xml]="6: <image> name 'a' is used twice (first at line 2)"
     [bad-duplicate-test.xml]="8: <test> name 't' is used twice (first at line 7)"
@@ -202,13 +215,13 @@ for f in "$data"/matrix/bad-*.xml; do
         echo "FAIL $b: no expected message in bad_matrix"; fails=$((fails + 1)); continue
     fi
     want="matrixrun: $f:${bad_matrix[$b]}"
-    check_msg "run $b" 2 "$want" "$mr" run --connect nosuch:///x -o /tmp/mr-cli-never "$f"
-    check_msg "implicit $b" 2 "$want" "$mr" "$f" --connect nosuch:///x -o /tmp/mr-cli-never
+    check_msg "run $b" 2 "$want" "$mr" run --connect nosuch:///x -o "$never" "$f"
+    check_msg "implicit $b" 2 "$want" "$mr" "$f" --connect nosuch:///x -o "$never"
 done
 for b in "${!bad_matrix[@]}"; do
     [ -e "$data/matrix/$b" ] || { echo "FAIL bad_matrix names no fixture: $b"; fails=$((fails + 1)); }
 done
-[ ! -e /tmp/mr-cli-never ] || { echo "FAIL a bad matrix created the report folder"; fails=$((fails + 1)); }
+[ ! -e "$never" ] || { echo "FAIL a bad matrix created the report folder"; fails=$((fails + 1)); }
 # The family catalogue: a bad one is a usage error naming its file and line; another one
 # replaces the built-in families (so good.xml's debian becomes unknown).
 check catalogue-dup 2 "bad-duplicate.xml:6: family 'debian' is defined twice" \
