@@ -240,51 +240,6 @@ int mr_report_read(const char *path, struct mr_report **ret, struct mr_err *err)
     return 0;
 }
 
-const char *mr_suite_prop(const struct mr_suite *s, const char *name)
-{
-    for (size_t i = 0; i < s->n_props; i++)
-        if (strcmp(s->props[i].name, name) == 0)
-            return s->props[i].value;
-    return NULL;
-}
-
-const struct mr_case *mr_suite_case(const struct mr_suite *s, const char *name)
-{
-    for (size_t i = 0; i < s->n_cases; i++)
-        if (strcmp(s->cases[i]->name, name) == 0)
-            return s->cases[i];
-    return NULL;
-}
-
-size_t mr_report_distinct_prop(const struct mr_report *r, const char *name,
-                               const char ***ret)
-{
-    const char **v = mr_xcalloc(r->n_suites ? r->n_suites : 1, sizeof(*v));
-    size_t n = 0;
-    for (size_t i = 0; i < r->n_suites; i++) {
-        const char *x = mr_suite_prop(r->suites[i], name);
-        if (!x && strcmp(name, "host") == 0)
-            x = r->suites[i]->hostname;
-        if (!x || !*x)
-            continue;
-        size_t j = 0;
-        while (j < n && strcmp(v[j], x) != 0)
-            j++;
-        if (j == n)
-            v[n++] = x;
-    }
-    *ret = v;
-    return n;
-}
-
-int mr_report_is_matrixrun(const struct mr_report *r)
-{
-    for (size_t i = 0; i < r->n_suites; i++)
-        if (mr_suite_prop(r->suites[i], "run.id"))
-            return 1;
-    return 0;
-}
-
 void mr_bench_from_suite(const struct mr_suite *s, struct mr_bench *ret)
 {
     static const char *const names[] = {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "junit.h"
 #include "report_read.h"
 
 #define DATA MR_TEST_DATA "/report/"
