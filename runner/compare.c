@@ -81,10 +81,10 @@ struct mr_compare *mr_compare_new(const struct mr_report *const *reps, const cha
     for (size_t i = 0; i < n; i++) {
         struct mr_compare_run *run = &c->runs[i];
         run->label = labels[i];
-        run->run_id = distinct_prop(reps[i], "run.id");
-        run->accel = distinct_prop(reps[i], "accel");
-        run->hosts = distinct_prop(reps[i], "host");
-        run->host_kernels = distinct_prop(reps[i], "host.kernel");
+        run->run_id = distinct_prop(reps[i], MR_PROP_RUN_ID);
+        run->accel = distinct_prop(reps[i], MR_PROP_ACCEL);
+        run->hosts = distinct_prop(reps[i], MR_PROP_HOST);
+        run->host_kernels = distinct_prop(reps[i], MR_PROP_HOST_KERNEL);
         for (size_t j = 0; j < reps[i]->n_suites; j++) {
             const struct mr_suite *s = reps[i]->suites[j];
             struct mr_compare_row *row = find_row(c, s->name);
@@ -100,12 +100,12 @@ struct mr_compare *mr_compare_new(const struct mr_report *const *reps, const cha
                 continue; /* a name twice in one report: its first suite counts */
             row->runs[i].present = 1;
             mr_bench_from_suite(s, &row->runs[i].bench);
-            const char *img = mr_suite_prop(s, "image");
+            const char *img = mr_suite_prop(s, MR_PROP_IMAGE);
             if (img) {
                 free(row->image);
                 row->image = mr_xstrdup(img);
             }
-            const char *k = mr_suite_prop(s, "guest.kernel");
+            const char *k = mr_suite_prop(s, MR_PROP_GUEST_KERNEL);
             if (k && strcmp(k, "unknown") != 0) {
                 /* Kernels in run order, each change shown: "6.1.0-27 -> 6.1.0-28". */
                 const char *last = row->kernel ? strrchr(row->kernel, ' ') : NULL;

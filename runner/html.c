@@ -115,12 +115,12 @@ static void header(struct mr_buf *b, const struct mr_report *r, const char *sour
     static const struct {
         const char *label, *prop;
     } rows[] = {
-        { "run id", "run.id" },
-        { "hosts", "host" },
-        { "host kernel", "host.kernel" },
-        { "host CPU", "host.cpu.model" },
-        { "nested virtualization", "host.nested" },
-        { "accelerator", "accel" },
+        { "run id", MR_PROP_RUN_ID },
+        { "hosts", MR_PROP_HOST },
+        { "host kernel", MR_PROP_HOST_KERNEL },
+        { "host CPU", MR_PROP_HOST_CPU_MODEL },
+        { "nested virtualization", MR_PROP_HOST_NESTED },
+        { "accelerator", MR_PROP_ACCEL },
     };
     mr_buf_adds(b, "<dl class=\"run\">\n");
     for (size_t i = 0; i < MR_ARRAY_SIZE(rows); i++) {
@@ -322,10 +322,14 @@ static void cell_meta(struct mr_buf *b, const struct mr_suite *s)
     static const struct {
         const char *label, *prop;
     } items[] = {
-        { "image", "image" },           { "family", "family" },
-        { "OS version", "os.version" }, { "guest kernel", "guest.kernel" },
-        { "vCPUs", "vcpus" },           { "memory MiB", "memory.mib" },
-        { "host", "host" },             { "accel", "accel" },
+        { "image", MR_PROP_IMAGE },
+        { "family", MR_PROP_FAMILY },
+        { "OS version", MR_PROP_OS_VERSION },
+        { "guest kernel", MR_PROP_GUEST_KERNEL },
+        { "vCPUs", MR_PROP_VCPUS },
+        { "memory MiB", MR_PROP_MEMORY_MIB },
+        { "host", MR_PROP_HOST },
+        { "accel", MR_PROP_ACCEL },
     };
     mr_buf_adds(b, "<p class=\"meta\">");
     int any = 0;
@@ -392,7 +396,7 @@ char *mr_html_render(const struct mr_report *r, const char *source, size_t *ret_
     mr_buf_addf(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                     "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
                     "style-src 'unsafe-inline'\">\n<title>matrixrun ");
-    const char *id = r->n_suites ? mr_suite_prop(r->suites[0], "run.id") : NULL;
+    const char *id = r->n_suites ? mr_suite_prop(r->suites[0], MR_PROP_RUN_ID) : NULL;
     mr_html_escape(&b, id ? id : r->name);
     mr_buf_addf(&b, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>matrixrun run ", css);
     mr_html_escape(&b, id ? id : r->name);

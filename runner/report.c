@@ -208,7 +208,7 @@ size_t mr_report_distinct_prop(const struct mr_report *r, const char *name,
     size_t n = 0;
     for (size_t i = 0; i < r->n_suites; i++) {
         const char *x = mr_suite_prop(r->suites[i], name);
-        if (!x && strcmp(name, "host") == 0)
+        if (!x && strcmp(name, MR_PROP_HOST) == 0)
             x = r->suites[i]->hostname;
         if (!x || !*x)
             continue;
@@ -225,7 +225,7 @@ size_t mr_report_distinct_prop(const struct mr_report *r, const char *name,
 int mr_report_is_matrixrun(const struct mr_report *r)
 {
     for (size_t i = 0; i < r->n_suites; i++)
-        if (mr_suite_prop(r->suites[i], "run.id"))
+        if (mr_suite_prop(r->suites[i], MR_PROP_RUN_ID))
             return 1;
     return 0;
 }

@@ -243,18 +243,18 @@ int mr_report_read(const char *path, struct mr_report **ret, struct mr_err *err)
 void mr_bench_from_suite(const struct mr_suite *s, struct mr_bench *ret)
 {
     static const char *const names[] = {
-        "benchmark.cpu.overhead.pct",
-        "benchmark.cpu.overhead.ci95.low.pct",
-        "benchmark.cpu.overhead.ci95.high.pct",
+        MR_PROP_BENCH_OVERHEAD_PCT,
+        MR_PROP_BENCH_OVERHEAD_LOW_PCT,
+        MR_PROP_BENCH_OVERHEAD_HIGH_PCT,
     };
     struct mr_bench b = { .state = MR_BENCH_NONE, .verdict = MR_VERDICT_PASS };
-    const struct mr_case *c = mr_suite_case(s, "benchmark.cpu");
+    const struct mr_case *c = mr_suite_case(s, MR_CASE_BENCHMARK_CPU);
     if (c) {
         b.verdict = c->verdict;
         b.message = c->message;
         b.state = MR_BENCH_NODATA;
     }
-    const char *noisy = mr_suite_prop(s, "benchmark.cpu.noisy");
+    const char *noisy = mr_suite_prop(s, MR_PROP_BENCH_NOISY);
     b.noisy = noisy && strcmp(noisy, "yes") == 0;
     const char *v[3];
     int present = 0;
