@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "progress.h"
+#include "text.h"
 
 /* Cell, image and kernel columns are cut here: past it a hostile name only hurts. */
 #define MAX_NAME_COLS 60

@@ -9,8 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "progress.h"
+#include "junit.h"
 #include "report_read.h"
+#include "text.h"
 
 /* A message longer than this is cut in the page (the JUnit file keeps all of it). */
 #define MAX_MESSAGE_BYTES 4000

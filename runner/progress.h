@@ -8,6 +8,7 @@
 #define MR_PROGRESS_H
 
 #include "pipeline.h"
+#include "text.h"
 
 struct mr_progress;
 
@@ -18,10 +19,5 @@ void mr_progress_free(struct mr_progress *p);
 /* The pipeline's progress callback (ud is the struct mr_progress); thread-safe. */
 void mr_progress_event(void *ud, enum mr_progress_kind kind, const char *cell,
                        const char *msg);
-
-/* Text columns of UTF-8 text (code points; wide characters count as one). */
-size_t mr_text_cols(const char *s);
-/* Appends s cut to max columns ("..." marks a cut), control characters as spaces. */
-void mr_buf_add_cols(struct mr_buf *b, const char *s, size_t max);
 
 #endif
