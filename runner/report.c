@@ -6,6 +6,18 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "strmap.h"
+
+/* Makes room for one more entry in an array of n, doubling its room when it is full, so
+ * that n additions copy O(n) entries in all (a report read back may hold many). */
+static void *grow(void *array, size_t n, size_t *room, size_t size)
+{
+    if (n < *room)
+        return array;
+    *room = *room ? 2 * *room : 4;
+    return mr_xrealloc(array, *room * size);
+}
+
 struct mr_report *mr_report_new(const char *name)
 {
     struct mr_report *r = mr_xcalloc(1, sizeof(*r));
@@ -50,12 +62,14 @@ void mr_report_move_suites(struct mr_report *dst, struct mr_report *src)
 {
     if (!src->n_suites)
         return;
-    dst->suites = mr_xrealloc(dst->suites, (dst->n_suites + src->n_suites) * sizeof(*dst->suites));
+    dst->suites_room = dst->n_suites + src->n_suites;
+    dst->suites = mr_xrealloc(dst->suites, dst->suites_room * sizeof(*dst->suites));
     memcpy(dst->suites + dst->n_suites, src->suites, src->n_suites * sizeof(*src->suites));
     dst->n_suites += src->n_suites;
     free(src->suites);
     src->suites = NULL;
     src->n_suites = 0;
+    src->suites_room = 0;
 }
 
 void mr_report_free(struct mr_report *r)
@@ -74,7 +88,7 @@ struct mr_suite *mr_report_add_suite(struct mr_report *r, const char *name)
     struct mr_suite *s = mr_xcalloc(1, sizeof(*s));
     s->name = mr_xstrdup(name);
     s->timestamp_ms = mr_wall_ms();
-    r->suites = mr_xrealloc(r->suites, (r->n_suites + 1) * sizeof(*r->suites));
+    r->suites = grow(r->suites, r->n_suites, &r->suites_room, sizeof(*r->suites));
     r->suites[r->n_suites++] = s;
     return s;
 }
@@ -93,7 +107,7 @@ void mr_suite_set_prop(struct mr_suite *s, const char *name, const char *value)
 
 void mr_suite_add_prop(struct mr_suite *s, const char *name, const char *value)
 {
-    s->props = mr_xrealloc(s->props, (s->n_props + 1) * sizeof(*s->props));
+    s->props = grow(s->props, s->n_props, &s->props_room, sizeof(*s->props));
     s->props[s->n_props].name = mr_xstrdup(name);
     s->props[s->n_props].value = mr_xstrdup(value);
     s->n_props++;
@@ -105,7 +119,7 @@ struct mr_case *mr_suite_add_case(struct mr_suite *s, const char *classname, con
     c->name = mr_xstrdup(name);
     c->classname = mr_xstrdup(classname);
     c->verdict = MR_VERDICT_PASS;
-    s->cases = mr_xrealloc(s->cases, (s->n_cases + 1) * sizeof(*s->cases));
+    s->cases = grow(s->cases, s->n_cases, &s->cases_room, sizeof(*s->cases));
     s->cases[s->n_cases++] = c;
     return c;
 }
@@ -205,6 +219,7 @@ size_t mr_report_distinct_prop(const struct mr_report *r, const char *name,
                                const char ***ret)
 {
     const char **v = mr_xcalloc(r->n_suites ? r->n_suites : 1, sizeof(*v));
+    struct mr_strmap *seen = mr_strmap_new();
     size_t n = 0;
     for (size_t i = 0; i < r->n_suites; i++) {
         const char *x = mr_suite_prop(r->suites[i], name);
@@ -212,12 +227,12 @@ size_t mr_report_distinct_prop(const struct mr_report *r, const char *name,
             x = r->suites[i]->hostname;
         if (!x || !*x)
             continue;
-        size_t j = 0;
-        while (j < n && strcmp(v[j], x) != 0)
-            j++;
-        if (j == n)
+        /* A table, not a scan of the values so far: a report may have as many distinct
+         * values as suites. */
+        if (mr_strmap_add(seen, x, n, NULL))
             v[n++] = x;
     }
+    mr_strmap_free(seen);
     *ret = v;
     return n;
 }

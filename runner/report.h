@@ -42,6 +42,9 @@
                                                              waiting for a boot slot */
 #define MR_PROP_TIME_COLLECT "time.collect"   /* seconds collecting the guest's logs */
 #define MR_PROP_TIME_TEARDOWN "time.teardown" /* seconds destroying the guest, archiving */
+/* The value of a property matrixrun could not find out (guest.kernel, host.cpu.model,
+ * host.nested). */
+#define MR_PROP_UNKNOWN "unknown"
 
 /* The paired CPU benchmark's figures (README, "The CPU benchmark"), all starting with
  * MR_PROP_BENCH_PREFIX. An overhead is (guest/host time ratio - 1) x 100. */
@@ -109,12 +112,14 @@ struct mr_suite {
     struct mr_case **cases;
     size_t n_cases;
     char *out; /* the suite's system-out (attachment lines), or NULL */
+    size_t props_room, cases_room; /* allocated entries (report.c's own) */
 };
 
 struct mr_report {
     char *name;
     struct mr_suite **suites;
     size_t n_suites;
+    size_t suites_room; /* allocated entries (report.c's own) */
 };
 
 struct mr_report *mr_report_new(const char *name);

@@ -13,12 +13,21 @@
  * of output per stream stays far below it). */
 #define MR_REPORT_MAX_BYTES (512u * 1024 * 1024)
 
+/* Suites, properties and testcases a report may hold in all; a report with more is
+ * refused. Each costs the readers memory and time, and a run's report has far fewer (a
+ * cell has a few dozen). */
+#define MR_REPORT_MAX_ITEMS (4u * 1024 * 1024)
+
 /* Parses path (no network, no DTD: a DOCTYPE is refused, so no entity is ever expanded)
  * into suites with name, hostname, timestamp, time, properties and testcases (name,
  * classname, time, verdict, type, message; output is not kept). The root must be
- * <testsuites> or a lone <testsuite>. On failure returns -errno or -EINVAL with err
- * "FILE[:LINE]: what is wrong". */
+ * <testsuites> or a lone <testsuite>. The file streams through the parser: no document
+ * tree is kept, and time and memory grow with the file's size. On failure returns
+ * -errno or -EINVAL with err "FILE[:LINE]: what is wrong". */
 int mr_report_read(const char *path, struct mr_report **ret, struct mr_err *err) MR_WUR;
+/* mr_report_read() with another limit than MR_REPORT_MAX_ITEMS (tests use a small one). */
+int mr_report_read_max(const char *path, size_t max_items, struct mr_report **ret,
+                       struct mr_err *err) MR_WUR;
 
 enum mr_bench_state {
     MR_BENCH_NONE,    /* no benchmark.cpu testcase and no overhead property */
