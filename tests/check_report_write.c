@@ -44,24 +44,41 @@ static char *path_in(const char *dir, const char *name)
     return p;
 }
 
+/* Writes the sample report's outputs into dir; returns what mr_report_write_outputs()
+ * returned. */
+static int write_sample(const char *dir, char **junit, struct mr_err *warn, struct mr_err *err)
+{
+    struct mr_report *r = sample();
+    int ret = mr_report_write_outputs(r, dir, junit, warn, err);
+    mr_report_free(r);
+    return ret;
+}
+
+/* The junit.xml written reads back as the sample's one suite. */
+static void expect_sample_back(const char *junit)
+{
+    struct mr_report *back;
+    struct mr_err err = { 0 };
+    ck_assert_msg(mr_report_read(junit, &back, &err) == 0, "%s", mr_err_msg(&err));
+    ck_assert_uint_eq(back->n_suites, 1);
+    ck_assert_str_eq(back->suites[0]->name, "cell-\xc3\xa9");
+    ck_assert_str_eq(back->suites[0]->cases[0]->message, "boot: no SSH within 5 s");
+    mr_report_free(back);
+}
+
 START_TEST(test_outputs_are_the_junit_file_and_its_page)
 {
     char dir[] = "/tmp/mr-outputs-XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    struct mr_report *r = sample();
     struct mr_err warn = { 0 }, err = { 0 };
     char *junit = NULL;
-    ck_assert_int_eq(mr_report_write_outputs(r, dir, &junit, &warn, &err), 0);
+    ck_assert_int_eq(write_sample(dir, &junit, &warn, &err), 0);
     ck_assert_ptr_null(warn.msg);
     ck_assert_ptr_null(err.msg);
     char *want = path_in(dir, "junit.xml");
     ck_assert_str_eq(junit, want);
     ck_assert_int_eq(count_entries(dir), 2); /* junit.xml, summary.html, no temp file */
-    struct mr_report *back;
-    ck_assert_int_eq(mr_report_read(junit, &back, &err), 0);
-    ck_assert_uint_eq(back->n_suites, 1);
-    ck_assert_str_eq(back->suites[0]->name, "cell-\xc3\xa9");
-    ck_assert_str_eq(back->suites[0]->cases[0]->message, "boot: no SSH within 5 s");
+    expect_sample_back(junit);
     /* The page is the one `matrixrun html` makes of the file. */
     char *page_path = path_in(dir, "summary.html");
     char *other = path_in(dir, "other.html");
@@ -83,8 +100,6 @@ START_TEST(test_outputs_are_the_junit_file_and_its_page)
     free(page_path);
     free(want);
     free(junit);
-    mr_report_free(back);
-    mr_report_free(r);
 }
 END_TEST
 
@@ -97,26 +112,21 @@ START_TEST(test_page_that_cannot_be_written_is_a_warning)
     /* A folder where the page goes: the rename onto it fails, even for root. */
     char *page_path = path_in(dir, "summary.html");
     ck_assert_int_eq(mkdir(page_path, 0700), 0);
-    struct mr_report *r = sample();
     struct mr_err warn = { 0 }, err = { 0 };
     char *junit = NULL;
-    ck_assert_int_eq(mr_report_write_outputs(r, dir, &junit, &warn, &err), 1);
+    ck_assert_int_eq(write_sample(dir, &junit, &warn, &err), 1);
     ck_assert_ptr_null(err.msg);
     ck_assert_ptr_nonnull(warn.msg);
     ck_assert_msg(strstr(warn.msg, "summary.html"), "warning: %s", warn.msg);
     ck_assert_ptr_nonnull(junit);
-    struct mr_report *back;
-    ck_assert_int_eq(mr_report_read(junit, &back, &err), 0);
-    ck_assert_uint_eq(back->n_suites, 1);
+    expect_sample_back(junit);
     ck_assert_int_eq(count_entries(dir), 2); /* junit.xml and the folder, no temp file */
-    mr_report_free(back);
     unlink(junit);
     rmdir(page_path);
     rmdir(dir);
     free(junit);
     free(page_path);
     mr_err_release(&warn);
-    mr_report_free(r);
 }
 END_TEST
 
@@ -127,10 +137,9 @@ START_TEST(test_junit_that_cannot_be_written_is_an_error)
     char dir[] = "/tmp/mr-outputs-XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
     char *missing = path_in(dir, "missing");
-    struct mr_report *r = sample();
     struct mr_err warn = { 0 }, err = { 0 };
     char *junit = NULL;
-    ck_assert_int_lt(mr_report_write_outputs(r, missing, &junit, &warn, &err), 0);
+    ck_assert_int_lt(write_sample(missing, &junit, &warn, &err), 0);
     ck_assert_ptr_null(junit);
     ck_assert_ptr_null(warn.msg);
     ck_assert_msg(err.msg && strstr(err.msg, "missing/junit.xml"), "error: %s",
@@ -139,7 +148,6 @@ START_TEST(test_junit_that_cannot_be_written_is_an_error)
     rmdir(dir);
     free(missing);
     mr_err_release(&err);
-    mr_report_free(r);
 }
 END_TEST
 
