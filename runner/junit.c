@@ -218,6 +218,9 @@ fail:
 char *mr_junit_render(const struct mr_report *r, size_t *ret_len)
 {
     xmlBufferPtr buf = xmlBufferCreate();
+    /* The writer hands its output over a few KiB at a time; libxml2's default scheme
+     * (exact) would reallocate the whole buffer for each, quadratic in a big report. */
+    xmlBufferSetAllocationScheme(buf, XML_BUFFER_ALLOC_DOUBLEIT);
     xmlTextWriterPtr w = xmlNewTextWriterMemory(buf, 0);
     char *ret = NULL;
     if (!w)
