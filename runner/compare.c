@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "progress.h"
+#include "strmap.h"
+#include "text.h"
 
 /* Cell, image and kernel columns are cut here: past it a hostile name only hurts. */
 #define MAX_NAME_COLS 60
@@ -33,12 +34,30 @@ static char *distinct_prop(const struct mr_report *r, const char *name)
     return mr_buf_detach(&b, NULL);
 }
 
-static struct mr_compare_row *find_row(struct mr_compare *c, const char *cell)
+/* Finds rows by cell name: the names (borrowed from the reports) map to row indexes, and
+ * the rows' room doubles when full, so a run of many cells stays linear. */
+struct row_index {
+    struct mr_strmap *names;
+    size_t room;
+};
+
+/* The row of a cell, added at the end when the cell is new. */
+static struct mr_compare_row *find_row(struct mr_compare *c, struct row_index *ix,
+                                       const char *cell)
 {
-    for (size_t i = 0; i < c->n_rows; i++)
-        if (strcmp(c->rows[i].cell, cell) == 0)
-            return &c->rows[i];
-    return NULL;
+    size_t at;
+    if (!mr_strmap_add(ix->names, cell, c->n_rows, &at))
+        return &c->rows[at];
+    if (c->n_rows == ix->room) {
+        ix->room = ix->room ? 2 * ix->room : 16;
+        c->rows = mr_xrealloc(c->rows, ix->room * sizeof(*c->rows));
+    }
+    struct mr_compare_row *row = &c->rows[c->n_rows++];
+    row->cell = mr_xstrdup(cell);
+    row->image = NULL;
+    row->kernel = NULL;
+    row->runs = mr_xcalloc(c->n_runs, sizeof(*row->runs));
+    return row;
 }
 
 static void warn_if_differ(struct mr_compare *c, size_t field, const char *what)
@@ -78,35 +97,28 @@ struct mr_compare *mr_compare_new(const struct mr_report *const *reps, const cha
     struct mr_compare *c = mr_xcalloc(1, sizeof(*c));
     c->n_runs = n;
     c->runs = mr_xcalloc(n ? n : 1, sizeof(*c->runs));
+    struct row_index ix = { .names = mr_strmap_new() };
     for (size_t i = 0; i < n; i++) {
         struct mr_compare_run *run = &c->runs[i];
         run->label = labels[i];
-        run->run_id = distinct_prop(reps[i], "run.id");
-        run->accel = distinct_prop(reps[i], "accel");
-        run->hosts = distinct_prop(reps[i], "host");
-        run->host_kernels = distinct_prop(reps[i], "host.kernel");
+        run->run_id = distinct_prop(reps[i], MR_PROP_RUN_ID);
+        run->accel = distinct_prop(reps[i], MR_PROP_ACCEL);
+        run->hosts = distinct_prop(reps[i], MR_PROP_HOST);
+        run->host_kernels = distinct_prop(reps[i], MR_PROP_HOST_KERNEL);
         for (size_t j = 0; j < reps[i]->n_suites; j++) {
             const struct mr_suite *s = reps[i]->suites[j];
-            struct mr_compare_row *row = find_row(c, s->name);
-            if (!row) {
-                c->rows = mr_xrealloc(c->rows, (c->n_rows + 1) * sizeof(*c->rows));
-                row = &c->rows[c->n_rows++];
-                row->cell = mr_xstrdup(s->name);
-                row->image = NULL;
-                row->kernel = NULL;
-                row->runs = mr_xcalloc(n, sizeof(*row->runs));
-            }
+            struct mr_compare_row *row = find_row(c, &ix, s->name);
             if (row->runs[i].present)
                 continue; /* a name twice in one report: its first suite counts */
             row->runs[i].present = 1;
             mr_bench_from_suite(s, &row->runs[i].bench);
-            const char *img = mr_suite_prop(s, "image");
+            const char *img = mr_suite_prop(s, MR_PROP_IMAGE);
             if (img) {
                 free(row->image);
                 row->image = mr_xstrdup(img);
             }
-            const char *k = mr_suite_prop(s, "guest.kernel");
-            if (k && strcmp(k, "unknown") != 0) {
+            const char *k = mr_suite_prop(s, MR_PROP_GUEST_KERNEL);
+            if (k && strcmp(k, MR_PROP_UNKNOWN) != 0) {
                 /* Kernels in run order, each change shown: "6.1.0-27 -> 6.1.0-28". */
                 const char *last = row->kernel ? strrchr(row->kernel, ' ') : NULL;
                 last = last ? last + 1 : row->kernel;
@@ -120,6 +132,7 @@ struct mr_compare *mr_compare_new(const struct mr_report *const *reps, const cha
             }
         }
     }
+    mr_strmap_free(ix.names);
     for (size_t i = 0; i < c->n_rows; i++) {
         if (!c->rows[i].image)
             c->rows[i].image = mr_xstrdup("-");

@@ -9,8 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "progress.h"
+#include "junit.h"
 #include "report_read.h"
+#include "text.h"
 
 /* A message longer than this is cut in the page (the JUnit file keeps all of it). */
 #define MAX_MESSAGE_BYTES 4000
@@ -115,12 +116,12 @@ static void header(struct mr_buf *b, const struct mr_report *r, const char *sour
     static const struct {
         const char *label, *prop;
     } rows[] = {
-        { "run id", "run.id" },
-        { "hosts", "host" },
-        { "host kernel", "host.kernel" },
-        { "host CPU", "host.cpu.model" },
-        { "nested virtualization", "host.nested" },
-        { "accelerator", "accel" },
+        { "run id", MR_PROP_RUN_ID },
+        { "hosts", MR_PROP_HOST },
+        { "host kernel", MR_PROP_HOST_KERNEL },
+        { "host CPU", MR_PROP_HOST_CPU_MODEL },
+        { "nested virtualization", MR_PROP_HOST_NESTED },
+        { "accelerator", MR_PROP_ACCEL },
     };
     mr_buf_adds(b, "<dl class=\"run\">\n");
     for (size_t i = 0; i < MR_ARRAY_SIZE(rows); i++) {
@@ -178,70 +179,94 @@ struct chart_cell {
     struct mr_bench b;
 };
 
-static void chart(struct mr_buf *b, const struct mr_report *r)
+/* The chart's cells (those with figures) and where everything goes. */
+struct chart {
+    struct chart_cell *cells;
+    size_t n;
+    double lo, hi;           /* the axis' ends, percent */
+    double step, first_tick; /* ticks at first_tick + k * step, k = 0..nticks */
+    long nticks;
+    int decimals;            /* of the tick labels */
+    int label_w;             /* width of the cell names' column */
+    int width, height, plot_bottom;
+};
+
+/* The x coordinate of an overhead of v percent. */
+static double chart_x(const struct chart *ch, double v)
 {
-    struct chart_cell *cells = mr_xcalloc(r->n_suites ? r->n_suites : 1, sizeof(*cells));
-    size_t n = 0;
-    struct mr_buf notes;
-    mr_buf_init(&notes);
-    mr_buf_add(&notes, "", 0);
+    return ch->label_w + (v - ch->lo) / (ch->hi - ch->lo) * PLOT_W;
+}
+
+/* Why a cell without usable figures is not in the chart, as a note under it. */
+static void chart_note(struct mr_buf *notes, const struct mr_suite *s, const struct mr_bench *b)
+{
+    if (b->state == MR_BENCH_INVALID) {
+        mr_buf_adds(notes, "<p class=\"note invalid\">");
+        mr_html_escape(notes, s->name);
+        mr_buf_adds(notes, ": left out of the chart: ");
+        mr_html_escape(notes, b->why);
+        mr_buf_adds(notes, " is missing or not a number in range</p>\n");
+    } else if (b->state == MR_BENCH_NODATA) {
+        mr_buf_adds(notes, "<p class=\"note nodata\">");
+        mr_html_escape(notes, s->name);
+        mr_buf_addf(notes, ": benchmark %s, no figures", verdict_name(b->verdict));
+        if (b->message && *b->message) {
+            mr_buf_adds(notes, ": ");
+            esc_cut(notes, b->message, 300);
+        }
+        mr_buf_adds(notes, "</p>\n");
+    }
+}
+
+/* Takes the cells with figures into ch, and appends a note for each that has some but
+ * not usable ones. */
+static void chart_cells(struct chart *ch, const struct mr_report *r, struct mr_buf *notes)
+{
+    ch->cells = mr_xcalloc(r->n_suites ? r->n_suites : 1, sizeof(*ch->cells));
+    ch->n = 0;
     for (size_t i = 0; i < r->n_suites; i++) {
         struct mr_bench bench;
         mr_bench_from_suite(r->suites[i], &bench);
         if (bench.state == MR_BENCH_OK) {
-            cells[n].s = r->suites[i];
-            cells[n++].b = bench;
-        } else if (bench.state == MR_BENCH_INVALID) {
-            mr_buf_adds(&notes, "<p class=\"note invalid\">");
-            mr_html_escape(&notes, r->suites[i]->name);
-            mr_buf_adds(&notes, ": left out of the chart: ");
-            mr_html_escape(&notes, bench.why);
-            mr_buf_adds(&notes, " is missing or not a number in range</p>\n");
-        } else if (bench.state == MR_BENCH_NODATA) {
-            mr_buf_adds(&notes, "<p class=\"note nodata\">");
-            mr_html_escape(&notes, r->suites[i]->name);
-            mr_buf_addf(&notes, ": benchmark %s, no figures",
-                        verdict_name(bench.verdict));
-            if (bench.message && *bench.message) {
-                mr_buf_adds(&notes, ": ");
-                esc_cut(&notes, bench.message, 300);
-            }
-            mr_buf_adds(&notes, "</p>\n");
+            ch->cells[ch->n].s = r->suites[i];
+            ch->cells[ch->n++].b = bench;
+        } else {
+            chart_note(notes, r->suites[i], &bench);
         }
     }
-    mr_buf_adds(b, "<h2>CPU overhead of the guest over the host</h2>\n");
-    if (n == 0) {
-        mr_buf_adds(b, "<p class=\"no-benchmark\">No cell of this report has CPU benchmark "
-                       "figures, so there is no chart.</p>\n");
-        mr_buf_adds(b, notes.data);
-        mr_buf_release(&notes);
-        free(cells);
-        return;
-    }
+}
+
+/* The axis' range (zero and every interval, a little room past the ends), its ticks, and
+ * the picture's size. */
+static void chart_scale(struct chart *ch)
+{
     double lo = 0, hi = 0;
     size_t label_cols = 4;
-    for (size_t i = 0; i < n; i++) {
-        lo = cells[i].b.low < lo ? cells[i].b.low : lo;
-        hi = cells[i].b.high > hi ? cells[i].b.high : hi;
-        size_t c = mr_text_cols(cells[i].s->name);
+    for (size_t i = 0; i < ch->n; i++) {
+        lo = ch->cells[i].b.low < lo ? ch->cells[i].b.low : lo;
+        hi = ch->cells[i].b.high > hi ? ch->cells[i].b.high : hi;
+        size_t c = mr_text_cols(ch->cells[i].s->name);
         label_cols = c > label_cols ? c : label_cols;
     }
     if (hi - lo < 1e-9)
         hi = lo + 1;
-    double step = nice_step(hi - lo);
-    /* A little room past the outermost interval ends; ticks at the step's multiples. */
+    ch->step = nice_step(hi - lo);
     double padding = (hi - lo) * 0.03;
-    lo -= padding;
-    hi += padding;
-    double first_tick = ceil(lo / step) * step;
-    long nticks = lround(floor((hi - first_tick) / step));
-    int decimals = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
+    ch->lo = lo - padding;
+    ch->hi = hi + padding;
+    ch->first_tick = ceil(ch->lo / ch->step) * ch->step;
+    ch->nticks = lround(floor((ch->hi - ch->first_tick) / ch->step));
+    ch->decimals = ch->step >= 1 ? 0 : (int)ceil(-log10(ch->step) - 1e-9);
     label_cols = label_cols > MAX_LABEL_COLS ? MAX_LABEL_COLS : label_cols;
-    int label_w = 16 + 7 * (int)label_cols;
-    int width = label_w + PLOT_W + VALUE_W;
-    int plot_bottom = TOP + (int)n * ROW_H;
-    int height = plot_bottom + AXIS_H;
-#define X(v) (label_w + ((v) - lo) / (hi - lo) * PLOT_W)
+    ch->label_w = 16 + 7 * (int)label_cols;
+    ch->width = ch->label_w + PLOT_W + VALUE_W;
+    ch->plot_bottom = TOP + (int)ch->n * ROW_H;
+    ch->height = ch->plot_bottom + AXIS_H;
+}
+
+/* The paragraph that reads the chart, and the picture's frame. */
+static void chart_open(struct mr_buf *b, const struct chart *ch)
+{
     mr_buf_addf(b, "<p>Each cell's median overhead, (guest time / host time &#8722; 1) &#215; "
                    "100, as a dot on its bar, with its 95%% bootstrap interval as an error bar. "
                    "Cells marked <span class=\"noisy-mark\">noisy</span> had times that "
@@ -251,70 +276,100 @@ static void chart(struct mr_buf *b, const struct mr_report *r)
                    "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" "
                    "aria-label=\"CPU overhead per cell\" data-axis-min=\"%.2f\" "
                    "data-axis-max=\"%.2f\">\n",
-                width, height, width, height, lo, hi);
-    mr_buf_addf(b, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n", width,
-                height);
-    for (long k = 0; k <= nticks; k++) {
-        double v = first_tick + (double)k * step;
-        if (fabs(v) < step * 1e-9)
+                ch->width, ch->height, ch->width, ch->height, ch->lo, ch->hi);
+    mr_buf_addf(b, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n",
+                ch->width, ch->height);
+}
+
+/* The grid lines with their values, the axis and its label. */
+static void chart_axis(struct mr_buf *b, const struct chart *ch)
+{
+    for (long k = 0; k <= ch->nticks; k++) {
+        double v = ch->first_tick + (double)k * ch->step;
+        if (fabs(v) < ch->step * 1e-9)
             v = 0; /* no "-0" */
-        double x = X(v);
+        double x = chart_x(ch, v);
         mr_buf_addf(b, "<g class=\"tick\" data-value=\"%.*f\"><line class=\"%s\" x1=\"%.1f\" "
                        "y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/><text x=\"%.1f\" y=\"%d\" "
                        "text-anchor=\"middle\">%.*f</text></g>\n",
-                    decimals, v, v == 0 ? "zero" : "grid", x, TOP - 6, x, plot_bottom + 4, x,
-                    plot_bottom + 18, decimals, v);
+                    ch->decimals, v, v == 0 ? "zero" : "grid", x, TOP - 6, x,
+                    ch->plot_bottom + 4, x, ch->plot_bottom + 18, ch->decimals, v);
     }
-    mr_buf_addf(b, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n", label_w,
-                plot_bottom + 4, label_w + PLOT_W, plot_bottom + 4);
+    mr_buf_addf(b, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n",
+                ch->label_w, ch->plot_bottom + 4, ch->label_w + PLOT_W, ch->plot_bottom + 4);
     mr_buf_addf(b, "<text class=\"axis-label\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">CPU "
                    "overhead, %% (0 = as fast as the host)</text>\n",
-                label_w + PLOT_W / 2, plot_bottom + 38);
-    for (size_t i = 0; i < n; i++) {
-        const struct chart_cell *c = &cells[i];
-        int y = TOP + (int)i * ROW_H + ROW_H / 2;
-        double x0 = X(0.0), xv = X(c->b.overhead), xl = X(c->b.low), xh = X(c->b.high);
-        int failed = c->b.verdict == MR_VERDICT_FAIL;
-        mr_buf_addf(b, "<g class=\"cell%s%s\" data-cell=\"", failed ? " failure" : "",
-                    c->b.noisy ? " noisy" : "");
-        mr_html_escape(b, c->s->name);
-        mr_buf_addf(b, "\" data-overhead=\"%.2f\" data-low=\"%.2f\" data-high=\"%.2f\" "
-                       "data-noisy=\"%s\" data-verdict=\"%s\">\n<title>",
-                    c->b.overhead, c->b.low, c->b.high, c->b.noisy ? "yes" : "no",
-                    verdict_name(c->b.verdict));
-        mr_html_escape(b, c->s->name);
-        mr_buf_addf(b, ": %.2f %% [%.2f, %.2f]%s</title>\n", c->b.overhead, c->b.low, c->b.high,
-                    c->b.noisy ? " (noisy)" : "");
-        struct mr_buf label;
-        mr_buf_init(&label);
-        mr_buf_add(&label, "", 0);
-        mr_buf_add_cols(&label, c->s->name, MAX_LABEL_COLS);
-        mr_buf_addf(b, "<text class=\"name\" x=\"%d\" y=\"%d\" text-anchor=\"end\">",
-                    label_w - 8, y + 4);
-        mr_html_escape(b, label.data);
-        mr_buf_adds(b, "</text>\n");
-        mr_buf_release(&label);
-        mr_buf_addf(b, "<rect class=\"bar\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"12\"/>\n",
-                    xv < x0 ? xv : x0, y - 6, fabs(xv - x0));
-        mr_buf_addf(b, "<line class=\"ci\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>"
-                       "<line class=\"ci\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>"
-                       "<line class=\"ci\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>\n",
-                    xl, y, xh, y, xl, y - 6, xl, y + 6, xh, y - 6, xh, y + 6);
-        mr_buf_addf(b, "<circle class=\"dot\" cx=\"%.1f\" cy=\"%d\" r=\"4\"/>\n", xv, y);
-        mr_buf_addf(b, "<text class=\"value\" x=\"%d\" y=\"%d\"><tspan class=\"overhead\">%.2f"
-                       "</tspan> %% [<tspan class=\"low\">%.2f</tspan>, <tspan class=\"high\">"
-                       "%.2f</tspan>]</text>\n",
-                    label_w + PLOT_W + 12, y + 4, c->b.overhead, c->b.low, c->b.high);
-        if (c->b.noisy)
-            mr_buf_addf(b, "<text class=\"noisy-mark\" x=\"%d\" y=\"%d\">noisy</text>\n",
-                        label_w + PLOT_W + VALUE_W - 46, y + 4);
-        mr_buf_adds(b, "</g>\n");
+                ch->label_w + PLOT_W / 2, ch->plot_bottom + 38);
+}
+
+/* One cell's row: its name, bar, interval, dot and figures, with the figures also as
+ * data attributes and a tooltip. */
+static void chart_bar(struct mr_buf *b, const struct chart *ch, size_t i)
+{
+    const struct chart_cell *c = &ch->cells[i];
+    int y = TOP + (int)i * ROW_H + ROW_H / 2;
+    double x0 = chart_x(ch, 0.0), xv = chart_x(ch, c->b.overhead);
+    double xl = chart_x(ch, c->b.low), xh = chart_x(ch, c->b.high);
+    int failed = c->b.verdict == MR_VERDICT_FAIL;
+    mr_buf_addf(b, "<g class=\"cell%s%s\" data-cell=\"", failed ? " failure" : "",
+                c->b.noisy ? " noisy" : "");
+    mr_html_escape(b, c->s->name);
+    mr_buf_addf(b, "\" data-overhead=\"%.2f\" data-low=\"%.2f\" data-high=\"%.2f\" "
+                   "data-noisy=\"%s\" data-verdict=\"%s\">\n<title>",
+                c->b.overhead, c->b.low, c->b.high, c->b.noisy ? "yes" : "no",
+                verdict_name(c->b.verdict));
+    mr_html_escape(b, c->s->name);
+    mr_buf_addf(b, ": %.2f %% [%.2f, %.2f]%s</title>\n", c->b.overhead, c->b.low, c->b.high,
+                c->b.noisy ? " (noisy)" : "");
+    struct mr_buf label;
+    mr_buf_init(&label);
+    mr_buf_add(&label, "", 0);
+    mr_buf_add_cols(&label, c->s->name, MAX_LABEL_COLS);
+    mr_buf_addf(b, "<text class=\"name\" x=\"%d\" y=\"%d\" text-anchor=\"end\">",
+                ch->label_w - 8, y + 4);
+    mr_html_escape(b, label.data);
+    mr_buf_adds(b, "</text>\n");
+    mr_buf_release(&label);
+    mr_buf_addf(b, "<rect class=\"bar\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"12\"/>\n",
+                xv < x0 ? xv : x0, y - 6, fabs(xv - x0));
+    mr_buf_addf(b, "<line class=\"ci\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>"
+                   "<line class=\"ci\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>"
+                   "<line class=\"ci\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>\n",
+                xl, y, xh, y, xl, y - 6, xl, y + 6, xh, y - 6, xh, y + 6);
+    mr_buf_addf(b, "<circle class=\"dot\" cx=\"%.1f\" cy=\"%d\" r=\"4\"/>\n", xv, y);
+    mr_buf_addf(b, "<text class=\"value\" x=\"%d\" y=\"%d\"><tspan class=\"overhead\">%.2f"
+                   "</tspan> %% [<tspan class=\"low\">%.2f</tspan>, <tspan class=\"high\">"
+                   "%.2f</tspan>]</text>\n",
+                ch->label_w + PLOT_W + 12, y + 4, c->b.overhead, c->b.low, c->b.high);
+    if (c->b.noisy)
+        mr_buf_addf(b, "<text class=\"noisy-mark\" x=\"%d\" y=\"%d\">noisy</text>\n",
+                    ch->label_w + PLOT_W + VALUE_W - 46, y + 4);
+    mr_buf_adds(b, "</g>\n");
+}
+
+/* The chart section: heading, the chart or why there is none, and the notes. */
+static void chart(struct mr_buf *b, const struct mr_report *r)
+{
+    struct chart ch;
+    struct mr_buf notes;
+    mr_buf_init(&notes);
+    mr_buf_add(&notes, "", 0);
+    chart_cells(&ch, r, &notes);
+    mr_buf_adds(b, "<h2>CPU overhead of the guest over the host</h2>\n");
+    if (ch.n == 0) {
+        mr_buf_adds(b, "<p class=\"no-benchmark\">No cell of this report has CPU benchmark "
+                       "figures, so there is no chart.</p>\n");
+    } else {
+        chart_scale(&ch);
+        chart_open(b, &ch);
+        chart_axis(b, &ch);
+        for (size_t i = 0; i < ch.n; i++)
+            chart_bar(b, &ch, i);
+        mr_buf_adds(b, "</svg>\n");
     }
-#undef X
-    mr_buf_adds(b, "</svg>\n");
     mr_buf_adds(b, notes.data);
     mr_buf_release(&notes);
-    free(cells);
+    free(ch.cells);
 }
 
 static void cell_meta(struct mr_buf *b, const struct mr_suite *s)
@@ -322,10 +377,14 @@ static void cell_meta(struct mr_buf *b, const struct mr_suite *s)
     static const struct {
         const char *label, *prop;
     } items[] = {
-        { "image", "image" },           { "family", "family" },
-        { "OS version", "os.version" }, { "guest kernel", "guest.kernel" },
-        { "vCPUs", "vcpus" },           { "memory MiB", "memory.mib" },
-        { "host", "host" },             { "accel", "accel" },
+        { "image", MR_PROP_IMAGE },
+        { "family", MR_PROP_FAMILY },
+        { "OS version", MR_PROP_OS_VERSION },
+        { "guest kernel", MR_PROP_GUEST_KERNEL },
+        { "vCPUs", MR_PROP_VCPUS },
+        { "memory MiB", MR_PROP_MEMORY_MIB },
+        { "host", MR_PROP_HOST },
+        { "accel", MR_PROP_ACCEL },
     };
     mr_buf_adds(b, "<p class=\"meta\">");
     int any = 0;
@@ -392,7 +451,7 @@ char *mr_html_render(const struct mr_report *r, const char *source, size_t *ret_
     mr_buf_addf(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                     "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
                     "style-src 'unsafe-inline'\">\n<title>matrixrun ");
-    const char *id = r->n_suites ? mr_suite_prop(r->suites[0], "run.id") : NULL;
+    const char *id = r->n_suites ? mr_suite_prop(r->suites[0], MR_PROP_RUN_ID) : NULL;
     mr_html_escape(&b, id ? id : r->name);
     mr_buf_addf(&b, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>matrixrun run ", css);
     mr_html_escape(&b, id ? id : r->name);

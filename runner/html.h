@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "junit.h"
+#include "report.h"
 #include "util.h"
 
 /* Renders the page; source names the report in the page (its path, or NULL). */

@@ -1,5 +1,5 @@
-/* junit.c: keeps a run's results and writes them as JUnit XML that the Jenkins schema
- * accepts, whatever bytes the guests printed. */
+/* junit.c: writes a run's results as JUnit XML that the Jenkins schema accepts, whatever
+ * bytes the guests printed. */
 #define _GNU_SOURCE
 #include "junit.h"
 
@@ -9,180 +9,6 @@
 #include <time.h>
 
 #include <libxml/xmlwriter.h>
-
-struct mr_report *mr_report_new(const char *name)
-{
-    struct mr_report *r = mr_xcalloc(1, sizeof(*r));
-    r->name = mr_xstrdup(name);
-    return r;
-}
-
-static void case_free(struct mr_case *c)
-{
-    free(c->name);
-    free(c->classname);
-    free(c->type);
-    free(c->message);
-    free(c->out);
-    free(c->err);
-    free(c);
-}
-
-static void suite_free(struct mr_suite *s)
-{
-    for (size_t j = 0; j < s->n_props; j++) {
-        free(s->props[j].name);
-        free(s->props[j].value);
-    }
-    free(s->props);
-    for (size_t j = 0; j < s->n_cases; j++)
-        case_free(s->cases[j]);
-    free(s->cases);
-    free(s->out);
-    free(s->name);
-    free(s->hostname);
-    free(s);
-}
-
-void mr_report_drop_last_suite(struct mr_report *r)
-{
-    if (r->n_suites)
-        suite_free(r->suites[--r->n_suites]);
-}
-
-void mr_report_move_suites(struct mr_report *dst, struct mr_report *src)
-{
-    if (!src->n_suites)
-        return;
-    dst->suites = mr_xrealloc(dst->suites, (dst->n_suites + src->n_suites) * sizeof(*dst->suites));
-    memcpy(dst->suites + dst->n_suites, src->suites, src->n_suites * sizeof(*src->suites));
-    dst->n_suites += src->n_suites;
-    free(src->suites);
-    src->suites = NULL;
-    src->n_suites = 0;
-}
-
-void mr_report_free(struct mr_report *r)
-{
-    if (!r)
-        return;
-    for (size_t i = 0; i < r->n_suites; i++)
-        suite_free(r->suites[i]);
-    free(r->suites);
-    free(r->name);
-    free(r);
-}
-
-struct mr_suite *mr_report_add_suite(struct mr_report *r, const char *name)
-{
-    struct mr_suite *s = mr_xcalloc(1, sizeof(*s));
-    s->name = mr_xstrdup(name);
-    s->timestamp_ms = mr_wall_ms();
-    r->suites = mr_xrealloc(r->suites, (r->n_suites + 1) * sizeof(*r->suites));
-    r->suites[r->n_suites++] = s;
-    return s;
-}
-
-void mr_suite_set_prop(struct mr_suite *s, const char *name, const char *value)
-{
-    for (size_t i = 0; i < s->n_props; i++) {
-        if (strcmp(s->props[i].name, name) == 0) {
-            free(s->props[i].value);
-            s->props[i].value = mr_xstrdup(value);
-            return;
-        }
-    }
-    s->props = mr_xrealloc(s->props, (s->n_props + 1) * sizeof(*s->props));
-    s->props[s->n_props].name = mr_xstrdup(name);
-    s->props[s->n_props].value = mr_xstrdup(value);
-    s->n_props++;
-}
-
-struct mr_case *mr_suite_add_case(struct mr_suite *s, const char *classname, const char *name)
-{
-    struct mr_case *c = mr_xcalloc(1, sizeof(*c));
-    c->name = mr_xstrdup(name);
-    c->classname = mr_xstrdup(classname);
-    c->verdict = MR_VERDICT_PASS;
-    s->cases = mr_xrealloc(s->cases, (s->n_cases + 1) * sizeof(*s->cases));
-    s->cases[s->n_cases++] = c;
-    return c;
-}
-
-void mr_case_set(struct mr_case *c, enum mr_verdict v, const char *type, const char *fmt, ...)
-{
-    c->verdict = v;
-    free(c->type);
-    c->type = type ? mr_xstrdup(type) : NULL;
-    free(c->message);
-    c->message = NULL;
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        c->message = mr_xvasprintf(fmt, ap);
-        va_end(ap);
-    }
-}
-
-void mr_suite_add_out(struct mr_suite *s, const char *text)
-{
-    struct mr_buf b;
-    mr_buf_init(&b);
-    if (s->out)
-        mr_buf_adds(&b, s->out);
-    mr_buf_adds(&b, text);
-    free(s->out);
-    s->out = mr_buf_detach(&b, NULL);
-}
-
-void mr_case_set_out(struct mr_case *c, const char *data, size_t len)
-{
-    free(c->out);
-    c->out = mr_xstrndup(data, len);
-    c->out_len = len;
-}
-
-void mr_case_set_err(struct mr_case *c, const char *data, size_t len)
-{
-    free(c->err);
-    c->err = mr_xstrndup(data, len);
-    c->err_len = len;
-}
-
-struct mr_counts mr_suite_counts(const struct mr_suite *s)
-{
-    struct mr_counts n = { 0 };
-    for (size_t i = 0; i < s->n_cases; i++) {
-        n.tests++;
-        switch (s->cases[i]->verdict) {
-        case MR_VERDICT_FAIL:
-            n.failures++;
-            break;
-        case MR_VERDICT_ERROR:
-            n.errors++;
-            break;
-        case MR_VERDICT_SKIP:
-            n.skipped++;
-            break;
-        case MR_VERDICT_PASS:
-            break;
-        }
-    }
-    return n;
-}
-
-struct mr_counts mr_report_counts(const struct mr_report *r)
-{
-    struct mr_counts n = { 0 };
-    for (size_t i = 0; i < r->n_suites; i++) {
-        struct mr_counts s = mr_suite_counts(r->suites[i]);
-        n.tests += s.tests;
-        n.failures += s.failures;
-        n.errors += s.errors;
-        n.skipped += s.skipped;
-    }
-    return n;
-}
 
 /* Length of the valid UTF-8 sequence at p (1..4) and its code point, or 0 if invalid. */
 static size_t utf8_decode(const unsigned char *p, size_t left, unsigned *cp)
@@ -392,6 +218,9 @@ fail:
 char *mr_junit_render(const struct mr_report *r, size_t *ret_len)
 {
     xmlBufferPtr buf = xmlBufferCreate();
+    /* The writer hands its output over a few KiB at a time; libxml2's default scheme
+     * (exact) would reallocate the whole buffer for each, quadratic in a big report. */
+    xmlBufferSetAllocationScheme(buf, XML_BUFFER_ALLOC_DOUBLEIT);
     xmlTextWriterPtr w = xmlNewTextWriterMemory(buf, 0);
     char *ret = NULL;
     if (!w)

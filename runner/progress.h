@@ -8,6 +8,7 @@
 #define MR_PROGRESS_H
 
 #include "pipeline.h"
+#include "text.h"
 
 struct mr_progress;
 
@@ -24,10 +25,5 @@ void mr_progress_event(void *ud, enum mr_progress_kind kind, const char *cell,
  * and bytes that are not well-formed UTF-8 become "\xHH" per byte. mr_progress_event()
  * passes the cell and the message through it before it stores or prints them. */
 char *mr_progress_sanitize(const char *s);
-
-/* Text columns of UTF-8 text (code points; wide characters count as one). */
-size_t mr_text_cols(const char *s);
-/* Appends s cut to max columns ("..." marks a cut), control characters as spaces. */
-void mr_buf_add_cols(struct mr_buf *b, const char *s, size_t max);
 
 #endif

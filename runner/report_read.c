@@ -1,5 +1,6 @@
-/* report_read.c: parses a JUnit report back into a struct mr_report (libxml2, no network,
- * no DTD) and reads a cell's CPU benchmark figures out of its properties. */
+/* report_read.c: parses a JUnit report back into a struct mr_report as it streams past
+ * (libxml2's SAX2 interface: no document tree, no network, no DTD) and reads a cell's CPU
+ * benchmark figures out of its properties. */
 #define _GNU_SOURCE
 #include "report_read.h"
 
@@ -14,6 +15,7 @@
 #include <libxml/parser.h>
 #include <libxml/SAX2.h>
 
+#include "strmap.h"
 #include "xmlutil.h"
 
 static void fd_closep(int *fd)
@@ -38,130 +40,83 @@ int mr_parse_double(const char *s, double *ret)
     return 0;
 }
 
-/* A DOCTYPE is where entities are declared; matrixrun never writes one, so the parser
- * stops at the first, before any declaration inside it is read. */
-struct read_state {
+/* The reader's state between SAX callbacks. The report is built while the file streams
+ * past, so its memory is the report's, not a document tree's. Only the elements a
+ * JUnit report has at their places are read: <testsuite> as the root or a child of
+ * <testsuites>; <properties>/<property> and <testcase> in a suite; the first
+ * <failure>/<error>/<skipped> in a testcase. Anything else is skipped with what it
+ * holds. */
+struct reader {
+    xmlParserCtxtPtr ctxt;
+    const char *path;
+    struct mr_err problem;   /* the first problem; after it the file is only parsed */
+    int failed;
     int doctype_line;
+    struct mr_report *rep;   /* made at the root element */
+    size_t items;            /* suites, properties and testcases so far */
+    size_t max_items;
+    int depth;               /* of the element being read; the root is 1 */
+    struct mr_suite *suite;  /* the open <testsuite>, at suite_depth */
+    int suite_depth;
+    struct mr_strmap *prop_index; /* the suite's property names -> index in props */
+    int props_depth;         /* of the open <properties>, or 0 */
+    struct mr_case *kase;    /* the open <testcase>, at case_depth */
+    int case_depth;
+    int case_has_verdict;
+    int text_depth;          /* of the verdict element whose text is the message, or 0 */
+    enum mr_verdict text_verdict;
+    char *text_type;
+    struct mr_buf text;
 };
 
-static void refuse_doctype(void *ud, const xmlChar *name, const xmlChar *ext, const xmlChar *sys)
+static int line(const struct reader *rd)
 {
-    (void)name;
-    (void)ext;
-    (void)sys;
-    xmlParserCtxtPtr ctxt = ud;
-    struct read_state *st = ctxt->_private;
-    st->doctype_line = xmlSAX2GetLineNumber(ctxt);
-    if (st->doctype_line <= 0)
-        st->doctype_line = 1;
-    xmlStopParser(ctxt);
+    int l = xmlSAX2GetLineNumber(rd->ctxt);
+    return l > 0 ? l : 1;
 }
 
-static xmlDocPtr parse(const char *path, struct mr_err *err, int *ret_errno)
+/* SAX2 hands each attribute as five pointers: local name, prefix, URI, value, value end.
+ * Returns the first of that local name as a new string, or NULL (as xmlGetProp did). */
+static char *attr(const xmlChar **attrs, int n, const char *name)
 {
-    *ret_errno = -EINVAL;
-    __attribute__((cleanup(fd_closep))) int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        *ret_errno = -errno;
-        mr_err_set(err, "%s: cannot read the report: %s", path, strerror(errno));
-        return NULL;
+    for (int i = 0; i < n; i++) {
+        const xmlChar **a = attrs + 5 * i;
+        if (strcmp((const char *)a[0], name) == 0)
+            return mr_xstrndup((const char *)a[3], (size_t)(a[4] - a[3]));
     }
-    struct stat sb;
-    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-        mr_err_set(err, "%s: cannot read the report: not a regular file", path);
-        return NULL;
-    }
-    if ((unsigned long long)sb.st_size > MR_REPORT_MAX_BYTES) {
-        mr_err_set(err, "%s: %lld bytes, more than a report may hold (%u MiB)", path,
-                   (long long)sb.st_size, MR_REPORT_MAX_BYTES / (1024 * 1024));
-        return NULL;
-    }
-    if (sb.st_size == 0) {
-        mr_err_set(err, "%s: empty file, not a JUnit report", path);
-        return NULL;
-    }
-    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
-    if (!ctxt) {
-        mr_err_set(err, "%s: cannot create an XML parser", path);
-        return NULL;
-    }
-    struct read_state st = { 0 };
-    ctxt->_private = &st;
-    ctxt->sax->internalSubset = refuse_doctype;
-    /* XML_PARSE_HUGE: the writer keeps 4 MiB of output per stream, which its escapes of
-     * control characters may grow past libxml2's 10 MB text limit. Entities, the reason
-     * for that limit, cannot occur: there is no DOCTYPE to declare them. */
-    xmlDocPtr doc = xmlCtxtReadFd(ctxt, fd, path, NULL,
-                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-                                      XML_PARSE_HUGE | XML_PARSE_NOCDATA);
-    if (st.doctype_line) {
-        mr_err_set(err, "%s:%d: has a DOCTYPE: not a JUnit report matrixrun wrote (refused, "
-                   "so no entity is expanded)", path, st.doctype_line);
-        if (doc)
-            xmlFreeDoc(doc);
-        doc = NULL;
-    } else if (!doc || !ctxt->wellFormed) {
-        mr_xml_parse_error(ctxt, path, err);
-        if (doc)
-            xmlFreeDoc(doc);
-        doc = NULL;
-    }
-    xmlFreeParserCtxt(ctxt);
-    return doc;
+    return NULL;
 }
 
-static int read_time(xmlNodePtr n, const char *path, const char *what, const char *name,
-                     double *ret, struct mr_err *err)
+/* Counts one more suite, property or testcase; 0 once the report holds too many. */
+static int count_item(struct reader *rd)
 {
-    _cleanup_free_ char *t = mr_xml_attr(n, "time");
+    if (++rd->items <= rd->max_items)
+        return 1;
+    mr_err_set(&rd->problem, "%s:%d: more than %zu suites, properties and testcases in all: "
+               "too many for a report (refused)", rd->path, line(rd), rd->max_items);
+    rd->failed = 1;
+    return 0;
+}
+
+static int read_time(struct reader *rd, const xmlChar **attrs, int n, const char *what,
+                     const char *name, double *ret)
+{
+    _cleanup_free_ char *t = attr(attrs, n, "time");
     *ret = 0;
     if (!t)
         return 0;
     if (mr_parse_double(t, ret) < 0 || *ret < 0) {
-        mr_err_set(err, "%s:%d: <%s> '%s': time '%s' is not a number of seconds", path,
-                   mr_xml_line(n), what, name, t);
+        mr_err_set(&rd->problem, "%s:%d: <%s> '%s': time '%s' is not a number of seconds",
+                   rd->path, line(rd), what, name, t);
+        rd->failed = 1;
         return -EINVAL;
-    }
-    return 0;
-}
-
-static int read_case(xmlNodePtr n, struct mr_suite *s, const char *path, struct mr_err *err)
-{
-    _cleanup_free_ char *name = mr_xml_attr(n, "name");
-    _cleanup_free_ char *cls = mr_xml_attr(n, "classname");
-    if (!name) {
-        mr_err_set(err, "%s:%d: <testcase> without a name in suite '%s'", path, mr_xml_line(n),
-                   s->name);
-        return -EINVAL;
-    }
-    struct mr_case *c = mr_suite_add_case(s, cls ? cls : "", name);
-    if (read_time(n, path, "testcase", name, &c->time_s, err) < 0)
-        return -EINVAL;
-    for (xmlNodePtr k = n->children; k; k = k->next) {
-        enum mr_verdict v;
-        if (mr_xml_is_elem(k, "failure"))
-            v = MR_VERDICT_FAIL;
-        else if (mr_xml_is_elem(k, "error"))
-            v = MR_VERDICT_ERROR;
-        else if (mr_xml_is_elem(k, "skipped"))
-            v = MR_VERDICT_SKIP;
-        else
-            continue;
-        _cleanup_free_ char *type = mr_xml_attr(k, "type");
-        _cleanup_free_ char *msg = mr_xml_attr(k, "message");
-        if (!msg)
-            msg = mr_xml_text(k);
-        mr_case_set(c, v, type, "%s", msg);
-        /* The first verdict element counts; the schema allows only one. */
-        break;
     }
     return 0;
 }
 
 /* "2026-09-21T14:13:20" (UTC) in ms, or 0 when absent or unreadable. */
-static int64_t read_timestamp(xmlNodePtr n)
+static int64_t read_timestamp(const char *ts)
 {
-    _cleanup_free_ char *ts = mr_xml_attr(n, "timestamp");
     struct tm tm = { 0 };
     if (!ts)
         return 0;
@@ -171,135 +126,347 @@ static int64_t read_timestamp(xmlNodePtr n)
     return (int64_t)timegm(&tm) * 1000;
 }
 
-static int read_suite(xmlNodePtr n, struct mr_report *r, const char *path, struct mr_err *err)
+static void start_suite(struct reader *rd, const xmlChar **attrs, int n)
 {
-    _cleanup_free_ char *name = mr_xml_attr(n, "name");
+    _cleanup_free_ char *name = attr(attrs, n, "name");
     if (!name) {
-        mr_err_set(err, "%s:%d: <testsuite> without a name", path, mr_xml_line(n));
-        return -EINVAL;
+        mr_err_set(&rd->problem, "%s:%d: <testsuite> without a name", rd->path, line(rd));
+        rd->failed = 1;
+        return;
     }
-    struct mr_suite *s = mr_report_add_suite(r, name);
-    s->hostname = mr_xml_attr(n, "hostname");
-    s->timestamp_ms = read_timestamp(n);
-    if (read_time(n, path, "testsuite", name, &s->time_s, err) < 0)
-        return -EINVAL;
-    for (xmlNodePtr k = n->children; k; k = k->next) {
-        if (mr_xml_is_elem(k, "properties")) {
-            for (xmlNodePtr p = k->children; p; p = p->next) {
-                if (!mr_xml_is_elem(p, "property"))
-                    continue;
-                _cleanup_free_ char *pn = mr_xml_attr(p, "name");
-                _cleanup_free_ char *pv = mr_xml_attr(p, "value");
-                if (!pn || !pv) {
-                    mr_err_set(err, "%s:%d: <property> without a name or a value in suite '%s'",
-                               path, mr_xml_line(p), name);
-                    return -EINVAL;
-                }
-                mr_suite_set_prop(s, pn, pv);
-            }
-        } else if (mr_xml_is_elem(k, "testcase")) {
-            if (read_case(k, s, path, err) < 0)
-                return -EINVAL;
-        } else if (mr_xml_is_elem(k, "testsuite")) {
-            mr_err_set(err, "%s:%d: nested <testsuite> in suite '%s': not a report matrixrun "
-                       "wrote", path, mr_xml_line(k), name);
-            return -EINVAL;
+    if (!count_item(rd))
+        return;
+    struct mr_suite *s = mr_report_add_suite(rd->rep, name);
+    s->hostname = attr(attrs, n, "hostname");
+    _cleanup_free_ char *ts = attr(attrs, n, "timestamp");
+    s->timestamp_ms = read_timestamp(ts);
+    if (read_time(rd, attrs, n, "testsuite", name, &s->time_s) < 0)
+        return;
+    rd->suite = s;
+    rd->suite_depth = rd->depth;
+    rd->prop_index = mr_strmap_new();
+}
+
+static void end_suite(struct reader *rd)
+{
+    mr_strmap_free(rd->prop_index);
+    rd->prop_index = NULL;
+    rd->suite = NULL;
+    rd->suite_depth = 0;
+}
+
+/* A property: a name seen before in the suite takes the new value, in its first place
+ * (the index keeps a suite of many properties linear). */
+static void read_prop(struct reader *rd, const xmlChar **attrs, int n)
+{
+    struct mr_suite *s = rd->suite;
+    _cleanup_free_ char *pn = attr(attrs, n, "name");
+    _cleanup_free_ char *pv = attr(attrs, n, "value");
+    if (!pn || !pv) {
+        mr_err_set(&rd->problem, "%s:%d: <property> without a name or a value in suite '%s'",
+                   rd->path, line(rd), s->name);
+        rd->failed = 1;
+        return;
+    }
+    size_t at;
+    if (mr_strmap_get(rd->prop_index, pn, &at)) {
+        free(s->props[at].value);
+        s->props[at].value = MR_TAKE_PTR(pv);
+    } else if (count_item(rd)) {
+        mr_suite_add_prop(s, pn, pv);
+        /* The key is the suite's copy of the name, which lives as long as the suite. */
+        (void)mr_strmap_add(rd->prop_index, s->props[s->n_props - 1].name, s->n_props - 1,
+                            NULL);
+    }
+}
+
+static void start_case(struct reader *rd, const xmlChar **attrs, int n)
+{
+    _cleanup_free_ char *name = attr(attrs, n, "name");
+    _cleanup_free_ char *cls = attr(attrs, n, "classname");
+    if (!name) {
+        mr_err_set(&rd->problem, "%s:%d: <testcase> without a name in suite '%s'", rd->path,
+                   line(rd), rd->suite->name);
+        rd->failed = 1;
+        return;
+    }
+    if (!count_item(rd))
+        return;
+    struct mr_case *c = mr_suite_add_case(rd->suite, cls ? cls : "", name);
+    if (read_time(rd, attrs, n, "testcase", name, &c->time_s) < 0)
+        return;
+    rd->kase = c;
+    rd->case_depth = rd->depth;
+    rd->case_has_verdict = 0;
+}
+
+/* The first <failure>, <error> or <skipped> of a testcase (the schema allows one): its
+ * message attribute, else its text once the element ends. */
+static void start_verdict(struct reader *rd, const char *elem, const xmlChar **attrs, int n)
+{
+    enum mr_verdict v;
+    if (strcmp(elem, "failure") == 0)
+        v = MR_VERDICT_FAIL;
+    else if (strcmp(elem, "error") == 0)
+        v = MR_VERDICT_ERROR;
+    else if (strcmp(elem, "skipped") == 0)
+        v = MR_VERDICT_SKIP;
+    else
+        return;
+    rd->case_has_verdict = 1;
+    _cleanup_free_ char *type = attr(attrs, n, "type");
+    _cleanup_free_ char *msg = attr(attrs, n, "message");
+    if (msg) {
+        mr_case_set(rd->kase, v, type, "%s", msg);
+        return;
+    }
+    rd->text_depth = rd->depth;
+    rd->text_verdict = v;
+    rd->text_type = MR_TAKE_PTR(type);
+    mr_buf_release(&rd->text);
+    mr_buf_add(&rd->text, "", 0);
+}
+
+/* The verdict's text, all of it inside the element, without surrounding white space. */
+static void end_verdict(struct reader *rd)
+{
+    const char *s = rd->text.data;
+    size_t len = rd->text.len;
+    while (len && strchr(" \t\r\n", *s)) {
+        s++;
+        len--;
+    }
+    while (len && strchr(" \t\r\n", s[len - 1]))
+        len--;
+    mr_case_set(rd->kase, rd->text_verdict, rd->text_type, "%.*s", (int)len, s);
+    free(rd->text_type);
+    rd->text_type = NULL;
+    mr_buf_release(&rd->text);
+    rd->text_depth = 0;
+}
+
+static void start_root(struct reader *rd, const char *elem, const xmlChar **attrs, int n)
+{
+    int lone = strcmp(elem, "testsuite") == 0;
+    if (!lone && strcmp(elem, "testsuites") != 0) {
+        mr_err_set(&rd->problem, "%s:%d: root element <%s>, not <testsuites> or <testsuite>: "
+                   "not a JUnit report", rd->path, line(rd), elem);
+        rd->failed = 1;
+        return;
+    }
+    _cleanup_free_ char *rname = attr(attrs, n, "name");
+    rd->rep = mr_report_new(rname ? rname : "");
+    if (lone)
+        start_suite(rd, attrs, n);
+}
+
+static void on_start(void *ud, const xmlChar *localname, const xmlChar *prefix,
+                     const xmlChar *uri, int n_ns, const xmlChar **ns, int n_attrs,
+                     int n_defaulted, const xmlChar **attrs)
+{
+    (void)prefix;
+    (void)uri;
+    (void)n_ns;
+    (void)ns;
+    (void)n_defaulted; /* counted in n_attrs, and there are none without a DTD */
+    struct reader *rd = ((xmlParserCtxtPtr)ud)->_private;
+    const char *elem = (const char *)localname;
+    int d = ++rd->depth;
+    if (rd->failed)
+        return;
+    if (d == 1) {
+        start_root(rd, elem, attrs, n_attrs);
+    } else if (!rd->suite) {
+        if (d == 2 && strcmp(elem, "testsuite") == 0)
+            start_suite(rd, attrs, n_attrs);
+    } else if (d == rd->suite_depth + 1) {
+        if (strcmp(elem, "properties") == 0) {
+            rd->props_depth = d;
+        } else if (strcmp(elem, "testcase") == 0) {
+            start_case(rd, attrs, n_attrs);
+        } else if (strcmp(elem, "testsuite") == 0) {
+            mr_err_set(&rd->problem, "%s:%d: nested <testsuite> in suite '%s': not a report "
+                       "matrixrun wrote", rd->path, line(rd), rd->suite->name);
+            rd->failed = 1;
         }
+    } else if (rd->props_depth && d == rd->props_depth + 1) {
+        if (strcmp(elem, "property") == 0)
+            read_prop(rd, attrs, n_attrs);
+    } else if (rd->kase && d == rd->case_depth + 1 && !rd->case_has_verdict) {
+        start_verdict(rd, elem, attrs, n_attrs);
     }
-    return 0;
+}
+
+static void on_end(void *ud, const xmlChar *localname, const xmlChar *prefix,
+                   const xmlChar *uri)
+{
+    (void)localname;
+    (void)prefix;
+    (void)uri;
+    struct reader *rd = ((xmlParserCtxtPtr)ud)->_private;
+    int d = rd->depth--;
+    if (d == rd->text_depth)
+        end_verdict(rd);
+    if (d == rd->case_depth) {
+        rd->kase = NULL;
+        rd->case_depth = 0;
+    }
+    if (d == rd->props_depth)
+        rd->props_depth = 0;
+    if (d == rd->suite_depth)
+        end_suite(rd);
+}
+
+static void on_text(void *ud, const xmlChar *ch, int len)
+{
+    struct reader *rd = ((xmlParserCtxtPtr)ud)->_private;
+    if (rd->text_depth && !rd->failed)
+        mr_buf_add(&rd->text, ch, (size_t)len);
+}
+
+/* Comments and processing instructions would otherwise be kept on the (empty) document,
+ * costing memory for nothing. */
+static void on_comment(void *ud, const xmlChar *text)
+{
+    (void)ud;
+    (void)text;
+}
+
+static void on_pi(void *ud, const xmlChar *target, const xmlChar *data)
+{
+    (void)ud;
+    (void)target;
+    (void)data;
+}
+
+/* A DOCTYPE is where entities are declared; matrixrun never writes one, so the parser
+ * stops at the first, before any declaration inside it is read. */
+static void refuse_doctype(void *ud, const xmlChar *name, const xmlChar *ext, const xmlChar *sys)
+{
+    (void)name;
+    (void)ext;
+    (void)sys;
+    xmlParserCtxtPtr ctxt = ud;
+    struct reader *rd = ctxt->_private;
+    rd->doctype_line = line(rd);
+    xmlStopParser(ctxt);
+}
+
+/* Opens path as a report: a regular file, not empty, not too big. The descriptor, or
+ * -errno / -EINVAL with err set. */
+static int open_report(const char *path, struct mr_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int r = -errno;
+        mr_err_set(err, "%s: cannot read the report: %s", path, strerror(errno));
+        return r;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+        mr_err_set(err, "%s: cannot read the report: not a regular file", path);
+    } else if ((unsigned long long)sb.st_size > MR_REPORT_MAX_BYTES) {
+        mr_err_set(err, "%s: %lld bytes, more than a report may hold (%u MiB)", path,
+                   (long long)sb.st_size, MR_REPORT_MAX_BYTES / (1024 * 1024));
+    } else if (sb.st_size == 0) {
+        mr_err_set(err, "%s: empty file, not a JUnit report", path);
+    } else {
+        return fd;
+    }
+    close(fd);
+    return -EINVAL;
+}
+
+/* Streams the file through the callbacks above; rd holds the report or the problem. The
+ * return is the parser's verdict: 0 when the file is well-formed XML without DOCTYPE. */
+static int parse(int fd, struct reader *rd, struct mr_err *err)
+{
+    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+    if (!ctxt) {
+        mr_err_set(err, "%s: cannot create an XML parser", rd->path);
+        return -EINVAL;
+    }
+    rd->ctxt = ctxt;
+    ctxt->_private = rd;
+    ctxt->sax->internalSubset = refuse_doctype;
+    ctxt->sax->startElementNs = on_start;
+    ctxt->sax->endElementNs = on_end;
+    ctxt->sax->characters = on_text;
+    ctxt->sax->ignorableWhitespace = on_text;
+    ctxt->sax->comment = on_comment;
+    ctxt->sax->processingInstruction = on_pi;
+    /* XML_PARSE_HUGE: the writer keeps 4 MiB of output per stream, which its escapes of
+     * control characters may grow past libxml2's 10 MB text limit. XML_PARSE_NOENT: an
+     * attribute's "&amp;" reaches the callbacks as "&", not as a "&#38;" left for a tree
+     * builder to decode. Neither lets entities in, the reason for those defaults: there
+     * is no DOCTYPE to declare them. */
+    xmlDocPtr doc = xmlCtxtReadFd(ctxt, fd, rd->path, NULL,
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+                                      XML_PARSE_HUGE | XML_PARSE_NOCDATA | XML_PARSE_NOENT);
+    int r = 0;
+    if (rd->doctype_line) {
+        mr_err_set(err, "%s:%d: has a DOCTYPE: not a JUnit report matrixrun wrote (refused, "
+                   "so no entity is expanded)", rd->path, rd->doctype_line);
+        r = -EINVAL;
+    } else if (!doc || !ctxt->wellFormed) {
+        mr_xml_parse_error(ctxt, rd->path, err);
+        r = -EINVAL;
+    }
+    if (doc)
+        xmlFreeDoc(doc);
+    xmlFreeParserCtxt(ctxt);
+    rd->ctxt = NULL;
+    return r;
 }
 
 int mr_report_read(const char *path, struct mr_report **ret, struct mr_err *err)
 {
-    int r;
-    _cleanup_xmldoc_ xmlDocPtr doc = parse(path, err, &r);
-    if (!doc)
-        return r;
-    xmlNodePtr root = xmlDocGetRootElement(doc);
-    if (!root || (!mr_xml_is_elem(root, "testsuites") && !mr_xml_is_elem(root, "testsuite"))) {
-        mr_err_set(err, "%s:%d: root element <%s>, not <testsuites> or <testsuite>: not a JUnit "
-                   "report", path, root ? mr_xml_line(root) : 1,
-                   root ? (const char *)root->name : "");
-        return -EINVAL;
+    return mr_report_read_max(path, MR_REPORT_MAX_ITEMS, ret, err);
+}
+
+int mr_report_read_max(const char *path, size_t max_items, struct mr_report **ret,
+                       struct mr_err *err)
+{
+    __attribute__((cleanup(fd_closep))) int fd = open_report(path, err);
+    if (fd < 0)
+        return fd;
+    struct reader rd = { .path = path, .max_items = max_items };
+    mr_buf_init(&rd.text);
+    int r = parse(fd, &rd, err);
+    if (r == 0 && rd.failed) {
+        mr_err_set(err, "%s", mr_err_msg(&rd.problem));
+        r = -EINVAL;
+    } else if (r == 0 && !rd.rep) {
+        mr_err_set(err, "%s: no root element: not a JUnit report", path);
+        r = -EINVAL;
     }
-    _cleanup_free_ char *rname = mr_xml_attr(root, "name");
-    struct mr_report *rep = mr_report_new(rname ? rname : "");
-    if (mr_xml_is_elem(root, "testsuite")) {
-        r = read_suite(root, rep, path, err);
-    } else {
-        r = 0;
-        for (xmlNodePtr k = root->children; k && r == 0; k = k->next)
-            if (mr_xml_is_elem(k, "testsuite"))
-                r = read_suite(k, rep, path, err);
-    }
+    mr_err_release(&rd.problem);
+    mr_strmap_free(rd.prop_index);
+    free(rd.text_type);
+    mr_buf_release(&rd.text);
     if (r < 0) {
-        mr_report_free(rep);
+        mr_report_free(rd.rep);
         return r;
     }
-    *ret = rep;
-    return 0;
-}
-
-const char *mr_suite_prop(const struct mr_suite *s, const char *name)
-{
-    for (size_t i = 0; i < s->n_props; i++)
-        if (strcmp(s->props[i].name, name) == 0)
-            return s->props[i].value;
-    return NULL;
-}
-
-const struct mr_case *mr_suite_case(const struct mr_suite *s, const char *name)
-{
-    for (size_t i = 0; i < s->n_cases; i++)
-        if (strcmp(s->cases[i]->name, name) == 0)
-            return s->cases[i];
-    return NULL;
-}
-
-size_t mr_report_distinct_prop(const struct mr_report *r, const char *name,
-                               const char ***ret)
-{
-    const char **v = mr_xcalloc(r->n_suites ? r->n_suites : 1, sizeof(*v));
-    size_t n = 0;
-    for (size_t i = 0; i < r->n_suites; i++) {
-        const char *x = mr_suite_prop(r->suites[i], name);
-        if (!x && strcmp(name, "host") == 0)
-            x = r->suites[i]->hostname;
-        if (!x || !*x)
-            continue;
-        size_t j = 0;
-        while (j < n && strcmp(v[j], x) != 0)
-            j++;
-        if (j == n)
-            v[n++] = x;
-    }
-    *ret = v;
-    return n;
-}
-
-int mr_report_is_matrixrun(const struct mr_report *r)
-{
-    for (size_t i = 0; i < r->n_suites; i++)
-        if (mr_suite_prop(r->suites[i], "run.id"))
-            return 1;
+    *ret = rd.rep;
     return 0;
 }
 
 void mr_bench_from_suite(const struct mr_suite *s, struct mr_bench *ret)
 {
     static const char *const names[] = {
-        "benchmark.cpu.overhead.pct",
-        "benchmark.cpu.overhead.ci95.low.pct",
-        "benchmark.cpu.overhead.ci95.high.pct",
+        MR_PROP_BENCH_OVERHEAD_PCT,
+        MR_PROP_BENCH_OVERHEAD_LOW_PCT,
+        MR_PROP_BENCH_OVERHEAD_HIGH_PCT,
     };
     struct mr_bench b = { .state = MR_BENCH_NONE, .verdict = MR_VERDICT_PASS };
-    const struct mr_case *c = mr_suite_case(s, "benchmark.cpu");
+    const struct mr_case *c = mr_suite_case(s, MR_CASE_BENCHMARK_CPU);
     if (c) {
         b.verdict = c->verdict;
         b.message = c->message;
         b.state = MR_BENCH_NODATA;
     }
-    const char *noisy = mr_suite_prop(s, "benchmark.cpu.noisy");
+    const char *noisy = mr_suite_prop(s, MR_PROP_BENCH_NOISY);
     b.noisy = noisy && strcmp(noisy, "yes") == 0;
     const char *v[3];
     int present = 0;

@@ -1,38 +1,33 @@
 /* report_read.h: reads a JUnit report that matrixrun wrote back into a struct mr_report,
  * and the CPU benchmark figures a cell's suite carries.
  *
- * mr_report_read() hands the caller a report to free with mr_report_free(); the strings
- * mr_suite_prop() returns are borrowed from the suite. */
+ * mr_report_read() hands the caller a report to free with mr_report_free(); the lookups
+ * by name (mr_suite_prop and the others) are in report.h. */
 #ifndef MR_REPORT_READ_H
 #define MR_REPORT_READ_H
 
-#include "junit.h"
+#include "report.h"
 #include "util.h"
 
 /* Files larger than this are refused before parsing (a report of 100 cells with 4 MiB
  * of output per stream stays far below it). */
 #define MR_REPORT_MAX_BYTES (512u * 1024 * 1024)
 
+/* Suites, properties and testcases a report may hold in all; a report with more is
+ * refused. Each costs the readers memory and time, and a run's report has far fewer (a
+ * cell has a few dozen). */
+#define MR_REPORT_MAX_ITEMS (4u * 1024 * 1024)
+
 /* Parses path (no network, no DTD: a DOCTYPE is refused, so no entity is ever expanded)
  * into suites with name, hostname, timestamp, time, properties and testcases (name,
  * classname, time, verdict, type, message; output is not kept). The root must be
- * <testsuites> or a lone <testsuite>. On failure returns -errno or -EINVAL with err
- * "FILE[:LINE]: what is wrong". */
+ * <testsuites> or a lone <testsuite>. The file streams through the parser: no document
+ * tree is kept, and time and memory grow with the file's size. On failure returns
+ * -errno or -EINVAL with err "FILE[:LINE]: what is wrong". */
 int mr_report_read(const char *path, struct mr_report **ret, struct mr_err *err) MR_WUR;
-
-/* A property's value, or NULL when the suite has none of that name. */
-const char *mr_suite_prop(const struct mr_suite *s, const char *name);
-/* The suite's testcase of that name, or NULL. */
-const struct mr_case *mr_suite_case(const struct mr_suite *s, const char *name);
-
-/* The distinct non-empty values of a property over the report's suites, in suite order
- * ("host" falls back to a suite's hostname attribute). Returns their number and a
- * malloc'd array of strings borrowed from the suites (free the array only). */
-size_t mr_report_distinct_prop(const struct mr_report *r, const char *name,
-                               const char ***ret);
-
-/* Whether a report looks like matrixrun's: at least one suite carries a run.id. */
-int mr_report_is_matrixrun(const struct mr_report *r);
+/* mr_report_read() with another limit than MR_REPORT_MAX_ITEMS (tests use a small one). */
+int mr_report_read_max(const char *path, size_t max_items, struct mr_report **ret,
+                       struct mr_err *err) MR_WUR;
 
 enum mr_bench_state {
     MR_BENCH_NONE,    /* no benchmark.cpu testcase and no overhead property */

@@ -1,12 +1,15 @@
 /* check_compare.c: the comparison of runs: interval overlap, rows for cells that come and
- * go, changes and their marks, warnings, and the rendered table's columns. */
+ * go, changes and their marks, warnings, the rendered table's columns, and two runs of
+ * 100000 cells each. */
 #define _GNU_SOURCE
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "compare.h"
+#include "junit.h"
 
 #define DATA MR_TEST_DATA "/report/"
 
@@ -198,6 +201,98 @@ START_TEST(test_three_runs_render_dashes_and_aligned_columns)
 }
 END_TEST
 
+/* One run of n cells named cell-NNNNNN, in the given order (+1 or -1), each with its own
+ * host and guest kernel and an overhead of (index % 50) + shift. */
+static struct mr_report *many_cells(size_t n, int order, double shift)
+{
+    struct mr_report *r = mr_report_new("big");
+    for (size_t k = 0; k < n; k++) {
+        size_t i = order > 0 ? k : n - 1 - k;
+        char name[32], host[32], num[3][32];
+        snprintf(name, sizeof(name), "cell-%06zu", i);
+        snprintf(host, sizeof(host), "host-%zu", i);
+        struct mr_suite *s = mr_report_add_suite(r, name);
+        mr_suite_set_prop(s, MR_PROP_RUN_ID, order > 0 ? "run-a" : "run-b");
+        mr_suite_set_prop(s, MR_PROP_ACCEL, "kvm");
+        mr_suite_set_prop(s, MR_PROP_HOST, host);
+        mr_suite_set_prop(s, MR_PROP_GUEST_KERNEL, host + 5);
+        double v = (double)(i % 50) + shift;
+        snprintf(num[0], sizeof(num[0]), "%.2f", v);
+        snprintf(num[1], sizeof(num[1]), "%.2f", v - 0.25);
+        snprintf(num[2], sizeof(num[2]), "%.2f", v + 0.25);
+        mr_suite_set_prop(s, MR_PROP_BENCH_OVERHEAD_PCT, num[0]);
+        mr_suite_set_prop(s, MR_PROP_BENCH_OVERHEAD_LOW_PCT, num[1]);
+        mr_suite_set_prop(s, MR_PROP_BENCH_OVERHEAD_HIGH_PCT, num[2]);
+        (void)mr_suite_add_case(s, "big", MR_CASE_BENCHMARK_CPU);
+    }
+    return r;
+}
+
+/* "cell-000042" -> "42", the guest kernel many_cells() gives that cell. */
+static const char *host_number(const char *cell)
+{
+    const char *p = cell + 5;
+    while (*p == '0' && p[1])
+        p++;
+    return p;
+}
+
+/* Two runs of 100000 cells, the first written and read back, the second in the other
+ * order: one row per cell in the first run's order, each run's figure in its column,
+ * every host listed once. The results are what is checked; tests/report_scale.py
+ * measures the time, which grew with the square of the cells while rows and hosts were
+ * found by scanning those seen so far. */
+START_TEST(test_compare_of_100000_cells)
+{
+    enum { N = 100000 };
+    char path[] = "/tmp/mr-big-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    struct mr_report *made = many_cells(N, 1, 0);
+    struct mr_err e = { 0 };
+    ck_assert_int_eq(mr_junit_write(made, path, &e), 0);
+    mr_report_free(made);
+    struct mr_report *r[2];
+    ck_assert_int_eq(mr_report_read(path, &r[0], &e), 0);
+    unlink(path);
+    r[1] = many_cells(N, -1, 1);
+    const char *labels[] = { "a.xml", "b.xml" };
+    struct mr_compare *c = mr_compare_new((const struct mr_report *const *)r, labels, 2);
+    ck_assert_uint_eq(c->n_rows, N);
+    for (size_t i = 0; i < N; i++) {
+        const struct mr_compare_row *row = &c->rows[i];
+        char name[32];
+        snprintf(name, sizeof(name), "cell-%06zu", i);
+        ck_assert_str_eq(row->cell, name);
+        ck_assert_int_eq(row->runs[0].bench.state, MR_BENCH_OK);
+        ck_assert_double_eq_tol(row->runs[0].bench.overhead, (double)(i % 50), 1e-9);
+        ck_assert_double_eq_tol(row->runs[1].bench.overhead, (double)(i % 50) + 1, 1e-9);
+        ck_assert_str_eq(row->kernel, host_number(name)); /* the same in both runs */
+        double pp;
+        int marked;
+        ck_assert_int_eq(mr_compare_change(row, 1, &pp, &marked), 1);
+        ck_assert_double_eq_tol(pp, 1, 1e-9);
+        ck_assert_int_eq(marked, 1);
+    }
+    /* Every host once, in the run's order. */
+    size_t commas = 0;
+    for (const char *p = c->runs[1].hosts; *p; p++)
+        commas += *p == ',';
+    ck_assert_uint_eq(commas, N - 1);
+    ck_assert(strncmp(c->runs[1].hosts, "host-99999,host-99998,", 22) == 0);
+    /* The same hosts in another order read as other hosts: one warning. */
+    ck_assert_uint_eq(c->n_warnings, 1);
+    ck_assert_ptr_nonnull(strstr(c->warnings[0], "different hosts"));
+    char *text = mr_compare_render(c);
+    ck_assert_ptr_nonnull(strstr(text, "\ncell-099999  "));
+    free(text);
+    mr_compare_free(c);
+    mr_report_free(r[0]);
+    mr_report_free(r[1]);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("compare");
@@ -207,6 +302,11 @@ int main(void)
     tcase_add_test(tc, test_other_accelerator_and_host_are_warned);
     tcase_add_test(tc, test_three_runs_render_dashes_and_aligned_columns);
     suite_add_tcase(s, tc);
+    TCase *tb = tcase_create("many");
+    /* Room for a loaded machine or a sanitizer build. */
+    tcase_set_timeout(tb, 300);
+    tcase_add_test(tb, test_compare_of_100000_cells);
+    suite_add_tcase(s, tb);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -1,5 +1,6 @@
 /* check_html.c: the HTML summary: escaping of hostile report text, the chart's numbers
- * and its edge cases (none, one cell, negative, huge, garbage), no fetches, atomic write. */
+ * and its edge cases (none, one cell, negative, huge, garbage), no fetches, atomic write,
+ * a page of 100000 cells. */
 #define _GNU_SOURCE
 #include <check.h>
 #include <dirent.h>
@@ -307,6 +308,57 @@ START_TEST(test_write_is_atomic_and_errors_name_the_file)
 }
 END_TEST
 
+/* Occurrences of needle in hay (strncmp at each place, not strstr from each match:
+ * AddressSanitizer's strstr reads the rest of hay on every call). */
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0, len = strlen(needle);
+    for (const char *p = hay; *p; p++)
+        n += *p == *needle && strncmp(p, needle, len) == 0;
+    return n;
+}
+
+/* A page of 100000 cells, each on its own host: a bar and a section per cell, every host
+ * once in the header, the axis over all of them. The results are what is checked;
+ * tests/report_scale.py measures the time, which grew with the square of the hosts
+ * while each was looked for among those seen so far. */
+START_TEST(test_page_of_100000_cells)
+{
+    enum { N = 100000 };
+    static const char *const figures[] = { MR_PROP_BENCH_OVERHEAD_PCT,
+                                           MR_PROP_BENCH_OVERHEAD_LOW_PCT,
+                                           MR_PROP_BENCH_OVERHEAD_HIGH_PCT };
+    static const size_t above[] = { 0, 0, 2 }; /* median and low equal, high 2 above */
+    struct mr_report *r = mr_report_new("big");
+    for (size_t i = 0; i < N; i++) {
+        char text[32];
+        snprintf(text, sizeof(text), "c%zu", i);
+        struct mr_suite *s = mr_report_add_suite(r, text);
+        s->hostname = mr_xasprintf("h%zu", i % (N / 2)); /* each host twice */
+        for (size_t k = 0; k < MR_ARRAY_SIZE(figures); k++) {
+            snprintf(text, sizeof(text), "%zu", i % 100 + above[k]);
+            mr_suite_set_prop(s, figures[k], text);
+        }
+    }
+    char *html = render(r);
+    ck_assert_uint_eq(count(html, "<g class=\"cell"), N);
+    ck_assert_uint_eq(count(html, "<section class=\"cell\""), N);
+    ck_assert_ptr_nonnull(strstr(html, "data-cell=\"c99999\" data-overhead=\"99.00\" "
+                                       "data-low=\"99.00\" data-high=\"101.00\""));
+    ck_assert_ptr_nonnull(strstr(html, "data-axis-min=\"-3.03\" data-axis-max=\"104.03\""));
+    const char *hosts = strstr(html, "<dd class=\"host\">");
+    ck_assert_ptr_nonnull(hosts);
+    const char *end = strstr(hosts, "</dd>");
+    size_t commas = 0;
+    for (const char *p = hosts; p < end; p++)
+        commas += *p == ',';
+    ck_assert_uint_eq(commas, N / 2 - 1);
+    ck_assert(strncmp(hosts, "<dd class=\"host\">h0, h1, h2, ", 29) == 0);
+    free(html);
+    mr_report_free(r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("html");
@@ -321,6 +373,11 @@ int main(void)
     tcase_add_test(tc, test_axis_holds_zero_and_the_interval);
     tcase_add_test(tc, test_garbage_figures_leave_the_chart_with_a_note);
     suite_add_tcase(s, tc);
+    TCase *tm = tcase_create("many");
+    /* Room for a loaded machine or a sanitizer build. */
+    tcase_set_timeout(tm, 300);
+    tcase_add_test(tm, test_page_of_100000_cells);
+    suite_add_tcase(s, tm);
     TCase *tw = tcase_create("write");
     tcase_add_test(tw, test_write_is_atomic_and_errors_name_the_file);
     suite_add_tcase(s, tw);

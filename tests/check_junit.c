@@ -204,29 +204,6 @@ static int count_entries(const char *dir)
     return n;
 }
 
-START_TEST(test_report_move_suites_keeps_order)
-{
-    struct mr_report *dst = mr_report_new("run");
-    struct mr_report *a = mr_report_new("a");
-    struct mr_report *b = mr_report_new("b");
-    (void)mr_report_add_suite(dst, "first");
-    (void)mr_report_add_suite(a, "second");
-    (void)mr_report_add_suite(a, "third");
-    mr_report_move_suites(dst, a);
-    mr_report_move_suites(dst, b); /* empty: nothing changes */
-    (void)mr_report_add_suite(dst, "fourth");
-    ck_assert_uint_eq(dst->n_suites, 4);
-    ck_assert_str_eq(dst->suites[1]->name, "second");
-    ck_assert_str_eq(dst->suites[2]->name, "third");
-    ck_assert_str_eq(dst->suites[3]->name, "fourth");
-    ck_assert_uint_eq(a->n_suites, 0);
-    ck_assert_ptr_null(a->suites);
-    mr_report_free(a);
-    mr_report_free(b);
-    mr_report_free(dst);
-}
-END_TEST
-
 START_TEST(test_junit_write_is_atomic)
 {
     char dir[] = "/tmp/mr-junit-XXXXXX";
@@ -275,7 +252,6 @@ int main(void)
     tcase_add_test(tr, test_junit_verdict_elements_and_counts);
     tcase_add_test(tr, test_junit_survives_hostile_output);
     tcase_add_test(tr, test_junit_write_is_atomic);
-    tcase_add_test(tr, test_report_move_suites_keeps_order);
     suite_add_tcase(s, tr);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "junit.h"
 #include "report_read.h"
 
 #define DATA MR_TEST_DATA "/report/"
@@ -261,6 +262,84 @@ START_TEST(test_parse_double_takes_c_locale_decimals_only)
 }
 END_TEST
 
+/* References, CDATA and nested markup read as the text they spell; a property set twice
+ * keeps its first place and takes the last value; elements out of place are skipped with
+ * all they hold. */
+START_TEST(test_read_decodes_markup_and_skips_what_is_out_of_place)
+{
+    struct mr_report *r = read_ok(DATA "markup.xml");
+    ck_assert_str_eq(r->name, "r&d <x>");
+    ck_assert_uint_eq(r->n_suites, 2);
+    const struct mr_suite *s = r->suites[0];
+    ck_assert_str_eq(s->name, "a&b & \"q\" A");
+    ck_assert_str_eq(s->hostname, "h&1");
+    ck_assert_int_eq(s->timestamp_ms, 1795166102000LL);
+    ck_assert_uint_eq(s->n_props, 3);
+    ck_assert_str_eq(s->props[0].name, "run.id");
+    ck_assert_str_eq(s->props[0].value, "id&&<");
+    ck_assert_str_eq(s->props[1].name, "image");
+    ck_assert_str_eq(s->props[1].value, "second&");
+    ck_assert_str_eq(s->props[2].name, "family");
+    ck_assert_ptr_null(mr_suite_prop(s, "hidden"));
+    ck_assert_uint_eq(s->n_cases, 3);
+    const struct mr_case *c = s->cases[0];
+    ck_assert_str_eq(c->name, "t&1");
+    ck_assert_str_eq(c->classname, "c<");
+    ck_assert_int_eq(c->verdict, MR_VERDICT_FAIL);
+    ck_assert_str_eq(c->type, "x&y");
+    ck_assert_str_eq(c->message, "text & more bold < cdata & <raw>");
+    ck_assert_int_eq(s->cases[1]->verdict, MR_VERDICT_SKIP);
+    ck_assert_str_eq(s->cases[1]->message, "");
+    ck_assert_int_eq(s->cases[2]->verdict, MR_VERDICT_ERROR);
+    ck_assert_str_eq(s->cases[2]->type, "timeout");
+    ck_assert_str_eq(s->cases[2]->message, "err msg");
+    ck_assert_str_eq(r->suites[1]->name, "second");
+    mr_report_free(r);
+}
+END_TEST
+
+/* A report with more suites, properties and testcases than allowed is refused where the
+ * count runs over; a property set again does not count twice. */
+START_TEST(test_read_refuses_too_many_items)
+{
+    struct mr_report *r = NULL;
+    struct mr_err e = { 0 };
+    /* markup.xml: 2 suites, 3 distinct properties (4 set), 3 testcases. */
+    ck_assert_int_eq(mr_report_read_max(DATA "markup.xml", 8, &r, &e), 0);
+    mr_report_free(r);
+    r = NULL;
+    ck_assert_int_lt(mr_report_read_max(DATA "markup.xml", 7, &r, &e), 0);
+    ck_assert_ptr_null(r);
+    ck_assert_msg(strstr(mr_err_msg(&e), "markup.xml:25: more than 7 suites, properties and "
+                                         "testcases in all"), "got '%s'", mr_err_msg(&e));
+    mr_err_release(&e);
+}
+END_TEST
+
+/* Past line 65535 (where libxml2's tree keeps no line numbers) errors still name the
+ * line. */
+START_TEST(test_read_names_lines_past_65535)
+{
+    char path[] = "/tmp/mr-lines-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("<testsuites>", f);
+    for (int i = 0; i < 70000; i++)
+        fputc('\n', f);
+    fputs("<testsuite name=\"s\"><testcase name=\"a\" time=\"soon\"/></testsuite></testsuites>\n",
+          f);
+    fclose(f);
+    struct mr_report *r = NULL;
+    struct mr_err e = { 0 };
+    ck_assert_int_lt(mr_report_read(path, &r, &e), 0);
+    ck_assert_msg(strstr(mr_err_msg(&e), ":70001: <testcase> 'a': time 'soon'"), "got '%s'",
+                  mr_err_msg(&e));
+    mr_err_release(&e);
+    unlink(path);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("report_read");
@@ -271,6 +350,9 @@ int main(void)
     tcase_add_test(tr, test_read_lone_testsuite_is_junit_not_matrixrun);
     tcase_add_loop_test(tr, test_read_refuses_bad_files, 0, (int)MR_ARRAY_SIZE(refused));
     tcase_add_test(tr, test_read_refuses_a_folder);
+    tcase_add_test(tr, test_read_decodes_markup_and_skips_what_is_out_of_place);
+    tcase_add_test(tr, test_read_refuses_too_many_items);
+    tcase_add_test(tr, test_read_names_lines_past_65535);
     suite_add_tcase(s, tr);
     TCase *tb = tcase_create("bench");
     tcase_add_test(tb, test_bench_figures_of_the_fixture_cells);
