@@ -97,12 +97,12 @@ static void cell_open(struct mr_cell_run *cl, struct mr_run_slot *sl)
     if (m->cell_timeout_s)
         cl->deadline_ms = cl->t0_ms + (int64_t)m->cell_timeout_s * 1000;
     _cleanup_free_ char *cls = mr_xasprintf("%s.%s", m->name, cl->name);
-    cl->boot = mr_suite_add_case(cl->s, cls, "boot");
-    cl->install = mr_suite_add_case(cl->s, cls, "install");
+    cl->boot = mr_suite_add_case(cl->s, cls, MR_CASE_BOOT);
+    cl->install = mr_suite_add_case(cl->s, cls, MR_CASE_INSTALL);
     cl->tests = mr_xcalloc(m->n_tests ? m->n_tests : 1, sizeof(*cl->tests));
     for (size_t i = 0; i < m->n_tests; i++)
         cl->tests[i] = mr_suite_add_case(cl->s, cls, m->tests[i].name);
-    cl->bench = m->bench.enabled ? mr_suite_add_case(cl->s, cls, "benchmark.cpu") : NULL;
+    cl->bench = m->bench.enabled ? mr_suite_add_case(cl->s, cls, MR_CASE_BENCHMARK_CPU) : NULL;
     cl->domname = mr_xasprintf("mr-%s-%s", cl->run->run_id, cl->name);
     cl->celldir = mr_xasprintf("%s/%s", cl->run->outdir_abs, cl->name);
     cl->serial = mr_xasprintf("%s/serial.log", cl->celldir);
@@ -117,32 +117,32 @@ static void cell_properties(struct mr_cell_run *cl)
     const struct mr_run_host *host = cl->host;
     const struct mr_image *img = cl->img;
     s->hostname = mr_xstrdup(host->hostname);
-    mr_suite_set_prop(s, "image", img->name);
-    mr_suite_set_prop(s, "family", img->family);
+    mr_suite_set_prop(s, MR_PROP_IMAGE, img->name);
+    mr_suite_set_prop(s, MR_PROP_FAMILY, img->family);
     if (img->os_version)
-        mr_suite_set_prop(s, "os.version", img->os_version);
-    mr_suite_set_prop(s, "accel", mr_accel_name(host->accel));
-    mr_suite_set_prop(s, "libvirt.uri", host->uri);
-    mr_suite_set_prop(s, "host", host->hostname);
-    mr_suite_set_prop(s, "run.id", cl->run->run_id);
-    mr_pipeline_set_uint(s, "vcpus", cl->cell->vcpus);
-    mr_pipeline_set_uint(s, "memory.mib", cl->cell->memory_mib);
+        mr_suite_set_prop(s, MR_PROP_OS_VERSION, img->os_version);
+    mr_suite_set_prop(s, MR_PROP_ACCEL, mr_accel_name(host->accel));
+    mr_suite_set_prop(s, MR_PROP_LIBVIRT_URI, host->uri);
+    mr_suite_set_prop(s, MR_PROP_HOST, host->hostname);
+    mr_suite_set_prop(s, MR_PROP_RUN_ID, cl->run->run_id);
+    mr_pipeline_set_uint(s, MR_PROP_VCPUS, cl->cell->vcpus);
+    mr_pipeline_set_uint(s, MR_PROP_MEMORY_MIB, cl->cell->memory_mib);
     for (size_t i = 0; i < cl->cell->n_env; i++) {
-        _cleanup_free_ char *pn = mr_xasprintf("env.%s", cl->cell->env[i].name);
+        _cleanup_free_ char *pn = mr_xasprintf("%s%s", MR_PROP_ENV_PREFIX, cl->cell->env[i].name);
         mr_suite_set_prop(s, pn, cl->cell->env[i].value);
     }
-    mr_suite_set_prop(s, "guest.kernel", "unknown");
+    mr_suite_set_prop(s, MR_PROP_GUEST_KERNEL, MR_PROP_UNKNOWN);
     /* The host's side, for comparing overheads across hosts (this machine's only: a
      * remote host's kernel and CPU are not visible through libvirt alone). */
     if (!host->tunnel && mr_tunnel_uri_is_remote(host->uri) != 1) {
         char hk[256];
         mr_hostprobe_kernel(hk, sizeof(hk));
-        mr_suite_set_prop(s, "host.kernel", hk);
+        mr_suite_set_prop(s, MR_PROP_HOST_KERNEL, hk);
         _cleanup_free_ char *model = mr_hostprobe_cpu_model();
-        mr_suite_set_prop(s, "host.cpu.model", model ? model : "unknown");
-        mr_suite_set_prop(s, "host.nested", mr_hostprobe_nested());
+        mr_suite_set_prop(s, MR_PROP_HOST_CPU_MODEL, model ? model : MR_PROP_UNKNOWN);
+        mr_suite_set_prop(s, MR_PROP_HOST_NESTED, mr_hostprobe_nested());
     }
-    mr_suite_set_prop(s, "provisioning", img->hostkey ? "kernel command line"
+    mr_suite_set_prop(s, MR_PROP_PROVISIONING, img->hostkey ? "kernel command line"
                                                       : mr_family_provisioning(cl->fam));
 }
 
@@ -671,7 +671,7 @@ static int64_t cell_teardown(struct mr_cell_run *cl)
     /* The CPU time the guest's QEMU used, for the capacity benchmark. */
     double cpu_s = mr_host_guest_cpu_seconds(cl->g.dom);
     if (cpu_s >= 0)
-        mr_pipeline_set_double(cl->s, "guest.cpu.seconds", "%.3f", cpu_s);
+        mr_pipeline_set_double(cl->s, MR_PROP_GUEST_CPU_SECONDS, "%.3f", cpu_s);
     /* The domain goes first so the serial log in the archive is complete. */
     mr_guest_release(&cl->g);
     mr_cell_fetch_serial(cl);
@@ -679,7 +679,7 @@ static int64_t cell_teardown(struct mr_cell_run *cl)
     if (access(cl->celldir, W_OK) == 0)
         mr_cell_write_artifacts(cl);
     if (cl->reconnects)
-        mr_pipeline_set_uint(cl->s, "ssh.reconnects", cl->reconnects);
+        mr_pipeline_set_uint(cl->s, MR_PROP_SSH_RECONNECTS, cl->reconnects);
     cell_release(cl);
     return mr_now_ms() - t0;
 }
@@ -712,11 +712,11 @@ static int run_cell_once(struct mr_run_slot *sl, const struct mr_case **ret_boot
     s->time_s = mr_secs_since(t0);
     /* Where the cell's time went besides boot, install and tests (benchmarks read these). */
     if (t_prepare >= 0)
-        set_seconds_prop(s, "time.prepare", t_prepare);
+        set_seconds_prop(s, MR_PROP_TIME_PREPARE, t_prepare);
     if (t_slot >= 0)
-        set_seconds_prop(s, "time.boot-slot-wait", t_slot); /* part of time.prepare */
-    set_seconds_prop(s, "time.collect", t_collect);
-    set_seconds_prop(s, "time.teardown", t_teardown);
+        set_seconds_prop(s, MR_PROP_TIME_BOOT_SLOT_WAIT, t_slot); /* part of time.prepare */
+    set_seconds_prop(s, MR_PROP_TIME_COLLECT, t_collect);
+    set_seconds_prop(s, MR_PROP_TIME_TEARDOWN, t_teardown);
     return out_of_time;
 }
 
@@ -777,7 +777,7 @@ void mr_cell_run(struct mr_run_slot *sl)
         mr_report_drop_last_suite(sl->rep);
     }
     struct mr_suite *s = sl->rep->suites[sl->rep->n_suites - 1];
-    mr_pipeline_set_uint(s, "retries", attempt - 1);
+    mr_pipeline_set_uint(s, MR_PROP_RETRIES, attempt - 1);
     if (history.len) {
         /* Before the attachment line of the last attempt, in the order things happened. */
         if (s->out)

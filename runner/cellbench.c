@@ -113,30 +113,30 @@ static void bench_properties(struct mr_suite *s, const struct mr_bench_spec *spe
                              const struct mr_cpubench_result *res, const char *pinned)
 {
     const struct mr_paired_stats *st = &res->st;
-    mr_pipeline_set_double(s, "benchmark.cpu.ratio", "%.4f", st->ratio_median);
-    mr_pipeline_set_double(s, "benchmark.cpu.ratio.ci95.low", "%.4f", st->ratio_lo);
-    mr_pipeline_set_double(s, "benchmark.cpu.ratio.ci95.high", "%.4f", st->ratio_hi);
-    mr_pipeline_set_double(s, "benchmark.cpu.overhead.pct", "%.2f", st->overhead_pct);
-    mr_pipeline_set_double(s, "benchmark.cpu.overhead.ci95.low.pct", "%.2f", st->overhead_lo_pct);
-    mr_pipeline_set_double(s, "benchmark.cpu.overhead.ci95.high.pct", "%.2f", st->overhead_hi_pct);
-    mr_pipeline_set_double(s, "benchmark.cpu.host.cv.pct", "%.2f", st->host_cv * 100);
-    mr_pipeline_set_double(s, "benchmark.cpu.guest.cv.pct", "%.2f", st->guest_cv * 100);
-    mr_pipeline_set_double(s, "benchmark.cpu.host.median.seconds", "%.6f", st->host_median);
-    mr_pipeline_set_double(s, "benchmark.cpu.guest.median.seconds", "%.6f", st->guest_median);
-    set_list_prop(s, "benchmark.cpu.host.seconds", res->host_s, res->n);
-    set_list_prop(s, "benchmark.cpu.guest.seconds", res->guest_s, res->n);
-    mr_pipeline_set_uint(s, "benchmark.cpu.repetitions", (unsigned long)res->n);
-    mr_pipeline_set_uint(s, "benchmark.cpu.warmup", spec->warmup);
+    mr_pipeline_set_double(s, MR_PROP_BENCH_RATIO, "%.4f", st->ratio_median);
+    mr_pipeline_set_double(s, MR_PROP_BENCH_RATIO_LOW, "%.4f", st->ratio_lo);
+    mr_pipeline_set_double(s, MR_PROP_BENCH_RATIO_HIGH, "%.4f", st->ratio_hi);
+    mr_pipeline_set_double(s, MR_PROP_BENCH_OVERHEAD_PCT, "%.2f", st->overhead_pct);
+    mr_pipeline_set_double(s, MR_PROP_BENCH_OVERHEAD_LOW_PCT, "%.2f", st->overhead_lo_pct);
+    mr_pipeline_set_double(s, MR_PROP_BENCH_OVERHEAD_HIGH_PCT, "%.2f", st->overhead_hi_pct);
+    mr_pipeline_set_double(s, MR_PROP_BENCH_HOST_CV_PCT, "%.2f", st->host_cv * 100);
+    mr_pipeline_set_double(s, MR_PROP_BENCH_GUEST_CV_PCT, "%.2f", st->guest_cv * 100);
+    mr_pipeline_set_double(s, MR_PROP_BENCH_HOST_MEDIAN_SECONDS, "%.6f", st->host_median);
+    mr_pipeline_set_double(s, MR_PROP_BENCH_GUEST_MEDIAN_SECONDS, "%.6f", st->guest_median);
+    set_list_prop(s, MR_PROP_BENCH_HOST_SECONDS, res->host_s, res->n);
+    set_list_prop(s, MR_PROP_BENCH_GUEST_SECONDS, res->guest_s, res->n);
+    mr_pipeline_set_uint(s, MR_PROP_BENCH_REPETITIONS, (unsigned long)res->n);
+    mr_pipeline_set_uint(s, MR_PROP_BENCH_WARMUP, spec->warmup);
     char it[32];
     snprintf(it, sizeof(it), "%llu", res->iterations);
-    mr_suite_set_prop(s, "benchmark.cpu.iterations", it);
-    mr_suite_set_prop(s, "benchmark.cpu.checksum", res->checksum);
-    mr_suite_set_prop(s, "benchmark.cpu.noisy",
+    mr_suite_set_prop(s, MR_PROP_BENCH_ITERATIONS, it);
+    mr_suite_set_prop(s, MR_PROP_BENCH_CHECKSUM, res->checksum);
+    mr_suite_set_prop(s, MR_PROP_BENCH_NOISY,
                       mr_cpubench_noisy(st, spec->max_interval_pct) ? "yes" : "no");
-    mr_pipeline_set_double(s, "benchmark.cpu.max-interval.pct", "%g", spec->max_interval_pct);
+    mr_pipeline_set_double(s, MR_PROP_BENCH_MAX_INTERVAL_PCT, "%g", spec->max_interval_pct);
     if (spec->max_overhead_pct >= 0)
-        mr_pipeline_set_double(s, "benchmark.cpu.max-overhead.pct", "%g", spec->max_overhead_pct);
-    mr_suite_set_prop(s, "benchmark.cpu.pinned", pinned);
+        mr_pipeline_set_double(s, MR_PROP_BENCH_MAX_OVERHEAD_PCT, "%g", spec->max_overhead_pct);
+    mr_suite_set_prop(s, MR_PROP_BENCH_PINNED, pinned);
 }
 
 /* The benchmark's summary and its pairs as the testcase's output, and its verdict. */

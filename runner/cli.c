@@ -397,14 +397,8 @@ static int cmd_run(struct mr_cli_opts *c, char **args, size_t n_args)
         mr_run_result_release(&res);
         return r == -EINVAL ? MR_EXIT_USAGE : MR_EXIT_INFRA;
     }
-    /* The HTML summary is a convenience: failing to write it loses nothing of the run. */
-    if (res.junit_path) {
-        _cleanup_free_ char *dir = mr_path_dirname(res.junit_path);
-        _cleanup_free_ char *html = mr_xasprintf("%s/summary.html", dir);
-        if (mr_html_write(res.junit_path, html, &e) < 0)
-            fprintf(stderr, "matrixrun: warning: no HTML summary: %s\n", mr_err_msg(&e));
-        mr_err_release(&e);
-    }
+    if (res.html_warning.msg)
+        fprintf(stderr, "matrixrun: warning: no HTML summary: %s\n", mr_err_msg(&res.html_warning));
     if (!c->quiet)
         print_summary(&res);
     int code = mr_pipeline_exit_code(res.report);

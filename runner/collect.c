@@ -80,7 +80,7 @@ static void set_guest_kernel(struct mr_cell_run *cl, const char *s, size_t len)
     if (n == 0)
         return;
     _cleanup_free_ char *k = mr_xstrndup(s, n);
-    mr_suite_set_prop(cl->s, "guest.kernel", k);
+    mr_suite_set_prop(cl->s, MR_PROP_GUEST_KERNEL, k);
 }
 
 void mr_cell_query_kernel(struct mr_cell_run *cl)

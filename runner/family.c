@@ -8,6 +8,7 @@
 
 #include <libxml/parser.h>
 
+#include "report.h"
 #include "xmlutil.h"
 
 struct catalogue {
@@ -454,7 +455,7 @@ static const struct shell_traits {
 };
 
 static const struct mr_family_seed_wait cloud_init_wait = {
-    "cloud-init", "cloud-init status --wait", "cloud-init.status", "logs/cloud-init.log"
+    "cloud-init", "cloud-init status --wait", MR_PROP_CLOUD_INIT_STATUS, "logs/cloud-init.log"
 };
 
 static const struct seed_traits {

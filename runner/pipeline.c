@@ -13,6 +13,7 @@
 
 #include "host.h"
 #include "leftover.h"
+#include "report_write.h"
 #include "tunnel.h"
 
 void mr_pipeline_progress(struct mr_run *run, enum mr_progress_kind kind, const char *cell,
@@ -275,8 +276,11 @@ int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
     mr_sched_run(&run, slots, n_cells, ready ? NULL : mr_err_msg(&setup));
     mr_err_release(&setup);
 
-    res->junit_path = mr_xasprintf("%s/junit.xml", run.outdir_abs);
-    r = mr_junit_write(run.report, res->junit_path, err);
+    /* Every report file of the run is written from here (report_write.h). */
+    r = mr_report_write_outputs(run.report, run.outdir_abs, &res->junit_path,
+                                &res->html_warning, err);
+    if (r > 0)
+        r = 0;
     res->report = MR_TAKE_PTR(run.report);
     res->run_id = MR_TAKE_PTR(run.run_id);
     res->interrupted = mr_interrupted != 0;
@@ -292,6 +296,7 @@ void mr_run_result_release(struct mr_run_result *r)
 {
     free(r->run_id);
     free(r->junit_path);
+    mr_err_release(&r->html_warning);
     mr_report_free(r->report);
     memset(r, 0, sizeof(*r));
 }

@@ -43,13 +43,17 @@ struct mr_run_result {
     char *junit_path;
     struct mr_report *report;
     int interrupted; /* a signal ended the run early */
+    /* Set when junit.xml was written but summary.html was not (a warning: the page is a
+     * convenience and the run loses nothing without it). */
+    struct mr_err html_warning;
 };
 
 void mr_run_result_release(struct mr_run_result *r);
 
-/* Runs the matrix and writes <outdir>/junit.xml. Returns 0 when the report was written
- * (look at its counts for the verdict), -EINVAL when the options are unusable before
- * anything booted, or another negative value when the report could not be written. */
+/* Runs the matrix and writes <outdir>/junit.xml and summary.html (a page that cannot be
+ * written leaves res->html_warning set). Returns 0 when the report was written (look at
+ * its counts for the verdict), -EINVAL when the options are unusable before anything
+ * booted, or another negative value when the report could not be written. */
 int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
                     struct mr_run_result *res, struct mr_err *err) MR_WUR;
 

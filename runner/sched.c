@@ -118,7 +118,7 @@ static void add_unrun_cell(struct mr_run *run, struct mr_run_slot *sl, enum mr_v
 {
     struct mr_suite *s = mr_report_add_suite(sl->rep, sl->cell->id);
     _cleanup_free_ char *cls = mr_xasprintf("%s.%s", run->m->name, sl->cell->id);
-    struct mr_case *c = mr_suite_add_case(s, cls, "boot");
+    struct mr_case *c = mr_suite_add_case(s, cls, MR_CASE_BOOT);
     mr_case_set(c, v, type, "%s%s", v == MR_VERDICT_ERROR ? "boot: " : "", why);
 }
 
