@@ -550,6 +550,13 @@ int mr_cell_test_verdict(struct mr_case *c, const struct mr_test *t,
                     t->name, end->time_s, end->why, end->reconnect_s, end->reconnect_why);
         return -1;
     }
+    /* The guest closed the channel without saying how the command ended (transport.h):
+     * the outcome is unknown, so an error, never a pass; the connection is still good. */
+    if (end->r == -EPROTO) {
+        mr_case_set(c, MR_VERDICT_ERROR, "no-exit-status", "test '%s': %s; its outcome is unknown",
+                    t->name, end->why);
+        return 0;
+    }
     if (end->r < 0) {
         mr_cell_step_error(c, end->r, "test", end->why);
         return -1;

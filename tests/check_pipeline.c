@@ -52,7 +52,11 @@ static const struct verdict_case {
     /* Any other end of the exec is the machinery's, and stops the cell. */
     { "interrupted", -EINTR, 0, NULL, 0, 0, MR_VERDICT_ERROR, "interrupted",
       "test: the exec's reason", -1 },
-    { "other exec error", -EPROTO, 0, NULL, 0, 0, MR_VERDICT_ERROR, "infrastructure",
+    /* No exit status: the outcome is unknown, an error, never a pass; the connection is
+     * still good, so the cell goes on. */
+    { "no exit status", -EPROTO, 0, NULL, 0, 0, MR_VERDICT_ERROR, "no-exit-status",
+      "test 't': the exec's reason; its outcome is unknown", 0 },
+    { "other exec error", -ENOMEM, 0, NULL, 0, 0, MR_VERDICT_ERROR, "infrastructure",
       "test: the exec's reason", -1 },
 };
 
