@@ -54,7 +54,7 @@ static int split(const uint8_t *data, size_t size, struct input *in)
     const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
     if (!nl)
         return -1;
-    in->nonce = fz_strndup(p, (size_t)(nl - p));
+    in->nonce = mr_xstrndup((const char *)p, (size_t)(nl - p));
     p = nl + 1;
     const uint8_t *s = memmem(p, (size_t)(end - p), sep, sizeof(sep) - 1);
     in->out = p;

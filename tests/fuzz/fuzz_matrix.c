@@ -5,10 +5,8 @@
  * resolve and the loader gets past its file checks to the cell expansion. A loaded
  * matrix is checked against the limits matrix.h promises and selected in two shards. */
 #define _GNU_SOURCE
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "fuzz_util.h"
 #include "matrix.h"
@@ -20,11 +18,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
     fz_scratch_init("matrix");
-    char link[PATH_MAX];
-    snprintf(link, sizeof(link), "%s/files", fz_scratch_dir());
-    (void)unlink(link);
-    if (symlink(MR_TEST_DATA "/matrix/files", link) < 0)
-        fz_fail(__FILE__, __LINE__, "symlink", "cannot link %s: %m", link);
+    fz_scratch_link("files", MR_TEST_DATA "/matrix/files");
     return 0;
 }
 

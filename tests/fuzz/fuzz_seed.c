@@ -60,7 +60,7 @@ static const char *expected_extra(const char *x)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *extra = fz_strndup(data, size);
+    char *extra = mr_xstrndup((const char *)data, size);
     struct mr_err err = { 0 };
     struct mr_seed_files f = { 0 };
     struct mr_seed_spec s = spec(MR_SEED_CLOUD_INIT, extra);

@@ -45,6 +45,15 @@ const char *fz_scratch_dir(void)
     return scratch;
 }
 
+void fz_scratch_link(const char *name, const char *target)
+{
+    char link[PATH_MAX + 64];
+    snprintf(link, sizeof(link), "%s/%s", scratch, name);
+    (void)unlink(link);
+    if (symlink(target, link) < 0)
+        fz_fail(__FILE__, __LINE__, "symlink", "cannot link %s: %m", link);
+}
+
 const char *fz_write(const char *file, const uint8_t *data, size_t n)
 {
     static char path[PATH_MAX + 64];
@@ -62,14 +71,6 @@ const char *fz_write(const char *file, const uint8_t *data, size_t n)
     }
     close(fd);
     return path;
-}
-
-char *fz_strndup(const uint8_t *data, size_t n)
-{
-    char *s = mr_xmalloc(n + 1);
-    memcpy(s, data, n);
-    s[n] = '\0';
-    return s;
 }
 
 char *fz_memdup(const uint8_t *data, size_t n)

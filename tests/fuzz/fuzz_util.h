@@ -15,12 +15,12 @@
  * folder under /dev/shm (or /tmp) named after the harness. Aborts on failure. */
 void fz_scratch_init(const char *harness);
 const char *fz_scratch_dir(void);
+/* Makes <scratch>/<name> a symbolic link to target (replacing one left before). */
+void fz_scratch_link(const char *name, const char *target);
 
 /* Writes n bytes to <scratch>/<file> (truncating it) and returns its path. */
 const char *fz_write(const char *file, const uint8_t *data, size_t n);
 
-/* A copy of n bytes with a terminating NUL; caller frees. */
-char *fz_strndup(const uint8_t *data, size_t n);
 /* A copy of n bytes in a heap block of exactly n bytes (no terminator), so that
  * AddressSanitizer catches a read past the end; caller frees. */
 char *fz_memdup(const uint8_t *data, size_t n);
