@@ -52,6 +52,8 @@ struct reader {
     struct mr_err problem;   /* the first problem; after it the file is only parsed */
     int failed;
     int doctype_line;
+    int fatal_line;          /* the parser's first error, where it was stopped */
+    char *fatal_msg;
     struct mr_report *rep;   /* made at the root element */
     size_t items;            /* suites, properties and testcases so far */
     size_t max_items;
@@ -352,6 +354,22 @@ static void refuse_doctype(void *ud, const xmlChar *name, const xmlChar *ext, co
     xmlStopParser(ctxt);
 }
 
+/* libxml2 goes on parsing after a well-formedness error, with its SAX callbacks off: a
+ * DOCTYPE after a broken XML declaration would then never reach refuse_doctype, and its
+ * entities would be declared and expanded unseen (with XML_PARSE_HUGE, without libxml2's
+ * amplification limit). So the first error stops the parser; its message is kept here
+ * because xmlStopParser records an error of its own. Warnings go on. */
+static void stop_at_error(void *ud, xmlErrorPtr e)
+{
+    xmlParserCtxtPtr ctxt = ud;
+    struct reader *rd = ctxt->_private;
+    if (!e || e->level < XML_ERR_ERROR || rd->fatal_msg)
+        return;
+    rd->fatal_line = e->line;
+    rd->fatal_msg = mr_xml_one_line(e->message ? e->message : "unreadable");
+    xmlStopParser(ctxt);
+}
+
 /* Opens path as a report: a regular file, not empty, not too big. The descriptor, or
  * -errno / -EINVAL with err set. */
 static int open_report(const char *path, struct mr_err *err)
@@ -389,6 +407,7 @@ static int parse(int fd, struct reader *rd, struct mr_err *err)
     rd->ctxt = ctxt;
     ctxt->_private = rd;
     ctxt->sax->internalSubset = refuse_doctype;
+    ctxt->sax->serror = stop_at_error;
     ctxt->sax->startElementNs = on_start;
     ctxt->sax->endElementNs = on_end;
     ctxt->sax->characters = on_text;
@@ -408,10 +427,19 @@ static int parse(int fd, struct reader *rd, struct mr_err *err)
         mr_err_set(err, "%s:%d: has a DOCTYPE: not a JUnit report matrixrun wrote (refused, "
                    "so no entity is expanded)", rd->path, rd->doctype_line);
         r = -EINVAL;
+    } else if (rd->fatal_msg) {
+        if (rd->fatal_line > 0)
+            mr_err_set(err, "%s:%d: not well-formed XML: %s", rd->path, rd->fatal_line,
+                       rd->fatal_msg);
+        else
+            mr_err_set(err, "%s: not well-formed XML: %s", rd->path, rd->fatal_msg);
+        r = -EINVAL;
     } else if (!doc || !ctxt->wellFormed) {
         mr_xml_parse_error(ctxt, rd->path, err);
         r = -EINVAL;
     }
+    free(rd->fatal_msg);
+    rd->fatal_msg = NULL;
     if (doc)
         xmlFreeDoc(doc);
     xmlFreeParserCtxt(ctxt);

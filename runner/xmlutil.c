@@ -44,11 +44,26 @@ int mr_xml_is_elem(xmlNodePtr n, const char *name)
     return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
 }
 
-static void chomp(char *s)
+char *mr_xml_one_line(const char *msg)
 {
-    size_t l = strlen(s);
-    while (l > 0 && (s[l - 1] == '\n' || s[l - 1] == ' '))
-        s[--l] = '\0';
+    /* libxml2 puts details on lines of their own ("...encoding !\nBytes: 0xFF ..."),
+     * and a message of matrixrun is one line: every run of line breaks, tabs and spaces
+     * becomes one space, and none is left at either end. */
+    char *out = mr_xmalloc(strlen(msg) + 1);
+    size_t n = 0;
+    int space = 0;
+    for (const char *p = msg; *p; p++) {
+        if (*p == '\n' || *p == '\r' || *p == '\t' || *p == ' ') {
+            space = n > 0;
+            continue;
+        }
+        if (space)
+            out[n++] = ' ';
+        space = 0;
+        out[n++] = *p;
+    }
+    out[n] = '\0';
+    return out;
 }
 
 /* A DOCTYPE is where entities and default attributes are declared, and where external
@@ -126,8 +141,7 @@ xmlDocPtr mr_xml_read_memory(const char *buf, size_t len, const char *name, cons
 void mr_xml_parse_error(xmlParserCtxtPtr ctxt, const char *path, struct mr_err *err)
 {
     xmlErrorPtr e = xmlCtxtGetLastError(ctxt);
-    _cleanup_free_ char *msg = mr_xstrdup(e && e->message ? e->message : "unreadable");
-    chomp(msg);
+    _cleanup_free_ char *msg = mr_xml_one_line(e && e->message ? e->message : "unreadable");
     if (e && e->line > 0)
         mr_err_set(err, "%s:%d: not well-formed XML: %s", path, e->line, msg);
     else
@@ -150,8 +164,7 @@ static void schema_error(void *data, xmlErrorPtr e)
         st->line = mr_xml_line(e->node);
         st->node = mr_xstrdup((const char *)((xmlNodePtr)e->node)->name);
     }
-    st->msg = mr_xstrdup(e->message ? e->message : "invalid");
-    chomp(st->msg);
+    st->msg = mr_xml_one_line(e->message ? e->message : "invalid");
 }
 
 int mr_xml_validate_rng(xmlDocPtr doc, const char *schema, size_t schema_len,

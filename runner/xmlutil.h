@@ -41,6 +41,9 @@ xmlDocPtr mr_xml_read_memory(const char *buf, size_t len, const char *name, cons
  * there is none. Takes ctxt->_private; ret_line must outlive the parse. */
 void mr_xml_refuse_doctype(xmlParserCtxtPtr ctxt, int *ret_line);
 /* Sets err to "FILE:LINE: not well-formed XML: ..." from ctxt's last error. */
+/* A libxml2 message as one line (its line breaks and runs of blanks become one space);
+ * caller frees. */
+char *mr_xml_one_line(const char *msg);
 void mr_xml_parse_error(xmlParserCtxtPtr ctxt, const char *path, struct mr_err *err);
 
 /* Validates doc against a RELAX NG schema held in memory. On failure returns -EINVAL

@@ -130,6 +130,8 @@ static const struct {
     const char *needle;
 } bad[] = {
     { "bad-malformed.xml", 9, "not well-formed XML" },
+    /* libxml2's message has two lines ("...encoding !\nBytes: 0xFF ..."): one here. */
+    { "bad-not-utf8.xml", 1, "Input is not proper UTF-8, indicate encoding ! Bytes: 0xFF" },
     { "bad-unknown-element.xml", 6, "unknown element <imagez>" },
     { "bad-version.xml", 1, "version='2' is not supported" },
     { "bad-missing-file.xml", 3, "path='files/nope.qcow2': no such file" },

@@ -135,6 +135,10 @@ static const struct {
     { "bad-truncated.xml", "bad-truncated.xml:5: not well-formed XML: " },
     { "bad-root.xml", "bad-root.xml:2: root element <matrix>, not <testsuites> or <testsuite>" },
     { "bad-doctype.xml", "bad-doctype.xml:2: has a DOCTYPE" },
+    /* A broken XML declaration is libxml2's first error: the reader stops there, before
+     * the DOCTYPE behind it (which libxml2 would otherwise read and expand unseen). */
+    { "bad-doctype-after-declaration.xml", "bad-doctype-after-declaration.xml:1: not "
+      "well-formed XML: " },
     { "bad-time.xml", "bad-time.xml:7: <testcase> 'boot': time 'soon' is not a number" },
     { "bad-empty.xml", "bad-empty.xml: empty file, not a JUnit report" },
     { "nope.xml", "nope.xml: cannot read the report: No such file or directory" },
