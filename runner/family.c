@@ -258,16 +258,31 @@ char *mr_family_sftp_path(const struct mr_family *f, const char *remote_path)
     return p;
 }
 
+/* U+2018 to U+201B (left, right, low-9 and reversed-9 single quotation marks) in UTF-8:
+ * PowerShell's tokenizer takes each of them for a single quote. */
+static int is_ps_single_quote(const char *p)
+{
+    return (unsigned char)p[0] == 0xE2 && (unsigned char)p[1] == 0x80 &&
+           (unsigned char)p[2] >= 0x98 && (unsigned char)p[2] <= 0x9B;
+}
+
 char *mr_shell_quote(enum mr_shell shell, const char *s)
 {
     struct mr_buf b;
     mr_buf_init(&b);
     mr_buf_adds(&b, "'");
     for (const char *p = s; *p; p++) {
-        if (*p == '\'')
+        if (*p == '\'') {
             mr_buf_adds(&b, shell == MR_SHELL_POWERSHELL ? "''" : "'\\''");
-        else
+        } else if (shell == MR_SHELL_POWERSHELL && is_ps_single_quote(p)) {
+            /* A typographic single quote ends a PowerShell '...' string as ' does, and
+             * doubled it stands for itself as '' does: written twice. */
+            mr_buf_add(&b, p, 3);
+            mr_buf_add(&b, p, 3);
+            p += 2;
+        } else {
             mr_buf_add(&b, p, 1);
+        }
     }
     mr_buf_adds(&b, "'");
     return mr_buf_detach(&b, NULL);

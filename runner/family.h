@@ -86,7 +86,8 @@ char *mr_family_expand(const struct mr_family *f, const char *tmpl,
  * "powershell -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand B64" with
  * cmd as UTF-16LE base64, so no quoting survives two shells. */
 char *mr_family_wrap(const struct mr_family *f, const char *cmd);
-/* s quoted for the shell: 'it'\''s' for sh, 'it''s' for PowerShell. */
+/* s quoted for the shell: 'it'\''s' for sh, 'it''s' for PowerShell (which also ends such
+ * a string at U+2018-U+201B, so those are doubled too). */
 char *mr_shell_quote(enum mr_shell shell, const char *s);
 
 /* What a family's guests do differently beyond the catalogue's commands: the pipeline

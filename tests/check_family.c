@@ -123,6 +123,15 @@ START_TEST(test_family_powershell_quoting)
     q = mr_shell_quote(MR_SHELL_SH, "it's");
     ck_assert_str_eq(q, "'it'\\''s'");
     free(q);
+    /* U+2018..U+201B end a PowerShell '...' string too: each is doubled; U+201C (a
+     * double quotation mark) and U+2017 are not quotes there and stay single. */
+    q = mr_shell_quote(MR_SHELL_POWERSHELL, "a\u2018b\u2019c\u201Ad\u201Be\u201Cf\u2017g");
+    ck_assert_str_eq(q, "'a\u2018\u2018b\u2019\u2019c\u201A\u201Ad\u201B\u201Be\u201Cf\u2017g'");
+    free(q);
+    /* sh ends '...' only at ' itself. */
+    q = mr_shell_quote(MR_SHELL_SH, "a\u2019b");
+    ck_assert_str_eq(q, "'a\u2019b'");
+    free(q);
 }
 END_TEST
 
