@@ -98,6 +98,27 @@ START_TEST(test_cli_every_option_lands_in_its_field)
 }
 END_TEST
 
+/* The README's table gives each option a long form beside its short one: both land in
+ * the same field (the short forms are checked above). */
+START_TEST(test_cli_long_forms_land_in_their_fields)
+{
+    char *argv[] = { "matrixrun", "--output", "out", "--catalogue", "fam.xml", "--quiet",
+                     "--jobs", "3", "--connect=qemu:///session", "--accel", "auto", "m.xml",
+                     NULL };
+    struct mr_cli_opts o;
+    int w;
+    ck_assert_int_eq(parse(argv, &o, &w), MR_CLI_CONTINUE);
+    ck_assert_str_eq(o.outdir, "out");
+    ck_assert_str_eq(o.catalogue, "fam.xml");
+    ck_assert_int_eq(o.quiet, 1);
+    ck_assert_uint_eq(o.jobs, 3);
+    ck_assert_str_eq(o.uri, "qemu:///session");
+    ck_assert_int_eq(o.accel, MR_ACCEL_AUTO);
+    ck_assert_str_eq(argv[w], "m.xml");
+    mr_cli_opts_release(&o);
+}
+END_TEST
+
 /* A bad value is a usage error before any verb runs; --help and --version end with 0. */
 static const char *const bad_args[][3] = {
     { "--stagger", "61" }, { "--stagger", "1s" }, { "-j", "0" }, { "--jobs", "257" },
@@ -136,6 +157,7 @@ int main(void)
     tcase_add_loop_test(tc, test_cli_stagger_is_seconds, 0,
                         (int)(sizeof(staggers) / sizeof(staggers[0])));
     tcase_add_test(tc, test_cli_every_option_lands_in_its_field);
+    tcase_add_test(tc, test_cli_long_forms_land_in_their_fields);
     tcase_add_loop_test(tc, test_cli_bad_values_are_usage_errors, 0,
                         (int)(sizeof(bad_args) / sizeof(bad_args[0])));
     tcase_add_test(tc, test_cli_help_and_version_end_with_0);

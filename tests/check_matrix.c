@@ -514,6 +514,118 @@ START_TEST(test_matrix_shards_partition_the_selection)
 }
 END_TEST
 
+/* ---- limits at their edges (matrices written here; README "The matrix format") ---- */
+
+/* Writes a one-image matrix into a new scratch folder: MATRIX_ATTRS on <matrix>,
+ * IMAGE_ATTRS (with the name) on <image>, the test's name, EXTRA elements at the end;
+ * returns its path (file name FILE), which drop_matrix removes with its folder. Paths
+ * inside are absolute, to the fixtures. */
+static char *write_matrix(const char *file, const char *matrix_attrs, const char *image_attrs,
+                          const char *test, const char *extra)
+{
+    char dir[] = "/tmp/mr-check-matrix-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char *path = mr_xasprintf("%s/%s", dir, file);
+    char *xml = mr_xasprintf(
+        "<?xml version=\"1.0\"?>\n<matrix version=\"1\" %s>\n"
+        "  <image family=\"debian\" %s>\n"
+        "    <kernel path=\"" DATA "files/vmlinuz\" initrd=\"" DATA "files/initrd\"/>\n"
+        "    <hostkey path=\"" DATA "files/host.pub\"/>\n  </image>\n"
+        "  <package name=\"pkg\" version=\"1\">\n"
+        "    <artifact family=\"debian\" path=\"" DATA "files/pkg.deb\"/>\n  </package>\n"
+        "  <test name=\"%s\">true</test>\n%s\n</matrix>\n",
+        matrix_attrs, image_attrs, test, extra);
+    struct mr_err e = { 0 };
+    ck_assert_int_eq(mr_file_write_atomic(path, xml, strlen(xml), &e), 0);
+    free(xml);
+    return path;
+}
+
+static void drop_matrix(char *path)
+{
+    ck_assert_int_eq(unlink(path), 0);
+    *strrchr(path, '/') = '\0';
+    ck_assert_int_eq(rmdir(path), 0);
+    free(path);
+}
+
+static char *hosts(unsigned n)
+{
+    struct mr_buf b;
+    mr_buf_init(&b);
+    for (unsigned i = 1; i <= n; i++)
+        mr_buf_addf(&b, "  <host uri=\"test:///h%u\"/>\n", i);
+    return b.data;
+}
+
+/* Each limit the README gives: the value at the limit loads, one past it is refused with
+ * a message naming it. */
+static const struct {
+    const char *matrix_attrs, *image_attrs, *test, *extra; /* extra: "hosts:N" or XML */
+    const char *needle;                                     /* NULL: must load */
+} edges[] = {
+    { "", "name=\"abcdefghijabcdefghijabcdefghijabcdefghijabcdefgh\"", "t", "", NULL },
+    { "", "name=\"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghi\"", "t", "",
+      "must be 1 to 48 characters" },
+    { "", "name=\"a\"", "install", "", "<test> name 'install' is reserved" },
+    { "", "name=\"a\"", "boot", "", "<test> name 'boot' is reserved" },
+    { "", "name=\"a\"", "t", "hosts:16", NULL },
+    { "", "name=\"a\"", "t", "hosts:17", "<host> may appear only 16 time(s)" },
+    { "", "name=\"a\" memory-mib=\"64\"", "t", "", NULL },
+    { "", "name=\"a\" memory-mib=\"63\"", "t", "", "memory-mib='63' is not a whole number from 64" },
+    { "retries=\"10\"", "name=\"a\"", "t", "", NULL },
+    { "retries=\"11\"", "name=\"a\"", "t", "", "retries='11' is not a whole number from 0 to 10" },
+    { "", "name=\"a\"", "t", "<benchmark seconds=\"0.01\" repetitions=\"1000\" warmup=\"100\"/>",
+      NULL },
+    { "", "name=\"a\"", "t", "<benchmark seconds=\"600\" repetitions=\"2\" warmup=\"0\"/>", NULL },
+    { "", "name=\"a\"", "t", "<benchmark seconds=\"600.5\"/>", "seconds='600.5' is not a number" },
+    { "", "name=\"a\"", "t", "<benchmark repetitions=\"1001\"/>",
+      "repetitions='1001' is not a whole number from 2 to 1000" },
+    { "", "name=\"a\"", "t", "<benchmark warmup=\"101\"/>",
+      "warmup='101' is not a whole number from 0 to 100" },
+};
+
+START_TEST(test_matrix_limits_at_their_edges)
+{
+    char *extra = strncmp(edges[_i].extra, "hosts:", 6) == 0
+                      ? hosts((unsigned)atoi(edges[_i].extra + 6))
+                      : strdup(edges[_i].extra);
+    char *path = write_matrix("edge.xml", edges[_i].matrix_attrs, edges[_i].image_attrs,
+                              edges[_i].test, extra);
+    struct mr_matrix *m = NULL;
+    struct mr_err e = { 0 };
+    int r = mr_matrix_load(path, &m, &e);
+    if (!edges[_i].needle) {
+        ck_assert_msg(r == 0, "case %d: %s", _i, mr_err_msg(&e));
+        mr_matrix_free(m);
+    } else {
+        ck_assert_msg(r < 0, "case %d loaded; want '%s'", _i, edges[_i].needle);
+        ck_assert_msg(strstr(mr_err_msg(&e), edges[_i].needle), "case %d: '%s' lacks '%s'", _i,
+                      mr_err_msg(&e), edges[_i].needle);
+    }
+    mr_err_release(&e);
+    drop_matrix(path);
+    free(extra);
+}
+END_TEST
+
+/* matrix/@name is optional: the report is then named after the file, less its extension. */
+START_TEST(test_matrix_name_defaults_to_file_name)
+{
+    char *path = write_matrix("nightly-gate.xml", "", "name=\"a\"", "t", "");
+    struct mr_matrix *m = NULL;
+    struct mr_err e = { 0 };
+    ck_assert_msg(mr_matrix_load(path, &m, &e) == 0, "%s", mr_err_msg(&e));
+    ck_assert_str_eq(m->name, "nightly-gate");
+    /* Without <host>, the one host is qemu:///system with kvm. */
+    ck_assert_uint_eq(m->n_hosts, 1);
+    ck_assert_str_eq(m->hosts[0].uri, "qemu:///system");
+    ck_assert_int_eq(m->hosts[0].accel, MR_ACCEL_KVM);
+    mr_matrix_free(m);
+    drop_matrix(path);
+}
+END_TEST
+
 START_TEST(test_accel_parse)
 {
     enum mr_accel a;
@@ -553,6 +665,10 @@ int main(void)
     tcase_add_test(ts, test_matrix_select_by_pattern);
     tcase_add_test(ts, test_matrix_shards_partition_the_selection);
     suite_add_tcase(s, ts);
+    TCase *tl = tcase_create("limits");
+    tcase_add_loop_test(tl, test_matrix_limits_at_their_edges, 0, (int)MR_ARRAY_SIZE(edges));
+    tcase_add_test(tl, test_matrix_name_defaults_to_file_name);
+    suite_add_tcase(s, tl);
     TCase *tb = tcase_create("reject");
     tcase_add_test(tc, test_matrix_benchmark);
     tcase_add_loop_test(tb, test_matrix_rejects_bad_fixture, 0, (int)(sizeof(bad) / sizeof(bad[0])));

@@ -192,6 +192,7 @@ declare -A bad_matrix=(
     [bad-memory.xml]="2: <image> memory-mib='lots' is not a whole number from 64 to 1048576"
     [bad-missing-artifact-file.xml]="6: <artifact> path='files/gone.deb': no such file (looked for '$data/matrix/files/gone.deb'); needed by image(s) 'a'"
     [bad-missing-file.xml]="3: <disk> path='files/nope.qcow2': no such file (looked for '$data/matrix/files/nope.qcow2')"
+    [bad-not-utf8.xml]="1: not well-formed XML: Input is not proper UTF-8, indicate encoding ! Bytes: 0xFF..."
     [bad-name.xml]="2: <image> name 'a b' may hold only letters, digits, '-', '_' and '.'"
     [bad-no-artifact.xml]="2: <image> 'a' has family 'ubuntu' but <package> has no artifact for it"
     [bad-no-boot.xml]="2: <image> 'a' has neither <disk> nor <kernel>"
@@ -254,6 +255,14 @@ check bad-uri 3 "" "$mr" "$data/matrix/good.xml" --connect nosuch:///x -o "$out"
 if [ "$(grep -c "<testsuite " "$out/junit.xml")" != 3 ] || ! grep -q "nosuch:///x" "$out/junit.xml"; then
     echo "FAIL bad-uri report"; fails=$((fails + 1))
 fi
+# -q: no progress lines and no summary, so nothing at all on either stream.
+"$mr" "$data/matrix/good.xml" --connect nosuch:///x -o "$out" -q >"$out/q.stdout" 2>"$out/q.stderr"
+rc=$?
+if [ "$rc" = 3 ] && [ ! -s "$out/q.stdout" ] && [ ! -s "$out/q.stderr" ]; then
+    echo "ok   -q: nothing on stdout or stderr"; passes=$((passes + 1))
+else
+    echo "FAIL -q: exit $rc, stdout: $(cat "$out/q.stdout"), stderr: $(cat "$out/q.stderr")"; fails=$((fails + 1))
+fi
 # Not a terminal (a CI log): one timestamped line per event on stderr; on stdout the
 # summary: a header, one line per cell with its first problem, the totals, and last the
 # report's path.
@@ -304,6 +313,32 @@ want_lines "tty mode: live lines, then errors and ends that stay" "$out/tty" \
     '^report: '
 [ "$(tail -n 1 "$out/tty")" = "report: $out/r/junit.xml" ] ||
     { echo "FAIL tty summary's last line: $(tail -n 1 "$out/tty" | cat -A)"; fails=$((fails + 1)); }
+rm -rf "$out"
+# The defaults, as the progress states them (libvirt's test driver, one cell at a time so
+# that each cell is placed alone): overcommit 1:1, guest starts 1 s apart, and each cell
+# counted with its memory (deb-a 300 MiB, the others the default 512) plus 128 MiB for QEMU.
+out=$(mktemp -d)
+MATRIXRUN_WORKDIR=$out/work "$mr" "$good" -j 1 -o "$out/r" >/dev/null 2>"$out/stderr"
+want_lines "defaults: overcommit 1:1, stagger 1 s, memory 512 MiB + 128 MiB for QEMU" "$out/stderr" \
+    ': [0-9]+ CPUs x 1\.00 - [0-9]+ vCPU\(s\) of other guests = [0-9]+ vCPUs; [0-9]+ MiB available x 1\.00 = ' \
+    'each counted with 128 MiB for QEMU' \
+    '^\[[0-9:]{8}\] at most 1 cell\(s\) at once, as capacity allows; guest starts 1\.0 s apart$' \
+    '\] deb-a: on [^ ]+ \(2/[0-9]+ vCPUs, 428/[0-9]+ MiB in use\)$' \
+    '\] deb-b: on [^ ]+ \(1/[0-9]+ vCPUs, 640/[0-9]+ MiB in use\)$' \
+    '\] rhel-9: on [^ ]+ \(1/[0-9]+ vCPUs, 640/[0-9]+ MiB in use\)$'
+# Without -j: no limit but capacity.
+"$mr" "$good" -o "$out/r" 2>&1 >/dev/null | grep -q '\] as many cells at once as capacity allows; guest starts 1\.0 s apart$' &&
+    { echo "ok   defaults: no -j, no limit but capacity"; passes=$((passes + 1)); } ||
+    { echo "FAIL defaults: no 'as many cells at once' line"; fails=$((fails + 1)); }
+# A terminal with TERM=dumb gets the lines mode: timestamped lines, no escapes.
+TERM=dumb MATRIXRUN_WORKDIR=$out/work timeout 120 script -qefc \
+    "$(printf '%q ' "$mr" "$good" -o "$out/r")" /dev/null </dev/null >"$out/pty" 2>&1
+tr -d '\r' <"$out/pty" >"$out/dumb"
+want_lines "TERM=dumb on a terminal: lines mode" "$out/dumb" \
+    '^\[[0-9]{2}:[0-9]{2}:[0-9]{2}\] run [0-9-]+-[0-9a-f]+: ' '^\[[0-9:]{8}\] deb-a: ERROR boot: '
+if grep -q $'\033' "$out/dumb"; then
+    echo "FAIL TERM=dumb: escape sequences on the terminal"; fails=$((fails + 1))
+fi
 rm -rf "$out"
 # run passes the selection to the pipeline: the report holds the selected cells only.
 # (Needs the pipeline that honours mr_run_opts.cells; the one before it ran every cell.)
