@@ -366,7 +366,7 @@ static void stop_at_error(void *ud, xmlErrorPtr e)
     if (!e || e->level < XML_ERR_ERROR || rd->fatal_msg)
         return;
     rd->fatal_line = e->line;
-    rd->fatal_msg = mr_xml_one_line(e->message ? e->message : "unreadable");
+    rd->fatal_msg = mr_xstrdup(e->message ? e->message : "unreadable");
     xmlStopParser(ctxt);
 }
 
@@ -428,11 +428,7 @@ static int parse(int fd, struct reader *rd, struct mr_err *err)
                    "so no entity is expanded)", rd->path, rd->doctype_line);
         r = -EINVAL;
     } else if (rd->fatal_msg) {
-        if (rd->fatal_line > 0)
-            mr_err_set(err, "%s:%d: not well-formed XML: %s", rd->path, rd->fatal_line,
-                       rd->fatal_msg);
-        else
-            mr_err_set(err, "%s: not well-formed XML: %s", rd->path, rd->fatal_msg);
+        mr_xml_set_parse_error(err, rd->path, rd->fatal_line, rd->fatal_msg);
         r = -EINVAL;
     } else if (!doc || !ctxt->wellFormed) {
         mr_xml_parse_error(ctxt, rd->path, err);

@@ -138,14 +138,19 @@ xmlDocPtr mr_xml_read_memory(const char *buf, size_t len, const char *name, cons
     return read_doc(name, buf, len, what, err);
 }
 
+void mr_xml_set_parse_error(struct mr_err *err, const char *path, int line, const char *msg)
+{
+    _cleanup_free_ char *one = mr_xml_one_line(msg ? msg : "unreadable");
+    if (line > 0)
+        mr_err_set(err, "%s:%d: not well-formed XML: %s", path, line, one);
+    else
+        mr_err_set(err, "%s: not well-formed XML: %s", path, one);
+}
+
 void mr_xml_parse_error(xmlParserCtxtPtr ctxt, const char *path, struct mr_err *err)
 {
     xmlErrorPtr e = xmlCtxtGetLastError(ctxt);
-    _cleanup_free_ char *msg = mr_xml_one_line(e && e->message ? e->message : "unreadable");
-    if (e && e->line > 0)
-        mr_err_set(err, "%s:%d: not well-formed XML: %s", path, e->line, msg);
-    else
-        mr_err_set(err, "%s: not well-formed XML: %s", path, msg);
+    mr_xml_set_parse_error(err, path, e ? e->line : 0, e ? e->message : NULL);
 }
 
 struct schema_state {

@@ -44,6 +44,9 @@ void mr_xml_refuse_doctype(xmlParserCtxtPtr ctxt, int *ret_line);
 /* A libxml2 message as one line (its line breaks and runs of blanks become one space);
  * caller frees. */
 char *mr_xml_one_line(const char *msg);
+/* err = "PATH:LINE: not well-formed XML: MSG" (no ":LINE" when line <= 0), MSG as one
+ * line; msg NULL reads "unreadable". */
+void mr_xml_set_parse_error(struct mr_err *err, const char *path, int line, const char *msg);
 void mr_xml_parse_error(xmlParserCtxtPtr ctxt, const char *path, struct mr_err *err);
 
 /* Validates doc against a RELAX NG schema held in memory. On failure returns -EINVAL
