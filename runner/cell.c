@@ -6,7 +6,9 @@
 #include "pipelinepriv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -306,15 +308,29 @@ static int cell_prepare(struct mr_cell_run *cl)
 
 /* ---- boot ---- */
 
+/* The log's last SERIAL_TAIL_BYTES, read from there: a guest may have written any amount
+ * to its console. */
 static char *serial_tail(const char *path)
 {
-    _cleanup_free_ char *data = NULL;
-    size_t len;
-    if (mr_file_read(path, &data, &len) < 0)
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        if (fd >= 0)
+            close(fd);
         return mr_xasprintf("(no serial console log at '%s')", path);
-    size_t from = len > SERIAL_TAIL_BYTES ? len - SERIAL_TAIL_BYTES : 0;
-    return mr_xasprintf("last %zu bytes of the serial console (%s):\n%s", len - from, path,
-                        data + from);
+    }
+    off_t from = st.st_size > SERIAL_TAIL_BYTES ? st.st_size - SERIAL_TAIL_BYTES : 0;
+    char buf[SERIAL_TAIL_BYTES];
+    ssize_t n;
+    do
+        n = pread(fd, buf, sizeof(buf), from);
+    while (n < 0 && errno == EINTR);
+    int e = errno;
+    close(fd);
+    if (n < 0)
+        return mr_xasprintf("(cannot read the serial console log '%s': %s)", path, strerror(e));
+    return mr_xasprintf("last %zd bytes of the serial console (%s):\n%.*s", n, path, (int)n,
+                        buf);
 }
 
 /* The boot case's error when the guest never answered: cut says the cell's time limit,

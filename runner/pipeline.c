@@ -220,6 +220,7 @@ static struct mr_run_slot *make_slots(struct mr_run *run, size_t n)
         sl->run = run;
         sl->cell = o->cells ? o->cells[i] : &run->m->cells[i];
         sl->rep = mr_report_new(run->m->name);
+        mr_report_share_spill(sl->rep, run->report);
         sl->cpu = sl->cell->vcpus;
         sl->mem_mib = (long)sl->cell->memory_mib + MR_RUN_GUEST_OVERHEAD_MIB;
     }
@@ -271,6 +272,12 @@ int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
     run.report = mr_report_new(m->name);
     mr_pipeline_progress(&run, MR_PROGRESS_RUN, NULL, "run %s: %zu cell(s), reports in %s",
                          run.run_id, n_cells, run.outdir_abs);
+    /* Test output waits for the report in a file, not in memory (report.h). */
+    struct mr_err spill_err = { 0 };
+    if (mr_report_spill_to(run.report, run.workdir, &spill_err) < 0)
+        mr_pipeline_progress(&run, MR_PROGRESS_RUN, NULL, "warning: %s; test output stays in "
+                             "memory until the report is written", mr_err_msg(&spill_err));
+    mr_err_release(&spill_err);
     int ready = ready_to_start(&run, open_hosts(&run, base, &setup), &setup);
     slots = make_slots(&run, n_cells);
     mr_sched_run(&run, slots, n_cells, ready ? NULL : mr_err_msg(&setup));

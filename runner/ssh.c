@@ -400,13 +400,15 @@ int mr_ssh_connect(const struct mr_transport_target *t, int64_t deadline_ms, str
             return r;
         }
         int64_t now = mr_now_ms();
-        if (now + backoff >= deadline_ms) {
+        if (now >= deadline_ms) {
             mr_err_set(err, "no SSH login on %s:%d before the deadline; last attempt: %s",
                        t->host, t->port, mr_err_msg(&last));
             mr_err_release(&last);
             return -ETIMEDOUT;
         }
-        for (int64_t end = now + backoff; mr_now_ms() < end;) {
+        /* The last wait ends at the deadline, not before it: a guest gets its whole boot
+         * timeout (giving up when a backoff would pass the deadline cut up to 2 s off). */
+        for (int64_t end = min64(now + backoff, deadline_ms); mr_now_ms() < end;) {
             if (mr_interrupted) {
                 mr_err_set(err, "interrupted while waiting for SSH");
                 mr_err_release(&last);
