@@ -18,6 +18,7 @@
 #include "family.h"
 #include "guest.h"
 #include "html.h"
+#include "init.h"
 #include "leftover.h"
 #include "matrix.h"
 #include "pipeline.h"
@@ -36,6 +37,7 @@ static const char usage_text[] =
     "       matrixrun doctor [-c URI] [-q]\n"
     "       matrixrun compare REPORT.xml [REPORT.xml]...\n"
     "       matrixrun html JUNIT.xml [-o FILE]\n"
+    "       matrixrun init IMAGE... PACKAGE... [-o FILE]\n"
     "       matrixrun --help | --version\n"
     "\n"
     "Boots each image of the matrix as a guest, installs the package over SSH, runs the\n"
@@ -63,6 +65,10 @@ static const char usage_text[] =
     "             and the next, marked * when the two intervals do not overlap\n"
     "  html       write a report's HTML summary (verdicts, overhead chart): to -o FILE,\n"
     "             default summary.html next to the report (a run writes it itself)\n"
+    "  init       write a starter matrix for image files (.qcow2, .img, .raw) and the\n"
+    "             package's files (.deb, .rpm, .msi): OS family and version guessed\n"
+    "             from the file names and marked CHECK, an example test; to -o FILE\n"
+    "             (a new file), default stdout; it passes validate as written\n"
     "\n"
     "Options of every verb:\n"
     "  -C, --catalogue FILE  OS-family catalogue to use instead of the built-in one\n"
@@ -97,6 +103,10 @@ static const char usage_text[] =
     "  -o, --output FILE     where the page goes (default: summary.html in the\n"
     "                        report's folder)\n"
     "  -q, --quiet           do not print the page's path\n"
+    "\n"
+    "Options of init:\n"
+    "  -o, --output FILE     where the matrix goes (a new file; default: stdout)\n"
+    "  -q, --quiet           do not print what was guessed\n"
     "\n"
     "Progress goes to stderr: on a terminal, one live line per running cell under the\n"
     "run's news; elsewhere one timestamped line per event. The summary (a line per cell,\n"
@@ -440,6 +450,32 @@ static int cmd_compare(struct mr_cli_opts *c, char **args, size_t n_args)
     return code;
 }
 
+static int cmd_init(struct mr_cli_opts *c, char **args, size_t n_args)
+{
+    struct mr_err e = { 0 };
+    const char *cat = c->catalogue ? c->catalogue : getenv("MATRIXRUN_CATALOGUE");
+    if (cat && cat[0] && mr_family_catalogue_load(cat, &e) < 0) {
+        fprintf(stderr, "matrixrun: %s\n", mr_err_msg(&e));
+        mr_err_release(&e);
+        return MR_EXIT_USAGE;
+    }
+    _cleanup_free_ char *notes = NULL;
+    if (mr_init_write(args, n_args, c->outdir, &notes, &e) < 0) {
+        fprintf(stderr, "matrixrun: init: %s\n", mr_err_msg(&e));
+        mr_err_release(&e);
+        return MR_EXIT_USAGE;
+    }
+    if (!c->quiet) {
+        /* On stderr: stdout may be the matrix itself. */
+        for (char *line = strtok(notes, "\n"); line; line = strtok(NULL, "\n"))
+            fprintf(stderr, "matrixrun: init: %s\n", line);
+        if (c->outdir)
+            fprintf(stderr, "matrixrun: init: wrote %s; next: matrixrun validate %s\n",
+                    c->outdir, c->outdir);
+    }
+    return MR_EXIT_OK;
+}
+
 static int cmd_html(struct mr_cli_opts *c, char **args, size_t n_args)
 {
     (void)n_args;
@@ -474,6 +510,7 @@ static const struct verb verbs[] = {
     { "doctor", cmd_doctor, 0, 0, NULL },
     { "compare", cmd_compare, 1, SIZE_MAX, "one or more report files" },
     { "html", cmd_html, 1, 1, "a JUnit report file" },
+    { "init", cmd_init, 2, SIZE_MAX, "image files and package files" },
 };
 
 static int usage_error(const char *fmt, const char *arg)

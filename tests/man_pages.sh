@@ -113,12 +113,14 @@ complete_words() {
 got=$(cd "$src" && complete_words matrixrun "")
 for v in $verbs; do grep -qx "$v" <<<"$got" || bad "completion lacks verb $v"; done
 ok "completion offers the verbs"
-all=$(for v in "" run validate list clean doctor compare html; do complete_words matrixrun $v -; done | sort -u)
+all=$(for v in "" run validate list clean doctor compare html init; do complete_words matrixrun $v -; done | sort -u)
 for o in $opts; do grep -qx -- "$o" <<<"$all" || bad "completion lacks option $o"; done
 ok "completion offers every option of --help"
 got=$(cd "$src" && complete_words matrixrun list matrices/demo.xml --only "")
 want=$("$mr" list "$src/matrices/demo.xml" | cut -f1)
 if [ -n "$want" ] && [ "$got" = "$want" ]; then ok "completion of --only gives the cell ids"; else bad "--only completion: '$got', want '$want'"; fi
+got=$(cd "$src" && complete_words matrixrun init images/out/min)
+grep -qx "images/out/minimal.qcow2" <<<"$got" && ! grep -q "minimal.hostkey.pub" <<<"$got" && ok "completion of init's images" || bad "init completion: '$got'"
 got=$(cd "$src" && complete_words matrixrun validate matrices/dem)
 grep -qx "matrices/demo.xml" <<<"$got" && ok "completion of a matrix file" || bad "matrix file completion: '$got'"
 

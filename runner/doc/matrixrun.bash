@@ -13,11 +13,11 @@ _matrixrun() {
     local cur prev verb i
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
-    local verbs="run validate list clean doctor compare html"
+    local verbs="run validate list clean doctor compare html init"
     verb=
     for ((i = 1; i < COMP_CWORD; i++)); do
         case ${COMP_WORDS[i]} in
-        run | validate | list | clean | doctor | compare | html) verb=${COMP_WORDS[i]}; break ;;
+        run | validate | list | clean | doctor | compare | html | init) verb=${COMP_WORDS[i]}; break ;;
         esac
     done
 
@@ -31,7 +31,7 @@ _matrixrun() {
         fi
         return ;;
     -o | --output)
-        if [ "$verb" = html ]; then
+        if [ "$verb" = html ] || [ "$verb" = init ]; then
             COMPREPLY=($(compgen -f -- "$cur"))
         else
             COMPREPLY=($(compgen -d -- "$cur"))
@@ -54,11 +54,19 @@ _matrixrun() {
     doctor) opts="-C --catalogue -c --connect -q --quiet" ;;
     compare) opts="-C --catalogue" ;;
     html) opts="-C --catalogue -o --output -q --quiet" ;;
+    init) opts="-C --catalogue -o --output -q --quiet" ;;
     esac
     [ -z "$verb" ] && opts="$opts -h --help --version"
 
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+    elif [ "$verb" = init ]; then
+        # Images and packages.
+        local ext
+        COMPREPLY=($(compgen -d -- "$cur"))
+        for ext in qcow2 img raw deb rpm msi; do
+            COMPREPLY+=($(compgen -f -X "!*.$ext" -- "$cur"))
+        done
     elif [ -z "$verb" ] && [ -z "$(_matrixrun_matrix)" ]; then
         COMPREPLY=($(compgen -W "$verbs" -- "$cur") $(compgen -f -X '!*.xml' -- "$cur") $(compgen -d -- "$cur"))
     else
