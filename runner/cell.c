@@ -94,6 +94,10 @@ static void cell_open(struct mr_cell_run *cl, struct mr_run_slot *sl)
                                 .t_prepare = -1, .t_slot = -1, .port = -1 };
     mr_buf_init(&cl->manifest);
     mr_guest_init(&cl->g);
+    /* A guest that may be kept must not go with matrixrun's connection. Kept guests are
+     * local only: a remote host's cell has no port on this machine to log in through. */
+    if (cl->run->o->keep != MR_KEEP_NONE && !cl->host->pool)
+        cl->g.autodestroy = 0;
     cl->s = mr_report_add_suite(sl->rep, cl->name);
     cl->t0_ms = mr_now_ms();
     if (m->cell_timeout_s)
@@ -685,6 +689,52 @@ static void cell_release(struct mr_cell_run *cl)
     free(cl->tests);
 }
 
+/* Whether the cell's guest outlives the run (--keep-failed, --keep), and if so notes it
+ * in the run folder (mr_leftover_keep_cell) with a known_hosts file holding its pinned
+ * host key, and in the suite. Only a guest that was logged into, on a local host, in a
+ * run that was not interrupted. */
+static int keep_guest(struct mr_cell_run *cl)
+{
+    struct mr_run *run = cl->run;
+    enum mr_keep keep = run->o->keep;
+    struct mr_counts n = mr_suite_counts(cl->s);
+    if (keep == MR_KEEP_NONE || (keep == MR_KEEP_FAILED && !n.failures && !n.errors))
+        return 0;
+    if (mr_interrupted || cl->g.autodestroy || cl->boot->verdict != MR_VERDICT_PASS ||
+        mr_guest_is_running(&cl->g) != 1)
+        return 0;
+    int64_t until = mr_wall_ms() / 1000 + run->o->keep_for_s;
+    _cleanup_free_ char *kh = mr_xasprintf("%s/%s.known_hosts", run->workdir, cl->name);
+    _cleanup_free_ char *line = mr_xasprintf("[127.0.0.1]:%d %s %s\n", cl->port,
+                                             cl->hostkey.type, cl->hostkey.blob_b64);
+    size_t wl = strlen(run->workdir);
+    const char *key_rel = strncmp(run->key.priv_path, run->workdir, wl) == 0 &&
+                                  run->key.priv_path[wl] == '/'
+                              ? run->key.priv_path + wl + 1
+                              : run->key.priv_path;
+    struct mr_err e = { 0 };
+    if (mr_file_write_atomic(kh, line, strlen(line), &e) < 0 ||
+        mr_leftover_keep_cell(run->workdir, until, cl->name, cl->port, cl->target.user,
+                              cl->domname, key_rel, &e) < 0) {
+        mr_pipeline_progress(run, MR_PROGRESS_NOTE, cl->name, "not kept: %s", mr_err_msg(&e));
+        mr_err_release(&e);
+        return 0;
+    }
+    pthread_mutex_lock(&run->lock);
+    run->n_kept++;
+    pthread_mutex_unlock(&run->lock);
+    time_t t = (time_t)until;
+    struct tm tm;
+    char iso[32];
+    gmtime_r(&t, &tm);
+    strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    mr_suite_set_prop(cl->s, MR_PROP_KEPT_UNTIL, iso);
+    mr_pipeline_progress(run, MR_PROGRESS_NOTE, cl->name, "guest kept until %s (%s)", iso,
+                         cl->domname);
+    mr_guest_detach(&cl->g);
+    return 1;
+}
+
 /* Teardown: the connection, the guest (its CPU time noted first), the remote volumes
  * (the serial log fetched first) and the artifacts archive. */
 static int64_t cell_teardown(struct mr_cell_run *cl)
@@ -696,7 +746,8 @@ static int64_t cell_teardown(struct mr_cell_run *cl)
     if (cpu_s >= 0)
         mr_pipeline_set_double(cl->s, MR_PROP_GUEST_CPU_SECONDS, "%.3f", cpu_s);
     /* The domain goes first so the serial log in the archive is complete. */
-    mr_guest_release(&cl->g);
+    if (!keep_guest(cl))
+        mr_guest_release(&cl->g);
     mr_cell_fetch_serial(cl);
     mr_remote_store_release(&cl->rs);
     if (access(cl->celldir, W_OK) == 0)

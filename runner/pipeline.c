@@ -75,7 +75,7 @@ static void report_leftovers(struct mr_run *run, const struct mr_run_host *h, si
 {
     struct mr_leftovers lo = { 0 };
     struct mr_err le = { 0 };
-    if (mr_leftover_scan(h->conn, base, &lo, &le) == 0) {
+    if (mr_leftover_scan(h->conn, base, 0, &lo, &le) == 0) {
         size_t dirs = i == 0 ? lo.n_dirs : 0;
         if (dirs || lo.n_domains || lo.n_volumes)
             mr_pipeline_progress(run, MR_PROGRESS_RUN, NULL,
@@ -237,9 +237,10 @@ static void run_release(struct mr_run *run, int lock_fd)
     free(run->hosts);
     mr_remote_store_event_loop_stop();
     free(run->ports);
-    /* The private key lives only in the work folder and goes with it. */
+    /* The private key lives only in the work folder and goes with it, unless cells
+     * were kept: then the folder stays for them (its "kept" file says until when). */
     mr_sshkey_release(&run->key);
-    if (run->workdir)
+    if (run->workdir && !run->n_kept)
         (void)mr_rm_rf(run->workdir);
     if (lock_fd >= 0)
         close(lock_fd);

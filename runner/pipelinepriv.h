@@ -62,6 +62,7 @@ struct mr_run {
     int *ports;
     size_t n_ports;
     int64_t next_boot_ms;
+    unsigned n_kept; /* cells whose guest outlives the run (their folder stays) */
 };
 
 /* A cell's place in the run: its thread and the report its attempts go into. */

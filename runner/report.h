@@ -43,6 +43,8 @@
                                                              waiting for a boot slot */
 #define MR_PROP_TIME_COLLECT "time.collect"   /* seconds collecting the guest's logs */
 #define MR_PROP_TIME_TEARDOWN "time.teardown" /* seconds destroying the guest, archiving */
+#define MR_PROP_KEPT_UNTIL "kept.until"       /* a kept cell's guest runs until then (UTC,
+                                                 ISO 8601): run --keep-failed, --keep */
 /* The value of a property matrixrun could not find out (guest.kernel, host.cpu.model,
  * host.nested). */
 #define MR_PROP_UNKNOWN "unknown"

@@ -113,7 +113,7 @@ complete_words() {
 got=$(cd "$src" && complete_words matrixrun "")
 for v in $verbs; do grep -qx "$v" <<<"$got" || bad "completion lacks verb $v"; done
 ok "completion offers the verbs"
-all=$(for v in "" run validate list clean doctor compare html init; do complete_words matrixrun $v -; done | sort -u)
+all=$(for v in "" run validate list clean doctor compare html init ssh; do complete_words matrixrun $v -; done | sort -u)
 for o in $opts; do grep -qx -- "$o" <<<"$all" || bad "completion lacks option $o"; done
 ok "completion offers every option of --help"
 got=$(cd "$src" && complete_words matrixrun list matrices/demo.xml --only "")

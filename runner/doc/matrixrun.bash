@@ -13,11 +13,11 @@ _matrixrun() {
     local cur prev verb i
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
-    local verbs="run validate list clean doctor compare html init"
+    local verbs="run validate list clean doctor compare html init ssh"
     verb=
     for ((i = 1; i < COMP_CWORD; i++)); do
         case ${COMP_WORDS[i]} in
-        run | validate | list | clean | doctor | compare | html | init) verb=${COMP_WORDS[i]}; break ;;
+        run | validate | list | clean | doctor | compare | html | init | ssh) verb=${COMP_WORDS[i]}; break ;;
         esac
     done
 
@@ -42,15 +42,16 @@ _matrixrun() {
         return ;;
     --accel) COMPREPLY=($(compgen -W "kvm tcg auto" -- "$cur")); return ;;
     -c | --connect) COMPREPLY=($(compgen -W "qemu:///system qemu:///session" -- "$cur")); return ;;
-    -j | --jobs | --shard | --overcommit | --stagger) return ;;
+    -j | --jobs | --shard | --overcommit | --stagger | --keep-for) return ;;
     esac
 
     local common="-C --catalogue --only --shard"
     local opts
     case $verb in
-    "" | run) opts="$common -o --output -j --jobs --accel -c --connect --overcommit --stagger -q --quiet" ;;
+    "" | run) opts="$common -o --output -j --jobs --accel -c --connect --overcommit --stagger -q --quiet --keep-failed --keep --keep-for" ;;
     validate | list) opts=$common ;;
-    clean) opts="-C --catalogue -c --connect -q --quiet" ;;
+    clean) opts="-C --catalogue -c --connect -q --quiet --list --kept" ;;
+    ssh) opts="" ;;
     doctor) opts="-C --catalogue -c --connect -q --quiet" ;;
     compare) opts="-C --catalogue" ;;
     html) opts="-C --catalogue -o --output -q --quiet" ;;
@@ -60,6 +61,15 @@ _matrixrun() {
 
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+    elif [ "$verb" = ssh ]; then
+        # RUN, then CELL: from clean --list's "kept: CELL of run RUN until ..." lines.
+        local kept n_words=$((COMP_CWORD - i - 1))
+        kept=$(command matrixrun clean --list 2>/dev/null | sed -n 's/^kept: \([^ ]*\) of run \([^ ]*\) .*/\2 \1/p')
+        if [ "$n_words" = 0 ]; then
+            COMPREPLY=($(compgen -W "$(cut -d' ' -f1 <<<"$kept" | sort -u)" -- "$cur"))
+        elif [ "$n_words" = 1 ]; then
+            COMPREPLY=($(compgen -W "$(awk -v r="${COMP_WORDS[i + 1]}" '$1 == r { print $2 }' <<<"$kept")" -- "$cur"))
+        fi
     elif [ "$verb" = init ]; then
         # Images and packages.
         local ext
