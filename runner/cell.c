@@ -75,6 +75,12 @@ void mr_cell_exec_output(struct mr_case *c, const struct mr_exec *x)
     }
 }
 
+enum mr_network mr_cell_network(const struct mr_cell_run *cl)
+{
+    int o = cl->run->o->network;
+    return o > 0 ? (enum mr_network)(o - 1) : cl->img->network;
+}
+
 char *mr_cell_expand(const struct mr_cell_run *cl, const char *tmpl, const char *artifact)
 {
     struct mr_family_vars v = { .artifact = artifact, .package = cl->run->m->pkg_name,
@@ -148,6 +154,7 @@ static void cell_properties(struct mr_cell_run *cl)
         mr_suite_set_prop(s, MR_PROP_HOST_CPU_MODEL, model ? model : MR_PROP_UNKNOWN);
         mr_suite_set_prop(s, MR_PROP_HOST_NESTED, mr_hostprobe_nested());
     }
+    mr_suite_set_prop(s, MR_PROP_NETWORK, mr_network_name(mr_cell_network(cl)));
     mr_suite_set_prop(s, MR_PROP_PROVISIONING, img->hostkey ? "kernel command line"
                                                       : mr_family_provisioning(cl->fam));
 }
@@ -269,6 +276,7 @@ static char *cell_domain_xml(struct mr_cell_run *cl, struct mr_err *e)
         .initrd = img->initrd, .cmdline = cmdline,
         .serial_log = host->pool ? cl->rs.serial_path : cl->serial, .ssh_port = cl->port,
         .seed_iso = host->pool ? cl->rs.seed_path : cl->seed_iso, .mac = cl->mac,
+        .outbound = mr_cell_network(cl) == MR_NETWORK_OUTBOUND,
     };
     return mr_domxml_build(&spec, e);
 }
@@ -479,17 +487,57 @@ static int check_version(struct mr_cell_run *cl, const char *vcmd, int64_t timeo
     return r;
 }
 
-/* Uploads the artifact and runs the family's install command. */
+/* The install error's message: the command and how it ended, and when its output names
+ * a dependency the guest could not find, which one and the two ways to give it one. */
+static void install_failed(struct mr_cell_run *cl, const char *cmd, const struct mr_exec *x)
+{
+    _cleanup_free_ char *how =
+        x->exit_signal ? mr_xasprintf("was killed by signal %s", x->exit_signal)
+                       : mr_xasprintf("exited with status %d", x->exit_status);
+    _cleanup_free_ char *out = mr_xasprintf("%.*s\n%.*s", (int)x->out.len,
+                                            x->out.data ? x->out.data : "", (int)x->err.len,
+                                            x->err.data ? x->err.data : "");
+    _cleanup_free_ char *dep = mr_family_missing_dependency(out);
+    if (!dep) {
+        mr_case_set(cl->install, MR_VERDICT_ERROR, "install", "install: '%s' %s", cmd, how);
+        return;
+    }
+    if (mr_cell_network(cl) == MR_NETWORK_ISOLATED)
+        mr_case_set(cl->install, MR_VERDICT_ERROR, "install",
+                    "install: '%s' %s: the package needs '%s', which the guest does not have, "
+                    "and the cell is isolated (no network: it cannot fetch it from its "
+                    "mirrors); give the packages it needs as <depends path=\"...\"/> of the "
+                    "<artifact>, or let the guest reach its mirrors with <image "
+                    "network=\"outbound\"> (or --network outbound)",
+                    cmd, how, dep);
+    else
+        mr_case_set(cl->install, MR_VERDICT_ERROR, "install",
+                    "install: '%s' %s: the package needs '%s', which the guest's package "
+                    "sources do not provide; give it as <depends path=\"...\"/> of the "
+                    "<artifact>",
+                    cmd, how, dep);
+}
+
+/* Uploads the artifact and the packages it needs, and runs the family's install command
+ * on all of them at once (one transaction). */
 static int install_artifact(struct mr_cell_run *cl, const struct mr_artifact *a,
                             const char *remote, int64_t deadline)
 {
     struct mr_case *c = cl->install;
     const char *tmpl = mr_family_install_template(cl->fam, cl->img->os_version);
-    _cleanup_free_ char *cmd = mr_cell_expand(cl, tmpl, remote);
+    char **deps = mr_xcalloc(a->n_deps + 1, sizeof(*deps));
+    for (size_t i = 0; i < a->n_deps; i++)
+        deps[i] = mr_family_remote_path(cl->fam, a->deps[i]);
+    struct mr_family_vars v = { .artifact = remote, .package = cl->run->m->pkg_name,
+                                .user = cl->img->user, .deps = (const char *const *)deps,
+                                .n_deps = a->n_deps };
+    _cleanup_free_ char *cmd = mr_family_expand(cl->fam, tmpl, &v);
     struct mr_err e = { 0 };
     struct mr_exec x;
     mr_exec_init(&x);
     int r = mr_cell_upload(cl, a->path, remote, 0644, deadline - mr_now_ms(), &e);
+    for (size_t i = 0; r >= 0 && i < a->n_deps; i++)
+        r = mr_cell_upload(cl, a->deps[i], deps[i], 0644, deadline - mr_now_ms(), &e);
     if (r < 0) {
         mr_cell_step_error(c, r, "upload", mr_err_msg(&e));
         goto out;
@@ -499,16 +547,14 @@ static int install_artifact(struct mr_cell_run *cl, const struct mr_artifact *a,
     keep_install_output(cl, cmd, &x);
     if (r < 0) {
         mr_cell_step_error(c, r, "install", mr_err_msg(&e));
-    } else if (x.exit_signal) {
+    } else if (x.exit_signal || x.exit_status != 0) {
         r = -EIO;
-        mr_case_set(c, MR_VERDICT_ERROR, "install", "install: '%s' was killed by signal %s",
-                    cmd, x.exit_signal);
-    } else if (x.exit_status != 0) {
-        r = -EIO;
-        mr_case_set(c, MR_VERDICT_ERROR, "install", "install: '%s' exited with status %d",
-                    cmd, x.exit_status);
+        install_failed(cl, cmd, &x);
     }
 out:
+    for (size_t i = 0; i < a->n_deps; i++)
+        free(deps[i]);
+    free(deps);
     mr_exec_release(&x);
     mr_err_release(&e);
     return r;

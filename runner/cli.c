@@ -31,6 +31,7 @@ static const char usage_text[] =
     "Usage: matrixrun [run] MATRIX.xml [-o DIR] [-j N] [--accel kvm|tcg|auto] [--connect URI]\n"
     "                 [--overcommit CPU[:MEM]] [--stagger SECONDS] [-q]\n"
     "                 [--keep-failed | --keep] [--keep-for TIME]\n"
+    "                 [--network isolated|outbound]\n"
     "       matrixrun validate MATRIX.xml\n"
     "       matrixrun list MATRIX.xml\n"
     "       (each also takes -C FILE, --only PATTERN and --shard I/N)\n"
@@ -103,6 +104,9 @@ static const char usage_text[] =
     "                        after the run (local hosts; not after an interrupt) and\n"
     "                        print the command that logs into each\n"
     "      --keep            the same for every cell\n"
+    "      --network NET     isolated (guests reach nothing but their SSH forward) or\n"
+    "                        outbound (NAT to what the host reaches, for package\n"
+    "                        mirrors); overrides each image's network (default isolated)\n"
     "      --keep-for TIME   how long kept guests stay before a plain 'clean' removes\n"
     "                        them: 90s, 30m, 4h, 2d (default 4h, at most 30d)\n"
     "\n"
@@ -510,6 +514,7 @@ static int cmd_run(struct mr_cli_opts *c, char **args, size_t n_args)
         .cells = cells, .n_cells = n_cells, .jobs = c->jobs,
         .overcommit_cpu = c->overcommit_cpu, .overcommit_mem = c->overcommit_mem,
         .stagger_ms = c->stagger_ms, .keep = (enum mr_keep)c->keep,
+        .network = c->network >= 0 ? c->network + 1 : 0,
         .keep_for_s = c->keep_for_s ? c->keep_for_s : MR_DEFAULT_KEEP_FOR_S,
         .progress = mr_progress_event, .progress_ud = p,
     };
@@ -732,6 +737,7 @@ enum {
     OPT_KEEP_FOR,
     OPT_LIST,
     OPT_KEPT,
+    OPT_NETWORK,
 };
 
 /* A duration as N, Ns, Nm, Nh or Nd, 1 s to 30 days; -1 if not. */
@@ -826,6 +832,13 @@ static int parse_option(int opt, int typed_long, struct mr_cli_opts *c)
     case OPT_KEPT:
         c->kept = 1;
         break;
+    case OPT_NETWORK: {
+        enum mr_network n;
+        if (mr_network_parse(optarg, &n) < 0)
+            return usage_error("--network '%s' is not one of: isolated, outbound", optarg);
+        c->network = (int)n;
+        break;
+    }
     case 'h':
         printf(usage_text, MR_DEFAULT_OVERCOMMIT_CPU, MR_DEFAULT_OVERCOMMIT_MEM,
                MR_DEFAULT_STAGGER_MS / 1000.0);
@@ -865,12 +878,14 @@ int mr_cli_parse(int argc, char **argv, struct mr_cli_opts *ret, int *ret_words)
         { "keep-for", required_argument, NULL, OPT_KEEP_FOR },
         { "list", no_argument, NULL, OPT_LIST },
         { "kept", no_argument, NULL, OPT_KEPT },
+        { "network", required_argument, NULL, OPT_NETWORK },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
     struct mr_cli_opts c = {
         .accel = -1, .only = mr_xcalloc((size_t)argc + 1, sizeof(*c.only)), .stagger_ms = -1,
+        .network = -1,
     };
     int opt, idx = -1;
     /* 0, not 1: GNU getopt starts afresh, so a second call parses its own argv. */

@@ -29,6 +29,7 @@ struct mr_cli_opts {
     long keep_for_s;        /* --keep-for in seconds; 0: MR_DEFAULT_KEEP_FOR_S */
     int list;               /* clean --list */
     int kept;               /* clean --kept */
+    int network;            /* enum mr_network, or -1 when not given */
 };
 
 /* mr_cli_parse()'s return when a verb is to run. */

@@ -37,6 +37,8 @@ struct mr_run_opts {
     double overcommit_mem;  /* share of the host's free memory; 0: MR_DEFAULT_OVERCOMMIT_MEM */
     int stagger_ms;         /* least time between two guest starts; <0: MR_DEFAULT_STAGGER_MS */
     enum mr_keep keep;      /* guests left running after the run (local hosts only) */
+    int network;            /* 0: each image's network; else 1 + the enum mr_network
+                               every cell gets (--network) */
     long keep_for_s;        /* how long kept guests stay before clean takes them */
     /* Called on every state change of a cell, from the cell's own thread: it must be
      * thread-safe. cell is the cell's id, NULL for run-wide news. */

@@ -31,6 +31,7 @@
 #define MR_PROP_HOST_CPU_MODEL "host.cpu.model" /* a local host's CPU model name */
 #define MR_PROP_HOST_NESTED "host.nested"     /* a local host's nested virtualization: yes,
                                                  no, unknown */
+#define MR_PROP_NETWORK "network"             /* isolated or outbound (image/@network) */
 #define MR_PROP_PROVISIONING "provisioning"   /* how the guest got its key: kernel command
                                                  line, cloud-init or cloudbase-init seed */
 #define MR_PROP_CLOUD_INIT_STATUS "cloud-init.status" /* `cloud-init status` in the guest */

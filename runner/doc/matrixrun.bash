@@ -41,6 +41,7 @@ _matrixrun() {
         COMPREPLY=($(compgen -f -X '!*.xml' -- "$cur") $(compgen -d -- "$cur"))
         return ;;
     --accel) COMPREPLY=($(compgen -W "kvm tcg auto" -- "$cur")); return ;;
+    --network) COMPREPLY=($(compgen -W "isolated outbound" -- "$cur")); return ;;
     -c | --connect) COMPREPLY=($(compgen -W "qemu:///system qemu:///session" -- "$cur")); return ;;
     -j | --jobs | --shard | --overcommit | --stagger | --keep-for) return ;;
     esac
@@ -48,7 +49,7 @@ _matrixrun() {
     local common="-C --catalogue --only --shard"
     local opts
     case $verb in
-    "" | run) opts="$common -o --output -j --jobs --accel -c --connect --overcommit --stagger -q --quiet --keep-failed --keep --keep-for" ;;
+    "" | run) opts="$common -o --output -j --jobs --accel -c --connect --overcommit --stagger -q --quiet --keep-failed --keep --keep-for --network" ;;
     validate | list) opts=$common ;;
     clean) opts="-C --catalogue -c --connect -q --quiet --list --kept" ;;
     ssh) opts="" ;;
