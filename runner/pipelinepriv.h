@@ -199,6 +199,9 @@ int mr_cell_test_verdict(struct mr_case *c, const struct mr_test *t,
 
 /* Connects to the guest (cell's port and keys) by deadline_ms. mr_ssh_connect's codes. */
 int mr_cell_connect(struct mr_cell_run *cl, int64_t deadline_ms, struct mr_err *e) MR_WUR;
+/* Sets the suite's ssh.hostkey, ssh.kex, ssh.cipher and ssh.mac properties to what a
+ * connection negotiated. */
+void mr_cell_set_methods(struct mr_suite *s, const struct mr_transport_methods *m);
 /* When a new connection must be made after one dropped: MR_CELL_RECONNECT_TIMEOUT_S
  * from now, or the cell's deadline if that comes first. */
 int64_t mr_cell_reconnect_deadline(int64_t now_ms, int64_t cell_deadline_ms);

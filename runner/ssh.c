@@ -661,6 +661,20 @@ out:
     return r;
 }
 
+int mr_ssh_methods(struct mr_ssh *s, struct mr_transport_methods *ret)
+{
+    struct mr_transport_methods m = {
+        .hostkey = libssh2_session_methods(s->session, LIBSSH2_METHOD_HOSTKEY),
+        .kex = libssh2_session_methods(s->session, LIBSSH2_METHOD_KEX),
+        .cipher = libssh2_session_methods(s->session, LIBSSH2_METHOD_CRYPT_CS),
+        .mac = libssh2_session_methods(s->session, LIBSSH2_METHOD_MAC_CS),
+    };
+    if (!m.hostkey || !m.kex || !m.cipher || !m.mac)
+        return -ENODATA;
+    *ret = m;
+    return 0;
+}
+
 /* ---- the transport backend --------------------------------------------------------- */
 
 static int op_connect(const struct mr_transport_target *t, int64_t deadline_ms, void **ret_conn,
@@ -690,10 +704,16 @@ static void op_close(void *conn)
     mr_ssh_free(conn);
 }
 
+static int op_methods(void *conn, struct mr_transport_methods *ret)
+{
+    return mr_ssh_methods(conn, ret);
+}
+
 const struct mr_transport_ops mr_ssh_transport = {
     .name = "ssh",
     .connect = op_connect,
     .exec = op_exec,
     .upload = op_upload,
     .close = op_close,
+    .methods = op_methods,
 };

@@ -45,6 +45,10 @@ void mr_ssh_free(struct mr_ssh *s);
 int mr_ssh_exec(struct mr_ssh *s, const char *cmd, int64_t timeout_ms, struct mr_exec *x,
                 struct mr_err *err) MR_WUR;
 
+/* The algorithms the session negotiated (libssh2_session_methods): host key, kex, and
+ * the client to server cipher and MAC. Borrowed from s. 0, or -ENODATA. */
+int mr_ssh_methods(struct mr_ssh *s, struct mr_transport_methods *ret) MR_WUR;
+
 /* Uploads a local file over SFTP to remote_path with the given mode. Return codes:
  * transport.h's upload. */
 int mr_ssh_upload(struct mr_ssh *s, const char *local, const char *remote_path, long mode,

@@ -22,6 +22,28 @@ static struct mr_suite *new_suite(struct mr_report **rep)
     return mr_report_add_suite(*rep, "cell");
 }
 
+/* ---- what the SSH connection negotiated ---- */
+
+START_TEST(test_pipeline_suite_says_what_ssh_negotiated)
+{
+    struct mr_report *rep;
+    struct mr_suite *s = new_suite(&rep);
+    struct mr_transport_methods m = { "ssh-rsa", "diffie-hellman-group14-sha1", "aes128-cbc",
+                                      "hmac-sha1" };
+    mr_cell_set_methods(s, &m);
+    ck_assert_str_eq(mr_suite_prop(s, "ssh.hostkey"), "ssh-rsa");
+    ck_assert_str_eq(mr_suite_prop(s, "ssh.kex"), "diffie-hellman-group14-sha1");
+    ck_assert_str_eq(mr_suite_prop(s, "ssh.cipher"), "aes128-cbc");
+    ck_assert_str_eq(mr_suite_prop(s, "ssh.mac"), "hmac-sha1");
+    /* A reconnect's values replace the first connection's. */
+    m.cipher = "aes256-ctr";
+    mr_cell_set_methods(s, &m);
+    ck_assert_str_eq(mr_suite_prop(s, "ssh.cipher"), "aes256-ctr");
+    ck_assert_uint_eq(s->n_props, 4);
+    mr_report_free(rep);
+}
+END_TEST
+
 /* How a test's exec ended, and the verdict, type, message and go-on decision it gives. */
 static const struct verdict_case {
     const char *what;
@@ -481,6 +503,7 @@ int main(void)
     tcase_add_loop_test(tv, test_pipeline_test_verdict_from_its_end, 0,
                         (int)MR_ARRAY_SIZE(verdict_cases));
     tcase_add_test(tv, test_pipeline_error_skips_every_later_case);
+    tcase_add_test(tv, test_pipeline_suite_says_what_ssh_negotiated);
     tcase_add_test(tv, test_pipeline_stop_keeps_earlier_verdicts);
     tcase_add_test(tv, test_pipeline_interruption_skips_with_its_reason);
     tcase_add_test(tv, test_pipeline_exit_code_errors_win_over_failures);

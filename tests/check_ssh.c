@@ -295,6 +295,49 @@ START_TEST(test_transport_ssh_gives_up_or_retries_as_the_dial_says)
 }
 END_TEST
 
+/* ---- negotiated algorithms and host key types ------------------------------------ */
+
+/* A server limited to one cipher, MAC and kex, none of them libssh2's first choice: the
+ * connection must say it negotiated exactly those (the names come from the server's
+ * configuration, not from matrixrun). */
+#define FORCED_CIPHER "aes192-ctr"
+#define FORCED_MAC "hmac-sha1"
+#define FORCED_KEX "diffie-hellman-group14-sha256"
+
+START_TEST(test_ssh_reports_what_the_server_negotiated)
+{
+    int port;
+    pid_t pid = sshd_start_other("sshd-forced", NULL,
+                                 "Ciphers " FORCED_CIPHER "\nMACs " FORCED_MAC
+                                 "\nKexAlgorithms " FORCED_KEX "\n",
+                                 &port);
+    struct mr_transport_target target = {
+        .host = "127.0.0.1", .port = port, .user = g_user, .key = &g_client,
+        .pinned_host = &g_hostkey,
+    };
+    struct mr_err e = { 0 };
+    struct mr_transport *tr = NULL;
+    int r = mr_transport_connect(&mr_ssh_transport, &target, mr_now_ms() + 20000, &tr, &e);
+    ck_assert_msg(r == 0, "%d: %s", r, mr_err_msg(&e));
+    struct mr_transport_methods m = { 0 };
+    ck_assert_int_eq(mr_transport_methods(tr, &m), 0);
+    ck_assert_str_eq(m.hostkey, "ssh-ed25519");
+    ck_assert_str_eq(m.kex, FORCED_KEX);
+    ck_assert_str_eq(m.cipher, FORCED_CIPHER);
+    ck_assert_str_eq(m.mac, FORCED_MAC);
+    mr_transport_close(tr);
+    sshd_stop_other(pid);
+    /* The fixture's own server, unrestricted: libssh2's first choices differ. */
+    struct mr_ssh *s = connect_ok(g_sshd_port);
+    ck_assert_int_eq(mr_ssh_methods(s, &m), 0);
+    ck_assert_str_eq(m.hostkey, "ssh-ed25519");
+    ck_assert_str_ne(m.cipher, FORCED_CIPHER);
+    ck_assert_str_ne(m.kex, FORCED_KEX);
+    mr_ssh_free(s);
+    mr_err_release(&e);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ssh");
@@ -318,6 +361,9 @@ int main(void)
     tcase_add_test(tt, test_transport_ssh_dials_runs_and_uploads);
     tcase_add_test(tt, test_transport_ssh_gives_up_or_retries_as_the_dial_says);
     suite_add_tcase(s, tt);
+    TCase *ta = sshd_tcase("algorithms");
+    tcase_add_test(ta, test_ssh_reports_what_the_server_negotiated);
+    suite_add_tcase(s, ta);
 
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
