@@ -20,6 +20,7 @@
 #include <libssh2_sftp.h>
 
 #include "ssh2lib.h"
+#include "sshoffer.h"
 
 struct mr_ssh {
     int fd;
@@ -313,6 +314,98 @@ static int wait_banner(int fd, int64_t deadline, const struct mr_transport_targe
     }
 }
 
+/* The host key algorithms that verify a key of the pinned type: an RSA key signs with
+ * SHA-2 where both sides can (rsa-sha2-*, which OpenSSH 8.8 and later offer alone by
+ * default) and with SHA-1 (ssh-rsa, which is all OpenSSH before 7.2 and libssh2 before
+ * 1.11 know). libssh2 drops the names it does not know from a preference. */
+static const char *hostkey_pref(const char *type)
+{
+    return strcmp(type, "ssh-rsa") == 0 ? "rsa-sha2-512,rsa-sha2-256,ssh-rsa" : type;
+}
+
+/* The names of want (a comma list; NULL: all) that this libssh2 supports for method, as
+ * a comma list in want's order. Caller frees. */
+static char *supported_of(LIBSSH2_SESSION *session, int method, const char *want)
+{
+    const char **algs = NULL;
+    int n = libssh2_session_supported_algs(session, method, &algs);
+    struct mr_buf b;
+    mr_buf_init(&b);
+    if (want) {
+        for (const char *p = want; *p;) {
+            size_t len = strcspn(p, ",");
+            for (int i = 0; i < n; i++)
+                if (strlen(algs[i]) == len && strncmp(algs[i], p, len) == 0)
+                    mr_buf_addf(&b, "%s%s", b.len ? "," : "", algs[i]);
+            p += len + (p[len] == ',');
+        }
+    } else {
+        for (int i = 0; i < n; i++)
+            mr_buf_addf(&b, "%s%s", b.len ? "," : "", algs[i]);
+    }
+    if (n > 0)
+        libssh2_free(session, algs);
+    return b.len ? mr_buf_detach(&b, NULL) : (mr_buf_release(&b), mr_xstrdup("(none)"));
+}
+
+/* "Unable to exchange encryption keys": the two sides have no algorithm of some kind in
+ * common. libssh2 does not say which, nor what the server offered, so a connection of
+ * our own reads the server's offer (its first packet) and the message names each kind
+ * that does not meet. Returns -EKEYREJECTED when the server has no host key of the
+ * pinned type (as good as a wrong key: it is never logged in to), else -EAGAIN. */
+static int kex_failed(struct mr_ssh *s, const struct mr_transport_target *t, int64_t deadline,
+                      struct mr_err *err)
+{
+    const char *pref = t->pinned_host ? hostkey_pref(t->pinned_host->type) : NULL;
+    _cleanup_free_ char *ours_hk = supported_of(s->session, LIBSSH2_METHOD_HOSTKEY, pref);
+    struct mr_buf b;
+    mr_buf_init(&b);
+    mr_buf_addf(&b, "SSH handshake with %s:%d failed: %s", t->host, t->port, ssh_msg(s));
+    int64_t probe_deadline = min64(deadline, mr_now_ms() + 5000);
+    struct mr_err perr = { 0 };
+    struct mr_ssh_offer o = { 0 };
+    int fd = t->dial ? t->dial(t->dial_ctx, t->host, t->port, probe_deadline, &perr)
+                     : tcp_connect(t->host, t->port, probe_deadline, &perr);
+    int r = fd < 0 ? fd : mr_ssh_offer_read(fd, probe_deadline, &o, &perr);
+    if (fd >= 0)
+        close(fd);
+    int hostkey_miss = 0;
+    if (r < 0) {
+        mr_buf_addf(&b, "; matrixrun offered host key types %s%s; what the server offers "
+                        "could not be read: %s",
+                    ours_hk, pref ? " (the pinned key's type)" : "", mr_err_msg(&perr));
+    } else {
+        static const struct {
+            const char *what;
+            int method;
+        } kinds[] = {
+            { "host key type", LIBSSH2_METHOD_HOSTKEY }, { "key exchange", LIBSSH2_METHOD_KEX },
+            { "cipher", LIBSSH2_METHOD_CRYPT_CS },     { "MAC", LIBSSH2_METHOD_MAC_CS },
+        };
+        const char *theirs[] = { o.hostkey, o.kex, o.cipher, o.mac };
+        size_t missing = 0;
+        for (size_t i = 0; i < MR_ARRAY_SIZE(kinds); i++) {
+            _cleanup_free_ char *all = i ? supported_of(s->session, kinds[i].method, NULL) : NULL;
+            const char *ours = i ? all : ours_hk;
+            if (mr_ssh_names_meet(ours, theirs[i]))
+                continue;
+            missing++;
+            hostkey_miss |= i == 0;
+            mr_buf_addf(&b, "; no %s in common: matrixrun offers %s%s, the server %s",
+                        kinds[i].what, ours, i == 0 && pref ? " (the pinned key's type)" : "",
+                        theirs[i]);
+        }
+        if (!missing)
+            mr_buf_addf(&b, "; matrixrun offers host key types %s, the server %s", ours_hk,
+                        o.hostkey);
+    }
+    mr_err_set(err, "%s", b.data);
+    mr_buf_release(&b);
+    mr_err_release(&perr);
+    mr_ssh_offer_release(&o);
+    return hostkey_miss && pref ? -EKEYREJECTED : -EAGAIN;
+}
+
 static int connect_once(const struct mr_transport_target *t, int64_t deadline,
                         struct mr_ssh **ret, struct mr_err *err)
 {
@@ -338,12 +431,18 @@ static int connect_once(const struct mr_transport_target *t, int64_t deadline,
     /* Ask for the pinned key's type only: a guest that also holds keys of other types
      * (Win32-OpenSSH makes them at service start) must still show the pinned one. */
     if (t->pinned_host &&
-        libssh2_session_method_pref(s->session, LIBSSH2_METHOD_HOSTKEY, t->pinned_host->type)) {
+        libssh2_session_method_pref(s->session, LIBSSH2_METHOD_HOSTKEY,
+                                    hostkey_pref(t->pinned_host->type))) {
         mr_err_set(err, "this libssh2 cannot verify host keys of type '%s'", t->pinned_host->type);
         mr_ssh_free(s);
         return -EPERM;
     }
     int rc = NB(s, deadline, libssh2_session_handshake(s->session, fd));
+    if (rc == LIBSSH2_ERROR_KEX_FAILURE) {
+        rc = kex_failed(s, t, deadline, err);
+        mr_ssh_free(s);
+        return rc;
+    }
     if (rc) {
         mr_err_set(err, "SSH handshake with %s:%d failed: %s", t->host, t->port,
                    rc == -EINTR ? "interrupted" : ssh_msg(s));

@@ -16,6 +16,7 @@
 
 #include "ssh.h"
 #include "sshd_fixture.h"
+#include "sshoffer.h"
 #include "transport.h"
 
 static struct mr_ssh *connect_ok(int port)
@@ -338,6 +339,144 @@ START_TEST(test_ssh_reports_what_the_server_negotiated)
 }
 END_TEST
 
+/* A server with an RSA host key only, as OpenSSH 5.3 is: it offers ssh-rsa (which a
+ * modern sshd offers only when told to, and which is all libssh2 1.10 verifies). */
+static pid_t start_rsa_only(int *port)
+{
+    run("test -f %s/host_rsa || ssh-keygen -q -t rsa -b 3072 -m PEM -N '' -C mr-host-rsa "
+        "-f %s/host_rsa",
+        g_dir, g_dir);
+    _cleanup_free_ char *hostkeys = mr_xasprintf("HostKey %s/host_rsa\n", g_dir);
+    return sshd_start_other("sshd-rsa", hostkeys, "HostKeyAlgorithms +ssh-rsa\n", port);
+}
+
+static int connect_pinned(int port, const struct mr_sshkey *pinned, int retry,
+                          int64_t budget_ms, struct mr_ssh **s)
+{
+    struct mr_transport_target target = {
+        .host = "127.0.0.1", .port = port, .user = g_user, .key = &g_client,
+        .pinned_host = pinned, .retry_host_mismatch = retry,
+    };
+    struct mr_err e = { 0 };
+    int r = mr_ssh_connect(&target, mr_now_ms() + budget_ms, s, &e);
+    free(msg);
+    msg = mr_xstrdup(mr_err_msg(&e));
+    mr_err_release(&e);
+    return r;
+}
+
+START_TEST(test_ssh_pinned_rsa_key_logs_in_to_an_rsa_only_server)
+{
+    int port;
+    pid_t pid = start_rsa_only(&port);
+    struct mr_sshkey rsa = { 0 };
+    struct mr_err e = { 0 };
+    _cleanup_free_ char *pub = path_in("host_rsa.pub");
+    ck_assert_int_eq(mr_sshkey_load_public(&rsa, pub, &e), 0);
+    ck_assert_str_eq(rsa.type, "ssh-rsa");
+    struct mr_ssh *s = NULL;
+    int r = connect_pinned(port, &rsa, 0, 20000, &s);
+    ck_assert_msg(r == 0, "%d: %s", r, msg);
+    struct mr_transport_methods m;
+    ck_assert_int_eq(mr_ssh_methods(s, &m), 0);
+    ck_assert_msg(strstr(m.hostkey, "rsa"), "%s", m.hostkey);
+    mr_ssh_free(s);
+    mr_sshkey_release(&rsa);
+    sshd_stop_other(pid);
+}
+END_TEST
+
+/* libssh2 asks for the pinned key's type only; a server without one fails the key
+ * exchange, and the message says which host key types each side had. That is refused
+ * at once like a wrong key, and retried like one for a seeded guest. */
+START_TEST(test_ssh_pinned_ed25519_on_an_rsa_only_server_names_the_types)
+{
+    int port;
+    pid_t pid = start_rsa_only(&port);
+    struct mr_ssh *s = NULL;
+    int64_t t0 = mr_now_ms();
+    int r = connect_pinned(port, &g_hostkey, 0, 20000, &s);
+    ck_assert_msg(r == -EPERM, "%d: %s", r, msg);
+    ck_assert_int_lt(mr_now_ms() - t0, 10000);
+    ck_assert_msg(strstr(msg, "Unable to exchange encryption keys") &&
+                      strstr(msg, "no host key type in common: matrixrun offers ssh-ed25519 "
+                                  "(the pinned key's type), the server ") &&
+                      strstr(msg, "rsa-sha2-512") && strstr(msg, "ssh-rsa"),
+                  "%s", msg);
+    /* Nothing but the host key type is named: kex, cipher and MAC did meet. */
+    ck_assert_msg(!strstr(msg, "no key exchange") && !strstr(msg, "no cipher") &&
+                      !strstr(msg, "no MAC"),
+                  "%s", msg);
+    r = connect_pinned(port, &g_hostkey, 1, 2500, &s);
+    ck_assert_msg(r == -ETIMEDOUT && strstr(msg, "no host key type in common"), "%d: %s", r,
+                  msg);
+    sshd_stop_other(pid);
+}
+END_TEST
+
+/* Only the cipher fails to meet: the message names it, and the failure is retried (it is
+ * no sign of a wrong guest). */
+START_TEST(test_ssh_kex_failure_names_the_cipher)
+{
+    int port;
+    pid_t pid = sshd_start_other("sshd-gcm", NULL, "Ciphers aes256-gcm@openssh.com\n", &port);
+    struct mr_ssh *s = NULL;
+    int r = connect_pinned(port, &g_hostkey, 0, 2500, &s);
+    ck_assert_msg(r == -ETIMEDOUT, "%d: %s", r, msg);
+    ck_assert_msg(strstr(msg, "no cipher in common: matrixrun offers ") &&
+                      strstr(msg, "aes128-ctr") &&
+                      strstr(msg, ", the server aes256-gcm@openssh.com") &&
+                      !strstr(msg, "no host key type"),
+                  "%s", msg);
+    sshd_stop_other(pid);
+}
+END_TEST
+
+START_TEST(test_ssh_offer_parse_reads_a_kexinit)
+{
+    /* Two preamble lines, the banner, then a KEXINIT with 4 bytes of padding. */
+    struct mr_buf b;
+    mr_buf_init(&b);
+    mr_buf_adds(&b, "hello\r\nworld\nSSH-2.0-Test\r\n");
+    const char *lists[] = { "kexA,kexB", "ssh-rsa", "aes128-ctr", "aes256-ctr", "hmac-sha1",
+                            "hmac-md5", "", "", "", "" };
+    struct mr_buf pay;
+    mr_buf_init(&pay);
+    mr_buf_add(&pay, "\x14" "0123456789abcdef", 17);
+    for (size_t i = 0; i < MR_ARRAY_SIZE(lists); i++) {
+        uint32_t n = (uint32_t)strlen(lists[i]);
+        unsigned char be[4] = { (unsigned char)(n >> 24), (unsigned char)(n >> 16),
+                                (unsigned char)(n >> 8), (unsigned char)n };
+        mr_buf_add(&pay, be, 4);
+        mr_buf_add(&pay, lists[i], n);
+    }
+    mr_buf_add(&pay, "\0\0\0\0\0", 5); /* first_kex_packet_follows, reserved */
+    uint32_t plen = (uint32_t)(1 + pay.len + 4);
+    unsigned char head[5] = { (unsigned char)(plen >> 24), (unsigned char)(plen >> 16),
+                              (unsigned char)(plen >> 8), (unsigned char)plen, 4 };
+    mr_buf_add(&b, head, 5);
+    mr_buf_add(&b, pay.data, pay.len);
+    mr_buf_add(&b, "pppp", 4);
+    struct mr_ssh_offer o = { 0 };
+    for (size_t cut = 0; cut < b.len; cut++)
+        ck_assert_int_eq(mr_ssh_offer_parse(b.data, cut, &o), -EAGAIN);
+    ck_assert_int_eq(mr_ssh_offer_parse(b.data, b.len, &o), 0);
+    ck_assert_str_eq(o.kex, "kexA,kexB");
+    ck_assert_str_eq(o.hostkey, "ssh-rsa");
+    ck_assert_str_eq(o.cipher, "aes128-ctr");
+    ck_assert_str_eq(o.mac, "hmac-sha1");
+    mr_ssh_offer_release(&o);
+    /* Not a KEXINIT. */
+    b.data[strlen("hello\r\nworld\nSSH-2.0-Test\r\n") + 5] = 21;
+    ck_assert_int_eq(mr_ssh_offer_parse(b.data, b.len, &o), -EPROTO);
+    mr_buf_release(&b);
+    mr_buf_release(&pay);
+    ck_assert(mr_ssh_names_meet("a,bc,d", "x,bc"));
+    ck_assert(!mr_ssh_names_meet("a,bc,d", "b,c,abc"));
+    ck_assert(!mr_ssh_names_meet("", "a"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ssh");
@@ -363,6 +502,10 @@ int main(void)
     suite_add_tcase(s, tt);
     TCase *ta = sshd_tcase("algorithms");
     tcase_add_test(ta, test_ssh_reports_what_the_server_negotiated);
+    tcase_add_test(ta, test_ssh_pinned_rsa_key_logs_in_to_an_rsa_only_server);
+    tcase_add_test(ta, test_ssh_pinned_ed25519_on_an_rsa_only_server_names_the_types);
+    tcase_add_test(ta, test_ssh_kex_failure_names_the_cipher);
+    tcase_add_test(ta, test_ssh_offer_parse_reads_a_kexinit);
     suite_add_tcase(s, ta);
 
     SRunner *sr = srunner_create(s);
