@@ -177,7 +177,7 @@ static int cell_write_seed(struct mr_cell_run *cl, const char *priv, const char 
     struct mr_seed_files f = { 0 };
     struct mr_seed_spec spec = {
         .kind = cl->fam->seed, .instance_id = instance, .hostname = hostname,
-        .user = cl->img->user, .user_pubkey = cl->run->key.pub_line, .host_privkey = priv,
+        .user = cl->img->user, .user_pubkey = mr_cell_user_key(cl)->pub_line, .host_privkey = priv,
         .host_pubkey = cl->hostkey.pub_line, .mac = cl->mac, .extra_cloud_config = extra,
         .windows_password = password,
     };
@@ -198,7 +198,7 @@ static int cell_make_seed(struct mr_cell_run *cl, struct mr_err *e)
     _cleanup_free_ char *comment = mr_xasprintf("matrixrun-host-%s", cl->name);
     _cleanup_free_ char *priv = NULL, *extra = NULL, *password = NULL;
     size_t len;
-    int r = mr_sshkey_generate(&cl->hostkey, keydir, comment, e);
+    int r = mr_sshkey_generate(&cl->hostkey, keydir, mr_cell_keytype(cl), comment, e);
     if (r < 0)
         goto out;
     if ((r = mr_file_read(cl->hostkey.priv_path, &priv, &len)) < 0) {
@@ -251,8 +251,8 @@ static char *cell_domain_xml(struct mr_cell_run *cl, struct mr_err *e)
     /* Images with a baked host key read the run's key from the kernel command line. */
     if (img->kernel && img->hostkey)
         cmdline = mr_xasprintf("%s matrixrun.authorized_key=%s:%s",
-                               img->cmdline ? img->cmdline : "console=ttyS0", run->key.type,
-                               run->key.blob_b64);
+                               img->cmdline ? img->cmdline : "console=ttyS0",
+                               mr_cell_user_key(cl)->type, mr_cell_user_key(cl)->blob_b64);
     else if (img->kernel)
         cmdline = mr_xstrdup(img->cmdline ? img->cmdline : "console=ttyS0");
     struct mr_domain_spec spec = {

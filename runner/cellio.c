@@ -8,6 +8,16 @@
 #include "family.h"
 #include "tunnel.h"
 
+enum mr_keytype mr_cell_keytype(const struct mr_cell_run *cl)
+{
+    return mr_family_keytype(cl->fam, cl->img->os_version);
+}
+
+const struct mr_sshkey *mr_cell_user_key(const struct mr_cell_run *cl)
+{
+    return &cl->run->keys[mr_cell_keytype(cl)];
+}
+
 void mr_cell_set_methods(struct mr_suite *s, const struct mr_transport_methods *m)
 {
     mr_suite_set_prop(s, MR_PROP_SSH_HOSTKEY, m->hostkey);
@@ -29,7 +39,7 @@ static int connected(struct mr_cell_run *cl, int r)
 int mr_cell_connect(struct mr_cell_run *cl, int64_t deadline_ms, struct mr_err *e)
 {
     cl->target = (struct mr_transport_target){
-        .host = "127.0.0.1", .port = cl->port, .user = cl->img->user, .key = &cl->run->key,
+        .host = "127.0.0.1", .port = cl->port, .user = cl->img->user, .key = mr_cell_user_key(cl),
         .pinned_host = &cl->hostkey, .retry_host_mismatch = cl->seed_iso != NULL,
         .dial = cl->host->tunnel ? mr_tunnel_dial_cb : NULL, .dial_ctx = cl->host->tunnel,
     };

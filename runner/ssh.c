@@ -51,8 +51,8 @@ static int parse_pub_line(struct mr_sshkey *k, const char *line, struct mr_err *
     return 0;
 }
 
-int mr_sshkey_generate(struct mr_sshkey *k, const char *dir, const char *comment,
-                       struct mr_err *err)
+int mr_sshkey_generate(struct mr_sshkey *k, const char *dir, enum mr_keytype type,
+                       const char *comment, struct mr_err *err)
 {
     memset(k, 0, sizeof(*k));
     int r = mr_mkdir_p(dir, 0700);
@@ -60,12 +60,19 @@ int mr_sshkey_generate(struct mr_sshkey *k, const char *dir, const char *comment
         mr_err_set(err, "cannot create key folder '%s': %s", dir, strerror(r < 0 ? -r : errno));
         return r < 0 ? r : -errno;
     }
-    _cleanup_free_ char *priv = mr_xasprintf("%s/id_ed25519", dir);
-    _cleanup_free_ char *pub = mr_xasprintf("%s/id_ed25519.pub", dir);
+    int rsa = type == MR_KEYTYPE_RSA;
+    _cleanup_free_ char *priv = mr_xasprintf("%s/id_%s", dir, rsa ? "rsa" : "ed25519");
+    _cleanup_free_ char *pub = mr_xasprintf("%s.pub", priv);
     (void)unlink(priv);
     (void)unlink(pub);
-    char *argv[] = { "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", (char *)comment,
-                     "-f", priv, NULL };
+    /* RSA is for guests whose OpenSSH predates 6.5: 3072 bits (ssh-keygen's default since
+     * 8.0, stated so an older ssh-keygen makes the same), and the PEM private key format,
+     * the only one such an OpenSSH (and cloud-init's ssh_keys there) reads. */
+    char *argv_rsa[] = { "ssh-keygen", "-q", "-t", "rsa", "-b", "3072", "-m", "PEM", "-N", "",
+                         "-C", (char *)comment, "-f", priv, NULL };
+    char *argv_ed[] = { "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", (char *)comment,
+                        "-f", priv, NULL };
+    char **argv = rsa ? argv_rsa : argv_ed;
     struct mr_buf out;
     mr_buf_init(&out);
     r = mr_spawn(argv, &out);
@@ -89,6 +96,11 @@ int mr_sshkey_generate(struct mr_sshkey *k, const char *dir, const char *comment
     }
     if ((r = parse_pub_line(k, line, err, pub)) < 0)
         return r;
+    if (strcmp(k->type, mr_keytype_name(type)) != 0) {
+        mr_err_set(err, "ssh-keygen made a '%s' key, not '%s'", k->type, mr_keytype_name(type));
+        mr_sshkey_release(k);
+        return -EIO;
+    }
     k->priv_path = MR_TAKE_PTR(priv);
     return 0;
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ssh.h"
@@ -341,13 +342,19 @@ END_TEST
 
 /* A server with an RSA host key only, as OpenSSH 5.3 is: it offers ssh-rsa (which a
  * modern sshd offers only when told to, and which is all libssh2 1.10 verifies). */
-static pid_t start_rsa_only(int *port)
+static pid_t start_rsa_only_with(const char *name, const char *extra, int *port)
 {
     run("test -f %s/host_rsa || ssh-keygen -q -t rsa -b 3072 -m PEM -N '' -C mr-host-rsa "
         "-f %s/host_rsa",
         g_dir, g_dir);
     _cleanup_free_ char *hostkeys = mr_xasprintf("HostKey %s/host_rsa\n", g_dir);
-    return sshd_start_other("sshd-rsa", hostkeys, "HostKeyAlgorithms +ssh-rsa\n", port);
+    _cleanup_free_ char *conf = mr_xasprintf("HostKeyAlgorithms +ssh-rsa\n%s", extra);
+    return sshd_start_other(name, hostkeys, conf, port);
+}
+
+static pid_t start_rsa_only(int *port)
+{
+    return start_rsa_only_with("sshd-rsa", "", port);
 }
 
 static int connect_pinned(int port, const struct mr_sshkey *pinned, int retry,
@@ -432,6 +439,60 @@ START_TEST(test_ssh_kex_failure_names_the_cipher)
 }
 END_TEST
 
+/* The legacy guest whole: an RSA host key and an RSA user key, as OpenSSH 5.3 takes them
+ * (libssh2 1.10 signs RSA logins with SHA-1, which a modern sshd takes only when told
+ * to). The key is made by mr_sshkey_generate and checked with ssh-keygen's own eyes. */
+START_TEST(test_ssh_rsa_user_key_is_3072_bit_pem_and_logs_in)
+{
+    _cleanup_free_ char *kd = path_in("client-rsa");
+    struct mr_sshkey key = { 0 };
+    struct mr_err e = { 0 };
+    ck_assert_msg(mr_sshkey_generate(&key, kd, MR_KEYTYPE_RSA, "mr-rsa-test", &e) == 0, "%s",
+                  mr_err_msg(&e));
+    ck_assert_str_eq(key.type, "ssh-rsa");
+    ck_assert_msg(strstr(key.priv_path, "/id_rsa"), "%s", key.priv_path);
+    _cleanup_free_ char *priv = NULL;
+    size_t len;
+    ck_assert_int_eq(mr_file_read(key.priv_path, &priv, &len), 0);
+    ck_assert_int_eq(strncmp(priv, "-----BEGIN RSA PRIVATE KEY-----\n", 32), 0);
+    explicit_bzero(priv, len);
+    struct stat st;
+    ck_assert_int_eq(stat(key.priv_path, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    _cleanup_free_ char *cmd = mr_xasprintf("ssh-keygen -l -f %s.pub", key.priv_path);
+    FILE *f = popen(cmd, "r");
+    int bits = 0;
+    char kind[32] = "";
+    ck_assert_int_eq(fscanf(f, "%d %*s %*s %31s", &bits, kind), 2);
+    pclose(f);
+    ck_assert_int_eq(bits, 3072);
+    ck_assert_str_eq(kind, "(RSA)");
+    run("cat %s.pub >> %s/authorized_keys", key.priv_path, g_dir);
+
+    int port;
+    pid_t pid = start_rsa_only_with("sshd-legacy", "PubkeyAcceptedAlgorithms +ssh-rsa\n", &port);
+    struct mr_sshkey host = { 0 };
+    _cleanup_free_ char *hostpub = path_in("host_rsa.pub");
+    ck_assert_int_eq(mr_sshkey_load_public(&host, hostpub, &e), 0);
+    struct mr_transport_target target = {
+        .host = "127.0.0.1", .port = port, .user = g_user, .key = &key, .pinned_host = &host,
+    };
+    struct mr_ssh *s = NULL;
+    int r = mr_ssh_connect(&target, mr_now_ms() + 20000, &s, &e);
+    ck_assert_msg(r == 0, "%d: %s", r, mr_err_msg(&e));
+    struct mr_exec out;
+    mr_exec_init(&out);
+    ck_assert_int_eq(mr_ssh_exec(s, "echo legacy", 10000, &out, &e), 0);
+    ck_assert_str_eq(out.out.data, "legacy\n");
+    mr_exec_release(&out);
+    mr_ssh_free(s);
+    sshd_stop_other(pid);
+    mr_sshkey_release(&host);
+    mr_sshkey_release(&key);
+    mr_err_release(&e);
+}
+END_TEST
+
 START_TEST(test_ssh_offer_parse_reads_a_kexinit)
 {
     /* Two preamble lines, the banner, then a KEXINIT with 4 bytes of padding. */
@@ -506,6 +567,7 @@ int main(void)
     tcase_add_test(ta, test_ssh_pinned_ed25519_on_an_rsa_only_server_names_the_types);
     tcase_add_test(ta, test_ssh_kex_failure_names_the_cipher);
     tcase_add_test(ta, test_ssh_offer_parse_reads_a_kexinit);
+    tcase_add_test(ta, test_ssh_rsa_user_key_is_3072_bit_pem_and_logs_in);
     suite_add_tcase(s, ta);
 
     SRunner *sr = srunner_create(s);

@@ -69,7 +69,7 @@ static void make_keys(void)
     snprintf(kd, sizeof(kd), "%s/client", g_dir);
     struct mr_err e = { 0 };
     _cleanup_free_ char *hostpub = path_in("host_ed25519.pub");
-    if (mr_sshkey_generate(&g_client, kd, "mr-tunnel-test", &e) < 0 ||
+    if (mr_sshkey_generate(&g_client, kd, MR_KEYTYPE_ED25519, "mr-tunnel-test", &e) < 0 ||
         mr_sshkey_load_public(&g_hostkey, hostpub, &e) < 0) {
         fprintf(stderr, "sshd fixture: %s\n", mr_err_msg(&e));
         abort();
