@@ -329,14 +329,14 @@ static int wait_banner(int fd, int64_t deadline, const struct mr_transport_targe
 /* The host key algorithms that verify a key of the pinned type: an RSA key signs with
  * SHA-2 where both sides can (rsa-sha2-*, which OpenSSH 8.8 and later offer alone by
  * default) and with SHA-1 (ssh-rsa, which is all OpenSSH before 7.2 and libssh2 before
- * 1.11 know). libssh2 drops the names it does not know from a preference. */
+ * 1.11 know). */
 static const char *hostkey_pref(const char *type)
 {
     return strcmp(type, "ssh-rsa") == 0 ? "rsa-sha2-512,rsa-sha2-256,ssh-rsa" : type;
 }
 
 /* The names of want (a comma list; NULL: all) that this libssh2 supports for method, as
- * a comma list in want's order. Caller frees. */
+ * a comma list in want's order, or NULL for none. Caller frees. */
 static char *supported_of(LIBSSH2_SESSION *session, int method, const char *want)
 {
     const char **algs = NULL;
@@ -357,7 +357,11 @@ static char *supported_of(LIBSSH2_SESSION *session, int method, const char *want
     }
     if (n > 0)
         libssh2_free(session, algs);
-    return b.len ? mr_buf_detach(&b, NULL) : (mr_buf_release(&b), mr_xstrdup("(none)"));
+    if (!b.len) {
+        mr_buf_release(&b);
+        return NULL;
+    }
+    return mr_buf_detach(&b, NULL);
 }
 
 /* "Unable to exchange encryption keys": the two sides have no algorithm of some kind in
@@ -369,7 +373,8 @@ static int kex_failed(struct mr_ssh *s, const struct mr_transport_target *t, int
                       struct mr_err *err)
 {
     const char *pref = t->pinned_host ? hostkey_pref(t->pinned_host->type) : NULL;
-    _cleanup_free_ char *ours_hk = supported_of(s->session, LIBSSH2_METHOD_HOSTKEY, pref);
+    _cleanup_free_ char *hk = supported_of(s->session, LIBSSH2_METHOD_HOSTKEY, pref);
+    const char *ours_hk = hk ? hk : "(none)";
     struct mr_buf b;
     mr_buf_init(&b);
     mr_buf_addf(&b, "SSH handshake with %s:%d failed: %s", t->host, t->port, ssh_msg(s));
@@ -398,7 +403,7 @@ static int kex_failed(struct mr_ssh *s, const struct mr_transport_target *t, int
         size_t missing = 0;
         for (size_t i = 0; i < MR_ARRAY_SIZE(kinds); i++) {
             _cleanup_free_ char *all = i ? supported_of(s->session, kinds[i].method, NULL) : NULL;
-            const char *ours = i ? all : ours_hk;
+            const char *ours = i ? (all ? all : "(none)") : ours_hk;
             if (mr_ssh_names_meet(ours, theirs[i]))
                 continue;
             missing++;
@@ -441,10 +446,15 @@ static int connect_once(const struct mr_transport_target *t, int64_t deadline,
     }
     libssh2_session_set_blocking(s->session, 0);
     /* Ask for the pinned key's type only: a guest that also holds keys of other types
-     * (Win32-OpenSSH makes them at service start) must still show the pinned one. */
+     * (Win32-OpenSSH makes them at service start) must still show the pinned one. Names
+     * this libssh2 does not know are left out first: libssh2 before 1.11 removes them
+     * with an overlapping memcpy (libssh2 issue 611), which AddressSanitizer reports. */
+    _cleanup_free_ char *pref =
+        t->pinned_host ? supported_of(s->session, LIBSSH2_METHOD_HOSTKEY,
+                                      hostkey_pref(t->pinned_host->type))
+                       : NULL;
     if (t->pinned_host &&
-        libssh2_session_method_pref(s->session, LIBSSH2_METHOD_HOSTKEY,
-                                    hostkey_pref(t->pinned_host->type))) {
+        (!pref || libssh2_session_method_pref(s->session, LIBSSH2_METHOD_HOSTKEY, pref))) {
         mr_err_set(err, "this libssh2 cannot verify host keys of type '%s'", t->pinned_host->type);
         mr_ssh_free(s);
         return -EPERM;
