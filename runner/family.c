@@ -335,6 +335,16 @@ char *mr_family_expand(const struct mr_family *f, const char *tmpl,
         const char *val = NULL;
         size_t skip = 0;
         int quote = 1;
+        if (strncmp(p, "{artifacts}", 11) == 0) {
+            _cleanup_free_ char *q = mr_shell_quote(f->shell, v->artifact ? v->artifact : "");
+            mr_buf_adds(&b, q);
+            for (size_t i = 0; i < v->n_deps; i++) {
+                _cleanup_free_ char *d = mr_shell_quote(f->shell, v->deps[i]);
+                mr_buf_addf(&b, " %s", d);
+            }
+            p += 11;
+            continue;
+        }
         if (strncmp(p, "{artifact}", 10) == 0)
             val = v->artifact, skip = 10;
         else if (strncmp(p, "{package}", 9) == 0)
@@ -570,4 +580,54 @@ char *mr_family_seed_password(const struct mr_family *f)
     char *ret = mr_xstrdup(pw);
     explicit_bzero(pw, sizeof(pw));
     return ret;
+}
+
+/* The name that follows prefix in text, up to a character that cannot be in a package
+ * name (space, quote, comma, semicolon, parenthesis, newline), or NULL. */
+static char *name_after(const char *text, const char *prefix, const char *until)
+{
+    const char *p = strstr(text, prefix);
+    if (!p)
+        return NULL;
+    p += strlen(prefix);
+    while (*p == ' ' || *p == '\'')
+        p++;
+    size_t n = strcspn(p, until);
+    return n ? mr_xstrndup(p, n) : NULL;
+}
+
+char *mr_family_missing_dependency(const char *output)
+{
+    /* The forms each tool prints (its own words, as of the releases matrixrun knows):
+     *   dpkg:   "pkg depends on dep; however:" / "depends on dep (>= 1.0); however:"
+     *   apt:    " pkg : Depends: dep but it is not installable" (or "not going to be")
+     *   dnf:    "nothing provides dep needed by pkg-1.0-1.noarch"
+     *   zypper: "nothing provides 'dep' needed by the to be installed pkg-1.0-1.noarch"
+     *   yum:    "Requires: dep" (after "Error: Package: pkg")
+     *   rpm:    "dep is needed by pkg-1.0-1.noarch" (under "Failed dependencies:") */
+    static const struct {
+        const char *prefix, *until;
+    } forms[] = {
+        { " depends on ", " ,;(\n" },
+        { "Depends: ", " ,(\n" },
+        { "nothing provides ", " ,'\n" },
+        { "Requires: ", " ,(\n" },
+    };
+    for (size_t i = 0; i < MR_ARRAY_SIZE(forms); i++) {
+        char *dep = name_after(output, forms[i].prefix, forms[i].until);
+        if (dep)
+            return dep;
+    }
+    const char *p = strstr(output, " is needed by ");
+    if (p) {
+        const char *start = p;
+        while (start > output && start[-1] != '\n' && start[-1] != '\t')
+            start--;
+        while (*start == ' ' || *start == '\t')
+            start++;
+        size_t n = strcspn(start, " ");
+        if (n && start + n <= p)
+            return mr_xstrndup(start, n);
+    }
+    return NULL;
 }

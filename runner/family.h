@@ -84,6 +84,10 @@ enum mr_keytype mr_family_keytype(const struct mr_family *f, const char *os_vers
 /* Values for the placeholders of a template (see images/families.xml). */
 struct mr_family_vars {
     const char *artifact;  /* remote path of the uploaded artifact */
+    /* {artifacts}: the artifact, then these (remote paths of its dependencies), each
+     * quoted, separated by spaces: for install commands that take several files. */
+    const char *const *deps;
+    size_t n_deps;
     const char *package;
     const char *user;      /* {sudo} is empty for root (and for PowerShell) */
 };
@@ -127,6 +131,10 @@ char *mr_family_run_program(const struct mr_family *f, const char *remote_path,
                             const char *args);
 /* Whether the family's guests run Windows programs (mrbench.exe, not mrbench). */
 int mr_family_is_windows(const struct mr_family *f);
+
+/* The package a failed install's output (any family's package manager: dpkg, apt, yum,
+ * dnf, zypper, rpm) says is missing, or NULL. Caller frees. */
+char *mr_family_missing_dependency(const char *output);
 
 /* How a seeded guest is provisioned, as the report's "provisioning" property says it. */
 const char *mr_family_provisioning(const struct mr_family *f);

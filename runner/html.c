@@ -4,6 +4,7 @@
 #include "html.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -463,14 +464,25 @@ char *mr_html_render(const struct mr_report *r, const char *source, size_t *ret_
     return mr_buf_detach(&b, ret_len);
 }
 
-int mr_html_write(const char *junit_path, const char *html_path, struct mr_err *err)
+static int html_write(const char *junit_path, const char *html_path,
+                      unsigned long long max_bytes, struct mr_err *err)
 {
     struct mr_report *r;
-    int ret = mr_report_read(junit_path, &r, err);
+    int ret = mr_report_read_max(junit_path, MR_REPORT_MAX_ITEMS, max_bytes, &r, err);
     if (ret < 0)
         return ret;
     size_t len;
     _cleanup_free_ char *html = mr_html_render(r, junit_path, &len);
     mr_report_free(r);
     return mr_file_write_atomic(html_path, html, len, err);
+}
+
+int mr_html_write(const char *junit_path, const char *html_path, struct mr_err *err)
+{
+    return html_write(junit_path, html_path, MR_REPORT_MAX_BYTES, err);
+}
+
+int mr_html_write_run(const char *junit_path, const char *html_path, struct mr_err *err)
+{
+    return html_write(junit_path, html_path, ULLONG_MAX, err);
 }

@@ -18,6 +18,9 @@ char *mr_html_render(const struct mr_report *r, const char *source, size_t *ret_
 /* Reads junit_path back (mr_report_read) and writes its page to html_path atomically
  * (temp file + rename). 0, or negative with err naming the file at fault. */
 int mr_html_write(const char *junit_path, const char *html_path, struct mr_err *err) MR_WUR;
+/* The same for the report a run has just written, read with no size limit (see
+ * mr_report_read_max). */
+int mr_html_write_run(const char *junit_path, const char *html_path, struct mr_err *err) MR_WUR;
 
 /* Appends s as HTML text or attribute value: cleaned like the JUnit writer cleans text
  * (mr_xml_clean), then & < > " ' as character references. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libxml/xmlwriter.h>
 
@@ -114,6 +115,46 @@ static int w_text(xmlTextWriterPtr w, const char *data, size_t len)
     return xmlTextWriterWriteString(w, (const xmlChar *)v);
 }
 
+/* How many bytes at the end of p[0..len) begin a UTF-8 sequence that continues past it:
+ * text read in chunks is cleaned up to there and the rest carried to the next chunk, so
+ * that a character cut by the chunk's end is not taken for invalid bytes. */
+static size_t utf8_cut_tail(const unsigned char *p, size_t len)
+{
+    for (size_t back = 1; back <= 3 && back <= len; back++) {
+        unsigned c = p[len - back];
+        if ((c & 0xC0) == 0x80)
+            continue; /* a continuation byte: look further back for the lead */
+        size_t need = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+        return need > back ? back : 0;
+    }
+    return 0;
+}
+
+/* A case's system-out or system-err, read a chunk at a time from wherever it is (memory
+ * or the spill file), so that writing it needs no more than a chunk's worth of memory. */
+#define TEXT_CHUNK (64 * 1024)
+static int w_case_text(xmlTextWriterPtr w, const struct mr_case *c, int err)
+{
+    size_t len = err ? c->err_len : c->out_len;
+    if (!mr_case_text_spilled(c, err))
+        return w_text(w, err ? c->err : c->out, len);
+    _cleanup_free_ char *buf = mr_xmalloc(TEXT_CHUNK);
+    size_t carried = 0;
+    for (size_t off = 0; off < len;) {
+        ssize_t n = mr_case_read_text(c, err, off, buf + carried, TEXT_CHUNK - carried);
+        if (n <= 0)
+            return -1;
+        off += (size_t)n;
+        size_t have = carried + (size_t)n;
+        size_t keep = off < len ? utf8_cut_tail((unsigned char *)buf, have) : 0;
+        if (w_text(w, buf, have - keep) < 0)
+            return -1;
+        memmove(buf, buf + have - keep, keep);
+        carried = keep;
+    }
+    return 0;
+}
+
 static int w_counts(xmlTextWriterPtr w, struct mr_counts n, int with_skipped)
 {
     if (w_attrf(w, "tests", "%zu", n.tests) < 0 || w_attrf(w, "failures", "%zu", n.failures) < 0 ||
@@ -161,14 +202,14 @@ static int write_case(xmlTextWriterPtr w, const struct mr_case *c)
         }
         W(xmlTextWriterEndElement(w));
     }
-    if (c->out) {
+    if (c->out || mr_case_text_spilled(c, 0)) {
         W(w_start(w, "system-out"));
-        W(w_text(w, c->out, c->out_len));
+        W(w_case_text(w, c, 0));
         W(xmlTextWriterEndElement(w));
     }
-    if (c->err) {
+    if (c->err || mr_case_text_spilled(c, 1)) {
         W(w_start(w, "system-err"));
-        W(w_text(w, c->err, c->err_len));
+        W(w_case_text(w, c, 1));
         W(xmlTextWriterEndElement(w));
     }
     W(xmlTextWriterEndElement(w));
@@ -215,16 +256,9 @@ fail:
     return -1;
 }
 
-char *mr_junit_render(const struct mr_report *r, size_t *ret_len)
+/* The whole document, through w. */
+static int write_report(xmlTextWriterPtr w, const struct mr_report *r)
 {
-    xmlBufferPtr buf = xmlBufferCreate();
-    /* The writer hands its output over a few KiB at a time; libxml2's default scheme
-     * (exact) would reallocate the whole buffer for each, quadratic in a big report. */
-    xmlBufferSetAllocationScheme(buf, XML_BUFFER_ALLOC_DOUBLEIT);
-    xmlTextWriterPtr w = xmlNewTextWriterMemory(buf, 0);
-    char *ret = NULL;
-    if (!w)
-        goto fail;
     xmlTextWriterSetIndent(w, 1);
     xmlTextWriterSetIndentString(w, (const xmlChar *)"  ");
     W(xmlTextWriterStartDocument(w, "1.0", "UTF-8", NULL));
@@ -238,25 +272,91 @@ char *mr_junit_render(const struct mr_report *r, size_t *ret_len)
     for (size_t i = 0; i < r->n_suites; i++)
         W(write_suite(w, r->suites[i], i));
     W(xmlTextWriterEndDocument(w));
-    xmlFreeTextWriter(w);
-    w = NULL;
-    ret = mr_xstrndup((const char *)xmlBufferContent(buf), (size_t)xmlBufferLength(buf));
-    if (ret_len)
-        *ret_len = (size_t)xmlBufferLength(buf);
+    W(xmlTextWriterFlush(w));
+    return 0;
 fail:
+    return -1;
+}
+
+char *mr_junit_render(const struct mr_report *r, size_t *ret_len)
+{
+    xmlBufferPtr buf = xmlBufferCreate();
+    /* The writer hands its output over a few KiB at a time; libxml2's default scheme
+     * (exact) would reallocate the whole buffer for each, quadratic in a big report. */
+    xmlBufferSetAllocationScheme(buf, XML_BUFFER_ALLOC_DOUBLEIT);
+    xmlTextWriterPtr w = xmlNewTextWriterMemory(buf, 0);
+    char *ret = NULL;
+    if (w && write_report(w, r) == 0) {
+        xmlFreeTextWriter(w);
+        w = NULL;
+        ret = mr_xstrndup((const char *)xmlBufferContent(buf), (size_t)xmlBufferLength(buf));
+        if (ret_len)
+            *ret_len = (size_t)xmlBufferLength(buf);
+    }
     if (w)
         xmlFreeTextWriter(w);
     xmlBufferFree(buf);
     return ret;
 }
 
+/* libxml2's output goes straight to the file through this; the first failed write's
+ * errno is kept for the message (libxml2's own says only that writing failed). */
+struct fd_sink {
+    int fd;
+    int error;
+};
+
+static int sink_write(void *ctx, const char *data, int len)
+{
+    struct fd_sink *k = ctx;
+    for (int done = 0; done < len;) {
+        ssize_t n = write(k->fd, data + done, (size_t)(len - done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (!k->error)
+                k->error = n < 0 ? errno : EIO;
+            return -1;
+        }
+        done += (int)n;
+    }
+    return len;
+}
+
+static void quiet(void *ctx, xmlErrorPtr e)
+{
+    (void)ctx;
+    (void)e;
+}
+
 int mr_junit_write(const struct mr_report *r, const char *path, struct mr_err *err)
 {
-    size_t len;
-    _cleanup_free_ char *xml = mr_junit_render(r, &len);
-    if (!xml) {
-        mr_err_set(err, "cannot render the JUnit report");
-        return -EIO;
+    char *tmp;
+    int fd = mr_atomic_create(path, &tmp, err);
+    if (fd < 0)
+        return fd;
+    /* Streamed to the file as it is made: the report's size is not bounded by memory
+     * (nor by libxml2's buffers, whose lengths are ints). */
+    struct fd_sink sink = { .fd = fd };
+    /* A failed write is reported below with its cause; libxml2 would also print its own
+     * "I/O error" line on stderr. Its handlers are per thread. */
+    xmlStructuredErrorFunc saved = xmlStructuredError;
+    void *saved_ctx = xmlStructuredErrorContext;
+    xmlSetStructuredErrorFunc(NULL, quiet);
+    xmlOutputBufferPtr ob = xmlOutputBufferCreateIO(sink_write, NULL, &sink, NULL);
+    xmlTextWriterPtr w = ob ? xmlNewTextWriter(ob) : NULL;
+    int failed = 0;
+    if (!w) {
+        if (ob)
+            xmlOutputBufferClose(ob);
+        failed = -ENOMEM;
+    } else {
+        if (write_report(w, r) < 0)
+            failed = sink.error ? -sink.error : -EIO;
+        xmlFreeTextWriter(w); /* closes ob */
+        if (!failed && sink.error)
+            failed = -sink.error;
     }
-    return mr_file_write_atomic(path, xml, len, err);
+    xmlSetStructuredErrorFunc(saved_ctx, saved);
+    return mr_atomic_commit(fd, tmp, path, failed, err);
 }

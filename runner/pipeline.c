@@ -76,7 +76,7 @@ static void report_leftovers(struct mr_run *run, const struct mr_run_host *h, si
 {
     struct mr_leftovers lo = { 0 };
     struct mr_err le = { 0 };
-    if (mr_leftover_scan(h->conn, base, &lo, &le) == 0) {
+    if (mr_leftover_scan(h->conn, base, 0, &lo, &le) == 0) {
         size_t dirs = i == 0 ? lo.n_dirs : 0;
         if (dirs || lo.n_domains || lo.n_volumes)
             mr_pipeline_progress(run, MR_PROGRESS_RUN, NULL,
@@ -236,6 +236,7 @@ static struct mr_run_slot *make_slots(struct mr_run *run, size_t n)
         sl->run = run;
         sl->cell = o->cells ? o->cells[i] : &run->m->cells[i];
         sl->rep = mr_report_new(run->m->name);
+        mr_report_share_spill(sl->rep, run->report);
         sl->cpu = sl->cell->vcpus;
         sl->mem_mib = (long)sl->cell->memory_mib + MR_RUN_GUEST_OVERHEAD_MIB;
     }
@@ -252,10 +253,11 @@ static void run_release(struct mr_run *run, int lock_fd)
     free(run->hosts);
     mr_remote_store_event_loop_stop();
     free(run->ports);
-    /* The private key lives only in the work folder and goes with it. */
+    /* The private keys live only in the work folder and go with it, unless cells were
+     * kept: then the folder stays for them (its "kept" file says until when). */
     for (size_t t = 0; t < MR_KEYTYPE_COUNT; t++)
         mr_sshkey_release(&run->keys[t]);
-    if (run->workdir)
+    if (run->workdir && !run->n_kept)
         (void)mr_rm_rf(run->workdir);
     if (lock_fd >= 0)
         close(lock_fd);
@@ -288,6 +290,12 @@ int mr_pipeline_run(const struct mr_matrix *m, const struct mr_run_opts *o,
     run.report = mr_report_new(m->name);
     mr_pipeline_progress(&run, MR_PROGRESS_RUN, NULL, "run %s: %zu cell(s), reports in %s",
                          run.run_id, n_cells, run.outdir_abs);
+    /* Test output waits for the report in a file, not in memory (report.h). */
+    struct mr_err spill_err = { 0 };
+    if (mr_report_spill_to(run.report, run.workdir, &spill_err) < 0)
+        mr_pipeline_progress(&run, MR_PROGRESS_RUN, NULL, "warning: %s; test output stays in "
+                             "memory until the report is written", mr_err_msg(&spill_err));
+    mr_err_release(&spill_err);
     int ready = ready_to_start(&run, open_hosts(&run, base, &setup), &setup);
     slots = make_slots(&run, n_cells);
     mr_sched_run(&run, slots, n_cells, ready ? NULL : mr_err_msg(&setup));

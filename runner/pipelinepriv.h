@@ -64,6 +64,7 @@ struct mr_run {
     int *ports;
     size_t n_ports;
     int64_t next_boot_ms;
+    unsigned n_kept; /* cells whose guest outlives the run (their folder stays) */
 };
 
 /* A cell's place in the run: its thread and the report its attempts go into. */
@@ -175,6 +176,8 @@ void mr_cell_step_error(struct mr_case *c, int r, const char *step, const char *
 /* A family command template expanded for the cell (artifact: its path in the guest, or
  * NULL). Caller frees. */
 char *mr_cell_expand(const struct mr_cell_run *cl, const char *tmpl, const char *artifact);
+/* The cell's network: the run's --network, else its image's. */
+enum mr_network mr_cell_network(const struct mr_cell_run *cl);
 /* Copies an exec's stdout and stderr into c, saying what the output cap dropped. */
 void mr_cell_exec_output(struct mr_case *c, const struct mr_exec *x);
 

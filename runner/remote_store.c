@@ -297,9 +297,16 @@ int mr_remote_store_fetch_serial(struct mr_remote_store *st, const char *local_p
         mr_err_set(err, "cannot download the serial log '%s': %s", st->serial_path, virt_msg());
         return -EIO;
     }
-    struct mr_buf b;
-    mr_buf_init(&b);
+    /* Straight into the file, a chunk at a time: the log may be as long as the guest
+     * made it. */
+    char *tmp;
+    int fd = mr_atomic_create(local_path, &tmp, err);
+    if (fd < 0) {
+        (void)virStreamAbort(s);
+        return fd;
+    }
     _cleanup_free_ char *buf = mr_xmalloc(CHUNK);
+    int failed = 0, download_failed = 0;
     for (;;) {
         int n = virStreamRecv(s, buf, CHUNK);
         if (n == 0)
@@ -308,19 +315,35 @@ int mr_remote_store_fetch_serial(struct mr_remote_store *st, const char *local_p
             mr_err_set(err, "cannot download the serial log '%s': %s", st->serial_path,
                        virt_msg());
             (void)virStreamAbort(s);
-            mr_buf_release(&b);
-            return -EIO;
+            failed = -EIO;
+            download_failed = 1;
+            break;
         }
-        mr_buf_add(&b, buf, (size_t)n);
+        for (int done = 0; done < n && !failed;) {
+            ssize_t k = write(fd, buf + done, (size_t)(n - done));
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0)
+                failed = k < 0 ? -errno : -EIO;
+            else
+                done += (int)k;
+        }
+        if (failed) {
+            (void)virStreamAbort(s);
+            break;
+        }
     }
-    int r = 0;
-    if (virStreamFinish(s) < 0) {
+    if (!failed && virStreamFinish(s) < 0) {
         mr_err_set(err, "cannot download the serial log '%s': %s", st->serial_path, virt_msg());
-        r = -EIO;
-    } else {
-        r = mr_file_write_atomic(local_path, b.data ? b.data : "", b.len, err);
+        failed = -EIO;
+        download_failed = 1;
     }
-    mr_buf_release(&b);
+    /* After a failed download its own message is the one to keep. */
+    struct mr_err file_err = { 0 };
+    int r = mr_atomic_commit(fd, tmp, local_path, failed, &file_err);
+    if (r < 0 && !download_failed)
+        mr_err_set(err, "%s", mr_err_msg(&file_err));
+    mr_err_release(&file_err);
     return r;
 }
 

@@ -3,8 +3,13 @@
 #define _GNU_SOURCE
 #include "report.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "strmap.h"
 
@@ -17,6 +22,138 @@ static void *grow(void *array, size_t n, size_t *room, size_t size)
     *room = *room ? 2 * *room : 4;
     return mr_xrealloc(array, *room * size);
 }
+
+/* ---- the spill file ---- */
+
+struct mr_spill {
+    int fd;
+    uint64_t end;          /* bytes handed out so far (under lock) */
+    pthread_mutex_t lock;
+    unsigned refs;         /* (atomic) reports and cases using it */
+};
+
+static struct mr_spill *spill_ref(struct mr_spill *sp)
+{
+    if (sp)
+        __atomic_add_fetch(&sp->refs, 1, __ATOMIC_RELAXED);
+    return sp;
+}
+
+static void spill_unref(struct mr_spill *sp)
+{
+    if (!sp || __atomic_sub_fetch(&sp->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    close(sp->fd);
+    pthread_mutex_destroy(&sp->lock);
+    free(sp);
+}
+
+/* An unlinked file: O_TMPFILE where the file system has it, else a named one removed at
+ * once. Nobody else can open it either way; it goes when its descriptor closes. */
+static int spill_open(const char *dir)
+{
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+        return fd < 0 ? -errno : fd;
+    _cleanup_free_ char *path = mr_xasprintf("%s/spill.XXXXXX", dir);
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    (void)unlink(path);
+    return fd;
+}
+
+int mr_report_spill_to(struct mr_report *r, const char *dir, struct mr_err *err)
+{
+    int fd = spill_open(dir);
+    if (fd < 0) {
+        mr_err_set(err, "cannot create a file for test output in '%s': %s", dir,
+                   strerror(-fd));
+        return fd;
+    }
+    struct mr_spill *sp = mr_xcalloc(1, sizeof(*sp));
+    sp->fd = fd;
+    sp->refs = 1;
+    pthread_mutex_init(&sp->lock, NULL);
+    spill_unref(r->spill);
+    r->spill = sp;
+    return 0;
+}
+
+void mr_report_share_spill(struct mr_report *r, const struct mr_report *from)
+{
+    struct mr_spill *sp = spill_ref(from->spill);
+    spill_unref(r->spill);
+    r->spill = sp;
+}
+
+/* Appends data to the spill file; returns its offset there, or -1 (it stays in memory). A
+ * write that fails leaves a hole nobody points at. */
+static int64_t spill_append(struct mr_spill *sp, const char *data, size_t len)
+{
+    pthread_mutex_lock(&sp->lock);
+    uint64_t at = sp->end;
+    sp->end += len;
+    pthread_mutex_unlock(&sp->lock);
+    for (size_t done = 0; done < len;) {
+        ssize_t n = pwrite(sp->fd, data + done, len - done, (off_t)(at + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        done += (size_t)n;
+    }
+    return (int64_t)at;
+}
+
+/* Stores a case's text: in the spill file when the case has one and the text is long
+ * enough, else in memory. */
+static void case_store(struct mr_case *c, const char *data, size_t len, char **mem,
+                       size_t *mem_len, int64_t *at)
+{
+    free(*mem);
+    *mem = NULL;
+    *at = -1;
+    *mem_len = len;
+    if (c->spill && len >= MR_SPILL_MIN && (*at = spill_append(c->spill, data, len)) >= 0)
+        return;
+    *mem = mr_xstrndup(data, len);
+}
+
+int mr_case_text_spilled(const struct mr_case *c, int err)
+{
+    return (err ? c->err_at : c->out_at) >= 0;
+}
+
+ssize_t mr_case_read_text(const struct mr_case *c, int err, size_t off, char *buf, size_t n)
+{
+    size_t len = err ? c->err_len : c->out_len;
+    int64_t at = err ? c->err_at : c->out_at;
+    const char *mem = err ? c->err : c->out;
+    if (off >= len)
+        return 0;
+    if (n > len - off)
+        n = len - off;
+    if (at < 0) {
+        if (!mem)
+            return 0;
+        memcpy(buf, mem + off, n);
+        return (ssize_t)n;
+    }
+    for (size_t done = 0; done < n;) {
+        ssize_t k = pread(c->spill->fd, buf + done, n - done, (off_t)((uint64_t)at + off + done));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -errno;
+        if (k == 0)
+            return -EIO; /* the file is shorter than what was written to it */
+        done += (size_t)k;
+    }
+    return (ssize_t)n;
+}
+
+/* ---- the model ---- */
 
 struct mr_report *mr_report_new(const char *name)
 {
@@ -33,6 +170,7 @@ static void case_free(struct mr_case *c)
     free(c->message);
     free(c->out);
     free(c->err);
+    spill_unref(c->spill);
     free(c);
 }
 
@@ -80,6 +218,7 @@ void mr_report_free(struct mr_report *r)
         suite_free(r->suites[i]);
     free(r->suites);
     free(r->name);
+    spill_unref(r->spill);
     free(r);
 }
 
@@ -88,6 +227,7 @@ struct mr_suite *mr_report_add_suite(struct mr_report *r, const char *name)
     struct mr_suite *s = mr_xcalloc(1, sizeof(*s));
     s->name = mr_xstrdup(name);
     s->timestamp_ms = mr_wall_ms();
+    s->spill = r->spill;
     r->suites = grow(r->suites, r->n_suites, &r->suites_room, sizeof(*r->suites));
     r->suites[r->n_suites++] = s;
     return s;
@@ -119,6 +259,8 @@ struct mr_case *mr_suite_add_case(struct mr_suite *s, const char *classname, con
     c->name = mr_xstrdup(name);
     c->classname = mr_xstrdup(classname);
     c->verdict = MR_VERDICT_PASS;
+    c->out_at = c->err_at = -1;
+    c->spill = spill_ref(s->spill);
     s->cases = grow(s->cases, s->n_cases, &s->cases_room, sizeof(*s->cases));
     s->cases[s->n_cases++] = c;
     return c;
@@ -152,16 +294,12 @@ void mr_suite_add_out(struct mr_suite *s, const char *text)
 
 void mr_case_set_out(struct mr_case *c, const char *data, size_t len)
 {
-    free(c->out);
-    c->out = mr_xstrndup(data, len);
-    c->out_len = len;
+    case_store(c, data, len, &c->out, &c->out_len, &c->out_at);
 }
 
 void mr_case_set_err(struct mr_case *c, const char *data, size_t len)
 {
-    free(c->err);
-    c->err = mr_xstrndup(data, len);
-    c->err_len = len;
+    case_store(c, data, len, &c->err, &c->err_len, &c->err_at);
 }
 
 struct mr_counts mr_suite_counts(const struct mr_suite *s)

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "util.h"
 
@@ -30,6 +31,7 @@
 #define MR_PROP_HOST_CPU_MODEL "host.cpu.model" /* a local host's CPU model name */
 #define MR_PROP_HOST_NESTED "host.nested"     /* a local host's nested virtualization: yes,
                                                  no, unknown */
+#define MR_PROP_NETWORK "network"             /* isolated or outbound (image/@network) */
 #define MR_PROP_PROVISIONING "provisioning"   /* how the guest got its key: kernel command
                                                  line, cloud-init or cloudbase-init seed */
 #define MR_PROP_CLOUD_INIT_STATUS "cloud-init.status" /* `cloud-init status` in the guest */
@@ -48,6 +50,8 @@
                                                              waiting for a boot slot */
 #define MR_PROP_TIME_COLLECT "time.collect"   /* seconds collecting the guest's logs */
 #define MR_PROP_TIME_TEARDOWN "time.teardown" /* seconds destroying the guest, archiving */
+#define MR_PROP_KEPT_UNTIL "kept.until"       /* a kept cell's guest runs until then (UTC,
+                                                 ISO 8601): run --keep-failed, --keep */
 /* The value of a property matrixrun could not find out (guest.kernel, host.cpu.model,
  * host.nested). */
 #define MR_PROP_UNKNOWN "unknown"
@@ -97,10 +101,14 @@ struct mr_case {
     char *type;    /* failure/error type, or NULL */
     char *message; /* failure/error/skip message, or NULL */
     double time_s;
-    char *out;     /* system-out, or NULL */
+    char *out;     /* system-out, or NULL (also when it went to the spill file) */
     size_t out_len;
-    char *err;     /* system-err, or NULL */
+    char *err;     /* system-err, or NULL (also when it went to the spill file) */
     size_t err_len;
+    /* Where out and err are when they went to the spill file: offsets in it, or -1 when
+     * they are in memory. Read them with mr_case_read_text, which knows both places. */
+    int64_t out_at, err_at;
+    struct mr_spill *spill; /* the spill file new output goes to (counted), or NULL */
 };
 
 struct mr_prop {
@@ -119,6 +127,7 @@ struct mr_suite {
     size_t n_cases;
     char *out; /* the suite's system-out (attachment lines), or NULL */
     size_t props_room, cases_room; /* allocated entries (report.c's own) */
+    struct mr_spill *spill; /* its report's spill file when added, for its cases */
 };
 
 struct mr_report {
@@ -126,6 +135,7 @@ struct mr_report {
     struct mr_suite **suites;
     size_t n_suites;
     size_t suites_room; /* allocated entries (report.c's own) */
+    struct mr_spill *spill; /* where its new suites' output goes, or NULL (memory) */
 };
 
 struct mr_report *mr_report_new(const char *name);
@@ -150,6 +160,28 @@ void mr_suite_add_out(struct mr_suite *s, const char *text);
 /* Copies len bytes of output (any bytes) into system-out or system-err. */
 void mr_case_set_out(struct mr_case *c, const char *data, size_t len);
 void mr_case_set_err(struct mr_case *c, const char *data, size_t len);
+
+/* The spill file. A run's output would otherwise stay in memory until the report is
+ * written: up to 4 MiB per command and stream, times every test of every cell. Output of
+ * MR_SPILL_MIN bytes or more set on a case of a report that has a spill file goes to
+ * that file instead (an unlinked file, mode 0600, in the run's private work folder), so
+ * a run holds in memory only what its running cells are receiving. The file is shared
+ * by the reports given it (the run's and each cell's), appended to under a lock, and
+ * closed with the last report or case that uses it. Output the file cannot take (a full
+ * disk) stays in memory. */
+#define MR_SPILL_MIN 4096
+/* Gives r a new spill file in dir. Returns 0 or -errno with err set (r keeps output in
+ * memory then). */
+int mr_report_spill_to(struct mr_report *r, const char *dir, struct mr_err *err) MR_WUR;
+/* Makes r's suites added from now on spill where from's do. */
+void mr_report_share_spill(struct mr_report *r, const struct mr_report *from);
+/* Whether the case's system-out (err 0) or system-err (err 1) is in the spill file. */
+int mr_case_text_spilled(const struct mr_case *c, int err);
+/* Copies up to n bytes of the case's system-out (err 0) or system-err (err 1) from
+ * offset off into buf, wherever it is. Returns the bytes copied (0 past the end) or
+ * -errno. */
+ssize_t mr_case_read_text(const struct mr_case *c, int err, size_t off, char *buf, size_t n)
+    MR_WUR;
 
 /* Counts over a suite or a whole report. */
 struct mr_counts {

@@ -372,7 +372,7 @@ static void stop_at_error(void *ud, xmlErrorPtr e)
 
 /* Opens path as a report: a regular file, not empty, not too big. The descriptor, or
  * -errno / -EINVAL with err set. */
-static int open_report(const char *path, struct mr_err *err)
+static int open_report(const char *path, unsigned long long max_bytes, struct mr_err *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -383,9 +383,9 @@ static int open_report(const char *path, struct mr_err *err)
     struct stat sb;
     if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
         mr_err_set(err, "%s: cannot read the report: not a regular file", path);
-    } else if ((unsigned long long)sb.st_size > MR_REPORT_MAX_BYTES) {
-        mr_err_set(err, "%s: %lld bytes, more than a report may hold (%u MiB)", path,
-                   (long long)sb.st_size, MR_REPORT_MAX_BYTES / (1024 * 1024));
+    } else if ((unsigned long long)sb.st_size > max_bytes) {
+        mr_err_set(err, "%s: %lld bytes, more than a report may hold (%llu MiB)", path,
+                   (long long)sb.st_size, max_bytes / (1024 * 1024));
     } else if (sb.st_size == 0) {
         mr_err_set(err, "%s: empty file, not a JUnit report", path);
     } else {
@@ -445,13 +445,13 @@ static int parse(int fd, struct reader *rd, struct mr_err *err)
 
 int mr_report_read(const char *path, struct mr_report **ret, struct mr_err *err)
 {
-    return mr_report_read_max(path, MR_REPORT_MAX_ITEMS, ret, err);
+    return mr_report_read_max(path, MR_REPORT_MAX_ITEMS, MR_REPORT_MAX_BYTES, ret, err);
 }
 
-int mr_report_read_max(const char *path, size_t max_items, struct mr_report **ret,
-                       struct mr_err *err)
+int mr_report_read_max(const char *path, size_t max_items, unsigned long long max_bytes,
+                       struct mr_report **ret, struct mr_err *err)
 {
-    __attribute__((cleanup(fd_closep))) int fd = open_report(path, err);
+    __attribute__((cleanup(fd_closep))) int fd = open_report(path, max_bytes, err);
     if (fd < 0)
         return fd;
     struct reader rd = { .path = path, .max_items = max_items };

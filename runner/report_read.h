@@ -25,9 +25,12 @@
  * tree is kept, and time and memory grow with the file's size. On failure returns
  * -errno or -EINVAL with err "FILE[:LINE]: what is wrong". */
 int mr_report_read(const char *path, struct mr_report **ret, struct mr_err *err) MR_WUR;
-/* mr_report_read() with another limit than MR_REPORT_MAX_ITEMS (tests use a small one). */
-int mr_report_read_max(const char *path, size_t max_items, struct mr_report **ret,
-                       struct mr_err *err) MR_WUR;
+/* mr_report_read() with other limits than MR_REPORT_MAX_ITEMS and MR_REPORT_MAX_BYTES
+ * (tests use small ones). A run reads its own junit.xml back with no byte limit: output
+ * is not kept, so its size costs time but not memory, and a run may have any number of
+ * cells. */
+int mr_report_read_max(const char *path, size_t max_items, unsigned long long max_bytes,
+                       struct mr_report **ret, struct mr_err *err) MR_WUR;
 
 enum mr_bench_state {
     MR_BENCH_NONE,    /* no benchmark.cpu testcase and no overhead property */

@@ -15,7 +15,7 @@ int mr_report_write_outputs(const struct mr_report *r, const char *outdir,
     /* From the file, not from r: the page shows what CI and `matrixrun compare` will
      * read, and a junit.xml that cannot be read back is found out here. */
     _cleanup_free_ char *html = mr_xasprintf("%s/" MR_REPORT_HTML_FILE, outdir);
-    ret = mr_html_write(junit, html, warn) < 0 ? 1 : 0;
+    ret = mr_html_write_run(junit, html, warn) < 0 ? 1 : 0;
     if (ret_junit_path)
         *ret_junit_path = MR_TAKE_PTR(junit);
     return ret;

@@ -501,6 +501,9 @@ int mr_ssh_connect(const struct mr_transport_target *t, int64_t deadline_ms, str
     }
     int64_t backoff = 250;
     struct mr_err last = { 0 };
+    /* The last failure that said why (not a timeout): the attempt the deadline cuts
+     * short says only that time ran out, and the user needs the cause. */
+    _cleanup_free_ char *cause = NULL;
     for (;;) {
         /* One attempt may not take the whole budget: a guest that accepted the TCP
          * connection but stalls mid-handshake is retried. */
@@ -510,6 +513,10 @@ int mr_ssh_connect(const struct mr_transport_target *t, int64_t deadline_ms, str
         if (r == 0) {
             mr_err_release(&last);
             return 0;
+        }
+        if (r != -ETIMEDOUT) {
+            free(cause);
+            cause = mr_xstrdup(mr_err_msg(&last));
         }
         if (r == -EKEYREJECTED && !t->retry_host_mismatch)
             r = -EPERM;
@@ -521,13 +528,20 @@ int mr_ssh_connect(const struct mr_transport_target *t, int64_t deadline_ms, str
             return r;
         }
         int64_t now = mr_now_ms();
-        if (now + backoff >= deadline_ms) {
-            mr_err_set(err, "no SSH login on %s:%d before the deadline; last attempt: %s",
-                       t->host, t->port, mr_err_msg(&last));
+        if (now >= deadline_ms) {
+            if (cause && r == -ETIMEDOUT)
+                mr_err_set(err, "no SSH login on %s:%d before the deadline; last attempt: %s; "
+                           "an earlier attempt failed with: %s",
+                           t->host, t->port, mr_err_msg(&last), cause);
+            else
+                mr_err_set(err, "no SSH login on %s:%d before the deadline; last attempt: %s",
+                           t->host, t->port, mr_err_msg(&last));
             mr_err_release(&last);
             return -ETIMEDOUT;
         }
-        for (int64_t end = now + backoff; mr_now_ms() < end;) {
+        /* The last wait ends at the deadline, not before it: a guest gets its whole boot
+         * timeout (giving up when a backoff would pass the deadline cut up to 2 s off). */
+        for (int64_t end = min64(now + backoff, deadline_ms); mr_now_ms() < end;) {
             if (mr_interrupted) {
                 mr_err_set(err, "interrupted while waiting for SSH");
                 mr_err_release(&last);

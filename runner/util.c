@@ -228,42 +228,58 @@ int mr_file_read(const char *path, char **ret_data, size_t *ret_len)
     return 0;
 }
 
-int mr_file_write_atomic(const char *path, const void *data, size_t len, struct mr_err *err)
+int mr_atomic_create(const char *path, char **ret_tmp, struct mr_err *err)
 {
-    _cleanup_free_ char *tmp = mr_xasprintf("%s.tmp.XXXXXX", path);
+    char *tmp = mr_xasprintf("%s.tmp.XXXXXX", path);
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
+        int r = -errno;
         mr_err_set(err, "cannot create '%s': %s", tmp, strerror(errno));
-        return -errno;
+        free(tmp);
+        return r;
     }
+    *ret_tmp = tmp;
+    return fd;
+}
+
+int mr_atomic_commit(int fd, char *tmp, const char *path, int failed, struct mr_err *err)
+{
+    int r = failed;
+    if (!r && (fchmod(fd, 0644) < 0 || fsync(fd) < 0))
+        r = -errno;
+    if (close(fd) < 0 && !r)
+        r = -errno;
+    if (!r && rename(tmp, path) < 0)
+        r = -errno;
+    if (r < 0) {
+        mr_err_set(err, "cannot write '%s': %s", path, strerror(-r));
+        unlink(tmp);
+    }
+    free(tmp);
+    return r;
+}
+
+int mr_file_write_atomic(const char *path, const void *data, size_t len, struct mr_err *err)
+{
+    char *tmp;
+    int fd = mr_atomic_create(path, &tmp, err);
+    if (fd < 0)
+        return fd;
     const char *p = data;
     size_t left = len;
+    int failed = 0;
     while (left > 0) {
         ssize_t n = write(fd, p, left);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0)
-            goto fail;
+        if (n < 0) {
+            failed = -errno;
+            break;
+        }
         p += n;
         left -= (size_t)n;
     }
-    if (fchmod(fd, 0644) < 0 || fsync(fd) < 0)
-        goto fail;
-    if (close(fd) < 0) {
-        fd = -1;
-        goto fail;
-    }
-    fd = -1;
-    if (rename(tmp, path) < 0)
-        goto fail;
-    return 0;
-fail:;
-    int r = -errno;
-    mr_err_set(err, "cannot write '%s': %s", path, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    return r;
+    return mr_atomic_commit(fd, tmp, path, failed, err);
 }
 
 int mr_mkdir_p(const char *path, unsigned mode)

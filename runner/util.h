@@ -71,6 +71,12 @@ int mr_file_exists(const char *path);
 int mr_file_read(const char *path, char **ret_data, size_t *ret_len) MR_WUR;
 /* Writes data to path atomically: temp file in the same folder, fsync, rename. */
 int mr_file_write_atomic(const char *path, const void *data, size_t len, struct mr_err *err) MR_WUR;
+/* The same in two steps, for writers that stream: mr_atomic_create opens a temp file
+ * beside path (its name in *ret_tmp) and returns its descriptor or -errno; then
+ * mr_atomic_commit makes it path's content (mode 0644, fsync, rename) or, when failed is
+ * a -errno, removes it and reports that error. Commit closes fd and frees tmp. */
+int mr_atomic_create(const char *path, char **ret_tmp, struct mr_err *err) MR_WUR;
+int mr_atomic_commit(int fd, char *tmp, const char *path, int failed, struct mr_err *err) MR_WUR;
 /* mkdir -p with the given mode for created folders; 0 or -errno. */
 int mr_mkdir_p(const char *path, unsigned mode) MR_WUR;
 /* rm -rf; 0 or -errno of the first failure. */

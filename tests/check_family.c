@@ -40,7 +40,7 @@ START_TEST(test_family_builtin_catalogue_covers_the_seed_list)
     ck_assert_uint_gt(f->boot_timeout_hint_s, 0);
     ck_assert_uint_ge(f->n_logs, 3);
     for (size_t i = 0; i < f->n_installs; i++)
-        ck_assert_ptr_nonnull(strstr(f->installs[i].command, "{artifact}"));
+        ck_assert_ptr_nonnull(strstr(f->installs[i].command, "{artifact"));
     ck_assert_ptr_nonnull(strstr(f->version_cmd, "{package}"));
 }
 END_TEST
@@ -456,6 +456,80 @@ START_TEST(test_family_logs_script_runs_in_sh)
 }
 END_TEST
 
+/* {artifacts}: the artifact, then each dependency, each quoted on its own; the families
+ * whose tools take several files in one transaction use it. */
+START_TEST(test_family_expands_artifacts_with_dependencies)
+{
+    const struct mr_family *f = mr_family_find("debian");
+    const char *deps[] = { "/tmp/lib it's.deb", "/tmp/b.deb" };
+    struct mr_family_vars v = { .artifact = "/tmp/a.deb", .package = "a", .user = "root",
+                                .deps = deps, .n_deps = 2 };
+    char *got = mr_family_expand(f, "dpkg -i {artifacts} && echo {artifact}", &v);
+    ck_assert_str_eq(got, "dpkg -i '/tmp/a.deb' '/tmp/lib it'\\''s.deb' '/tmp/b.deb' && echo '/tmp/a.deb'");
+    free(got);
+    v.n_deps = 0;
+    got = mr_family_expand(f, "x {artifacts}", &v);
+    ck_assert_str_eq(got, "x '/tmp/a.deb'");
+    free(got);
+    static const char *const families[] = { "debian", "ubuntu", "rhel", "centos", "sles" };
+    for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+        f = mr_family_find(families[i]);
+        for (size_t j = 0; j < f->n_installs; j++)
+            ck_assert_msg(strstr(f->installs[j].command, "{artifacts}"), "%s: %s", families[i],
+                          f->installs[j].command);
+    }
+}
+END_TEST
+
+/* What each package manager prints about a missing dependency names it. */
+START_TEST(test_family_names_the_missing_dependency)
+{
+    static const struct {
+        const char *output, *want;
+    } cases[] = {
+        /* dpkg 1.21, as `dpkg -i mr-demo-plus_1.0_all.deb` printed it here */
+        { "Selecting previously unselected package mr-demo-plus.\n"
+          "dpkg: dependency problems prevent configuration of mr-demo-plus:\n"
+          " mr-demo-plus depends on mr-demo-lib (>= 1.0); however:\n"
+          "  Package mr-demo-lib is not installed.\n",
+          "mr-demo-lib" },
+        /* the minimal image's dpkg, as it printed it in e2e_deps.sh */
+        { "dpkg: package mr-demo-plus depends on mr-demo-lib, which is not installed or "
+          "flagged to be installed\n",
+          "mr-demo-lib" },
+        /* apt 2.6 */
+        { "The following packages have unmet dependencies:\n"
+          " mr-demo-plus : Depends: mr-demo-lib but it is not installable\n"
+          "E: Unable to correct problems, you have held broken packages.\n",
+          "mr-demo-lib" },
+        /* dnf 4 */
+        { "Error: \n Problem: conflicting requests\n"
+          "  - nothing provides mr-demo-lib needed by mr-demo-plus-1.0-1.noarch\n",
+          "mr-demo-lib" },
+        /* zypper 1.14 */
+        { "Problem: nothing provides 'mr-demo-lib' needed by the to be installed "
+          "mr-demo-plus-1.0-1.noarch\n",
+          "mr-demo-lib" },
+        /* yum 3 */
+        { "Error: Package: mr-demo-plus-1.0-1.noarch (/mr-demo-plus-1.0-1.noarch)\n"
+          "           Requires: mr-demo-lib\n",
+          "mr-demo-lib" },
+        /* rpm 4.18, as `rpm -i` printed it on this project's machine less a /bin/sh line */
+        { "error: Failed dependencies:\n\tmr-demo-lib >= 1.0 is needed by mr-demo-plus-1.0-1.noarch\n",
+          "mr-demo-lib" },
+        { "E: Sub-process /usr/bin/dpkg returned an error code (1)\n", NULL },
+        { "", NULL },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *got = mr_family_missing_dependency(cases[i].output);
+        ck_assert_msg((got == NULL) == (cases[i].want == NULL) &&
+                          (!got || strcmp(got, cases[i].want) == 0),
+                      "case %zu: got '%s', want '%s'", i, got, cases[i].want);
+        free(got);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("family");
@@ -464,6 +538,8 @@ int main(void)
     tcase_add_loop_test(tc, test_family_builtin_catalogue_covers_the_seed_list, 0,
                         (int)(sizeof(families) / sizeof(families[0])));
     tcase_add_test(tc, test_family_unknown_is_null);
+    tcase_add_test(tc, test_family_expands_artifacts_with_dependencies);
+    tcase_add_test(tc, test_family_names_the_missing_dependency);
     tcase_add_test(tc, test_family_logs_script_runs_in_sh);
     tcase_add_test(tc, test_family_picks_install_by_os_version);
     tcase_add_test(tc, test_family_picks_keytype_by_os_version);

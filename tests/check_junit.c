@@ -3,10 +3,14 @@
 #define _GNU_SOURCE
 #include <check.h>
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <libxml/parser.h>
@@ -238,6 +242,122 @@ START_TEST(test_junit_write_is_atomic)
 }
 END_TEST
 
+/* Output past MR_SPILL_MIN goes to the run's spill file, not memory, and comes back whole
+ * into junit.xml: multi-byte characters cut by the writer's 64 KiB chunks stay whole. */
+START_TEST(test_junit_spilled_output_written_whole)
+{
+    char dir[] = "/tmp/mr-spill-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    struct mr_report *r = mr_report_new("spill");
+    struct mr_err e = { 0 };
+    ck_assert_int_eq(mr_report_spill_to(r, dir, &e), 0);
+    ck_assert_int_eq(count_entries(dir), 0); /* unlinked: nobody can open it */
+    /* A cell's report shares the run's file, as the pipeline's per-cell reports do. */
+    struct mr_report *cell = mr_report_new("spill");
+    mr_report_share_spill(cell, r);
+    struct mr_suite *s = mr_report_add_suite(cell, "cell");
+    struct mr_case *c = mr_suite_add_case(s, "x", "big");
+    /* "ab", then 3-byte characters: 65536 - 2 is no multiple of 3, so one is cut by every
+     * chunk's end; an invalid byte at the end must still become one U+FFFD. */
+    struct mr_buf b;
+    mr_buf_init(&b);
+    mr_buf_adds(&b, "ab");
+    const size_t n_euro = 70000;
+    for (size_t i = 0; i < n_euro; i++)
+        mr_buf_adds(&b, "\xe2\x82\xac");
+    mr_buf_adds(&b, "\xff" "end");
+    mr_case_set_out(c, b.data, b.len);
+    mr_case_set_err(c, "short", 5);
+    ck_assert(mr_case_text_spilled(c, 0));
+    ck_assert_ptr_null(c->out); /* nothing of it left in memory */
+    ck_assert(!mr_case_text_spilled(c, 1));
+    ck_assert_str_eq(c->err, "short");
+    char head[8];
+    ck_assert_int_eq(mr_case_read_text(c, 0, 0, head, 5), 5);
+    ck_assert_int_eq(memcmp(head, "ab\xe2\x82\xac", 5), 0);
+    mr_report_move_suites(r, cell);
+    mr_report_free(cell); /* the file stays open for r */
+
+    char path[256];
+    snprintf(path, sizeof(path), "%s/junit.xml", dir);
+    ck_assert_int_eq(mr_junit_write(r, path, &e), 0);
+    char *xml;
+    size_t len;
+    ck_assert_int_eq(mr_file_read(path, &xml, &len), 0);
+    ck_assert_int_eq(schema_errors(xml, len), 0);
+    char *got = xpath_str(xml, len, "string-length(//testcase[@name='big']/system-out)");
+    char want[32];
+    snprintf(want, sizeof(want), "%zu", 2 + n_euro + 1 + 3);
+    ck_assert_str_eq(got, want);
+    free(got);
+    /* The only U+FFFD is the invalid byte's, right before "end". */
+    got = xpath_str(xml, len, "substring-after(//testcase[@name='big']/system-out, '\xef\xbf\xbd')");
+    ck_assert_str_eq(got, "end");
+    free(got);
+    got = xpath_str(xml, len, "string(//testcase[@name='big']/system-err)");
+    ck_assert_str_eq(got, "short");
+    free(got);
+    free(xml);
+    mr_buf_release(&b);
+    mr_err_release(&e);
+    mr_report_free(r);
+    unlink(path);
+    ck_assert_int_eq(rmdir(dir), 0); /* the spill file took no name in the folder */
+}
+END_TEST
+
+/* A write that fails half-way (the disk fills: here the file size limit, whose EFBIG
+ * takes the same path as ENOSPC) says why, names the file, and leaves the previous
+ * junit.xml whole and no temp file behind. */
+START_TEST(test_junit_write_reports_a_full_disk)
+{
+    char dir[] = "/tmp/mr-junit-full-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof(path), "%s/junit.xml", dir);
+    struct mr_report *r = sample_report();
+    struct mr_err e = { 0 };
+    ck_assert_int_eq(mr_junit_write(r, path, &e), 0);
+    char *before;
+    size_t len;
+    ck_assert_int_eq(mr_file_read(path, &before, &len), 0);
+    struct mr_case *c = mr_suite_add_case(r->suites[0], "x", "big");
+    struct mr_buf b;
+    mr_buf_init(&b);
+    while (b.len < 1024 * 1024)
+        mr_buf_adds(&b, "0123456789abcdef");
+    mr_case_set_out(c, b.data, b.len);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit lim = { 256 * 1024, 256 * 1024 };
+        setrlimit(RLIMIT_FSIZE, &lim);
+        int ret = mr_junit_write(r, path, &e);
+        int ok = ret == -EFBIG && strstr(mr_err_msg(&e), path) &&
+                 strstr(mr_err_msg(&e), strerror(EFBIG));
+        if (!ok)
+            fprintf(stderr, "mr_junit_write: %d: %s\n", ret, mr_err_msg(&e));
+        _exit(ok ? 0 : 1);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    char *after;
+    ck_assert_int_eq(mr_file_read(path, &after, &len), 0);
+    ck_assert_str_eq(before, after);
+    ck_assert_int_eq(count_entries(dir), 1);
+    free(before);
+    free(after);
+    mr_buf_release(&b);
+    mr_err_release(&e);
+    mr_report_free(r);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("junit");
@@ -252,6 +372,8 @@ int main(void)
     tcase_add_test(tr, test_junit_verdict_elements_and_counts);
     tcase_add_test(tr, test_junit_survives_hostile_output);
     tcase_add_test(tr, test_junit_write_is_atomic);
+    tcase_add_test(tr, test_junit_spilled_output_written_whole);
+    tcase_add_test(tr, test_junit_write_reports_a_full_disk);
     suite_add_tcase(s, tr);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -309,10 +309,10 @@ START_TEST(test_read_refuses_too_many_items)
     struct mr_report *r = NULL;
     struct mr_err e = { 0 };
     /* markup.xml: 2 suites, 3 distinct properties (4 set), 3 testcases. */
-    ck_assert_int_eq(mr_report_read_max(DATA "markup.xml", 8, &r, &e), 0);
+    ck_assert_int_eq(mr_report_read_max(DATA "markup.xml", 8, MR_REPORT_MAX_BYTES, &r, &e), 0);
     mr_report_free(r);
     r = NULL;
-    ck_assert_int_lt(mr_report_read_max(DATA "markup.xml", 7, &r, &e), 0);
+    ck_assert_int_lt(mr_report_read_max(DATA "markup.xml", 7, MR_REPORT_MAX_BYTES, &r, &e), 0);
     ck_assert_ptr_null(r);
     ck_assert_msg(strstr(mr_err_msg(&e), "markup.xml:25: more than 7 suites, properties and "
                                          "testcases in all"), "got '%s'", mr_err_msg(&e));

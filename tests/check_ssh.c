@@ -538,6 +538,21 @@ START_TEST(test_ssh_offer_parse_reads_a_kexinit)
 }
 END_TEST
 
+/* A guest that never answers gets the whole budget: the last wait ends at the deadline
+ * and a last attempt is made there (the waits double up to 2 s; stopping when the next
+ * wait would pass the deadline gave up to 2 s early: a 25 s boot timeout ended at 23 s). */
+START_TEST(test_transport_ssh_retries_until_the_deadline_itself)
+{
+    struct dialer d = { .fail = -ECONNREFUSED };
+    struct mr_transport *tr = NULL;
+    int64_t t0 = mr_now_ms();
+    ck_assert_int_eq(connect_dialing(&d, 3000, &tr), -ETIMEDOUT);
+    int64_t took = mr_now_ms() - t0;
+    ck_assert_msg(took >= 3000, "gave up after %lld ms of a 3000 ms budget", (long long)took);
+    ck_assert_int_ge(d.calls, 5); /* at 0, 0.25, 0.75, 1.75 s, and at the deadline */
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ssh");
@@ -560,6 +575,7 @@ int main(void)
     tcase_add_checked_fixture(tt, exec_setup, exec_teardown);
     tcase_add_test(tt, test_transport_ssh_dials_runs_and_uploads);
     tcase_add_test(tt, test_transport_ssh_gives_up_or_retries_as_the_dial_says);
+    tcase_add_test(tt, test_transport_ssh_retries_until_the_deadline_itself);
     suite_add_tcase(s, tt);
     TCase *ta = sshd_tcase("algorithms");
     tcase_add_test(ta, test_ssh_reports_what_the_server_negotiated);

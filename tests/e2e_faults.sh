@@ -38,6 +38,7 @@ $(image noboot "$img/minimal.hostkey.pub" "console=ttyS0 root=/dev/nonexistent p
   <test name="slow" timeout="3">sleep 60</test>
   <test name="hostile" timeout="60">head -c 2000000 /dev/urandom; printf 'end\001\033[0m]]&gt;\377\300\257'; printf 'err\000\002]]&gt;\355\240\200' &gt;&amp;2</test>
   <test name="status" timeout="30">echo to-stdout; echo to-stderr &gt;&amp;2; exit 3</test>
+  <test name="console-flood" timeout="120">head -c 7000000 /dev/zero | tr '\\000' x &gt; /dev/ttyS0</test>
   <test name="after-all" timeout="30">test -s /var/lib/mr-demo/installed-on</test>
 </matrix>
 XML
@@ -67,6 +68,12 @@ expect_has "exit status named" "$(xp "$r" "string(//testsuite[@name='good']/test
 expect_eq "stdout captured" "$(xp "$r" "string(//testsuite[@name='good']/testcase[@name='status']/system-out)")" "to-stdout"
 expect_eq "stderr captured" "$(xp "$r" "string(//testsuite[@name='good']/testcase[@name='status']/system-err)")" "to-stderr"
 expect_verdict "$r" good after-all pass
+# 7 MB on the serial console: virtlogd rolls the log over at 2 MiB, so the report folder
+# holds a bounded serial log, whatever the guest writes.
+expect_verdict "$r" good console-flood pass
+serial_size=$(stat -c %s "$tmp/r1/good/serial.log" 2>/dev/null || echo missing)
+if [ "$serial_size" != missing ] && [ "$serial_size" -le 2097152 ]; then ok "serial log capped ($serial_size bytes)"; else bad "serial log size '$serial_size'"; fi
+if [ -s "$tmp/r1/good/serial.log.0" ]; then ok "serial log rolled over"; else bad "no serial.log.0: $(ls "$tmp/r1/good")"; fi
 
 # The impostor: the guest's real host key is not the pinned one.
 expect_verdict "$r" impostor boot error
