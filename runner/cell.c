@@ -190,7 +190,7 @@ static int cell_write_seed(struct mr_cell_run *cl, const char *priv, const char 
     struct mr_seed_files f = { 0 };
     struct mr_seed_spec spec = {
         .kind = cl->fam->seed, .instance_id = instance, .hostname = hostname,
-        .user = cl->img->user, .user_pubkey = cl->run->key.pub_line, .host_privkey = priv,
+        .user = cl->img->user, .user_pubkey = mr_cell_user_key(cl)->pub_line, .host_privkey = priv,
         .host_pubkey = cl->hostkey.pub_line, .mac = cl->mac, .extra_cloud_config = extra,
         .windows_password = password,
     };
@@ -211,7 +211,7 @@ static int cell_make_seed(struct mr_cell_run *cl, struct mr_err *e)
     _cleanup_free_ char *comment = mr_xasprintf("matrixrun-host-%s", cl->name);
     _cleanup_free_ char *priv = NULL, *extra = NULL, *password = NULL;
     size_t len;
-    int r = mr_sshkey_generate(&cl->hostkey, keydir, comment, e);
+    int r = mr_sshkey_generate(&cl->hostkey, keydir, mr_cell_keytype(cl), comment, e);
     if (r < 0)
         goto out;
     if ((r = mr_file_read(cl->hostkey.priv_path, &priv, &len)) < 0) {
@@ -264,8 +264,8 @@ static char *cell_domain_xml(struct mr_cell_run *cl, struct mr_err *e)
     /* Images with a baked host key read the run's key from the kernel command line. */
     if (img->kernel && img->hostkey)
         cmdline = mr_xasprintf("%s matrixrun.authorized_key=%s:%s",
-                               img->cmdline ? img->cmdline : "console=ttyS0", run->key.type,
-                               run->key.blob_b64);
+                               img->cmdline ? img->cmdline : "console=ttyS0",
+                               mr_cell_user_key(cl)->type, mr_cell_user_key(cl)->blob_b64);
     else if (img->kernel)
         cmdline = mr_xstrdup(img->cmdline ? img->cmdline : "console=ttyS0");
     struct mr_domain_spec spec = {
@@ -754,10 +754,10 @@ static int keep_guest(struct mr_cell_run *cl)
     _cleanup_free_ char *line = mr_xasprintf("[127.0.0.1]:%d %s %s\n", cl->port,
                                              cl->hostkey.type, cl->hostkey.blob_b64);
     size_t wl = strlen(run->workdir);
-    const char *key_rel = strncmp(run->key.priv_path, run->workdir, wl) == 0 &&
-                                  run->key.priv_path[wl] == '/'
-                              ? run->key.priv_path + wl + 1
-                              : run->key.priv_path;
+    const char *priv = cl->target.key->priv_path; /* the key of the guest's type */
+    const char *key_rel = strncmp(priv, run->workdir, wl) == 0 && priv[wl] == '/'
+                              ? priv + wl + 1
+                              : priv;
     struct mr_err e = { 0 };
     if (mr_file_write_atomic(kh, line, strlen(line), &e) < 0 ||
         mr_leftover_keep_cell(run->workdir, until, cl->name, cl->port, cl->target.user,

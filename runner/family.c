@@ -32,6 +32,7 @@ static void catalogue_free(struct catalogue *c)
         for (size_t j = 0; j < f->n_installs; j++)
             free(f->installs[j].command);
         free(f->installs);
+        free(f->ssh);
         free(f->version_cmd);
         for (size_t j = 0; j < f->n_logs; j++) {
             free(f->logs[j].name);
@@ -66,12 +67,15 @@ static int load_family(const char *file, xmlNodePtr n, struct mr_family *f, stru
     for (xmlNodePtr c = n->children; c; c = c->next) {
         if (mr_xml_is_elem(c, "install"))
             f->n_installs++;
+        else if (mr_xml_is_elem(c, "ssh"))
+            f->n_ssh++;
         else if (mr_xml_is_elem(c, "log"))
             f->n_logs++;
     }
     f->installs = mr_xcalloc(f->n_installs, sizeof(*f->installs));
     f->logs = mr_xcalloc(f->n_logs, sizeof(*f->logs));
-    size_t ni = 0, nl = 0;
+    f->ssh = mr_xcalloc(f->n_ssh, sizeof(*f->ssh));
+    size_t ni = 0, nl = 0, ns = 0;
     for (xmlNodePtr c = n->children; c; c = c->next) {
         if (mr_xml_is_elem(c, "install")) {
             struct mr_family_install *in = &f->installs[ni++];
@@ -86,6 +90,17 @@ static int load_family(const char *file, xmlNodePtr n, struct mr_family *f, stru
             if (in->max_version && in->min_version > in->max_version) {
                 mr_err_set(err, "%s:%d: <install> min-version %u is above max-version %u",
                            file, mr_xml_line(c), in->min_version, in->max_version);
+                return -EINVAL;
+            }
+        } else if (mr_xml_is_elem(c, "ssh")) {
+            struct mr_family_ssh *sh = &f->ssh[ns++];
+            _cleanup_free_ char *kt = mr_xml_attr(c, "keytype");
+            sh->keytype = strcmp(kt, "rsa") == 0 ? MR_KEYTYPE_RSA : MR_KEYTYPE_ED25519;
+            sh->min_version = uint_or_zero(c, "min-version");
+            sh->max_version = uint_or_zero(c, "max-version");
+            if (sh->max_version && sh->min_version > sh->max_version) {
+                mr_err_set(err, "%s:%d: <ssh> min-version %u is above max-version %u", file,
+                           mr_xml_line(c), sh->min_version, sh->max_version);
                 return -EINVAL;
             }
         } else if (mr_xml_is_elem(c, "version")) {
@@ -218,6 +233,12 @@ char *mr_family_names(void)
     return mr_buf_detach(&b, NULL);
 }
 
+/* Whether an OS major version is within an entry's bounds (0: none). */
+static int in_range(unsigned major, unsigned min_version, unsigned max_version)
+{
+    return (!min_version || major >= min_version) && (!max_version || major <= max_version);
+}
+
 const char *mr_family_install_template(const struct mr_family *f, const char *os_version)
 {
     if (!f->n_installs)
@@ -227,11 +248,23 @@ const char *mr_family_install_template(const struct mr_family *f, const char *os
     unsigned major = (unsigned)strtoul(os_version, NULL, 10);
     for (size_t i = 0; i < f->n_installs; i++) {
         const struct mr_family_install *in = &f->installs[i];
-        if ((!in->min_version || major >= in->min_version) &&
-            (!in->max_version || major <= in->max_version))
+        if (in_range(major, in->min_version, in->max_version))
             return in->command;
     }
     return NULL;
+}
+
+enum mr_keytype mr_family_keytype(const struct mr_family *f, const char *os_version)
+{
+    if (!f->n_ssh)
+        return MR_KEYTYPE_ED25519;
+    if (!os_version)
+        return f->ssh[f->n_ssh - 1].keytype;
+    unsigned major = (unsigned)strtoul(os_version, NULL, 10);
+    for (size_t i = 0; i < f->n_ssh; i++)
+        if (in_range(major, f->ssh[i].min_version, f->ssh[i].max_version))
+            return f->ssh[i].keytype;
+    return MR_KEYTYPE_ED25519;
 }
 
 char *mr_family_remote_path(const struct mr_family *f, const char *local_path)

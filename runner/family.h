@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "keytype.h"
 #include "util.h"
 
 enum mr_shell {
@@ -28,6 +29,13 @@ struct mr_family_install {
     unsigned max_version; /* 0: no upper bound */
 };
 
+/* An <ssh> entry: the key type for the OS versions it covers. */
+struct mr_family_ssh {
+    enum mr_keytype keytype;
+    unsigned min_version; /* 0: no lower bound */
+    unsigned max_version; /* 0: no upper bound */
+};
+
 struct mr_family_log {
     char *name;
     char *command;
@@ -41,6 +49,8 @@ struct mr_family {
     enum mr_shell shell;
     enum mr_seed_kind seed;
     unsigned boot_timeout_hint_s;
+    struct mr_family_ssh *ssh;
+    size_t n_ssh;
     struct mr_family_install *installs;
     size_t n_installs;
     char *version_cmd;
@@ -65,6 +75,11 @@ char *mr_family_names(void);
 /* The install template for an OS version such as "8", "8.9" or "15-SP5" (its leading
  * number counts); version NULL takes the family's last template. NULL if none matches. */
 const char *mr_family_install_template(const struct mr_family *f, const char *os_version);
+
+/* The SSH key type (host key and user key) for an OS version, chosen among the family's
+ * <ssh> entries as mr_family_install_template() chooses; MR_KEYTYPE_ED25519 when none
+ * matches. */
+enum mr_keytype mr_family_keytype(const struct mr_family *f, const char *os_version);
 
 /* Values for the placeholders of a template (see images/families.xml). */
 struct mr_family_vars {

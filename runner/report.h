@@ -37,6 +37,12 @@
 #define MR_PROP_CLOUD_INIT_STATUS "cloud-init.status" /* `cloud-init status` in the guest */
 #define MR_PROP_GUEST_CPU_SECONDS "guest.cpu.seconds" /* CPU time the guest's QEMU used */
 #define MR_PROP_SSH_RECONNECTS "ssh.reconnects" /* times the SSH connection was made again */
+/* What the guest's SSH connection negotiated (libssh2_session_methods); cipher and MAC
+ * of the client to server direction. */
+#define MR_PROP_SSH_HOSTKEY "ssh.hostkey"     /* host key algorithm: ssh-ed25519, ssh-rsa */
+#define MR_PROP_SSH_KEX "ssh.kex"             /* key exchange: curve25519-sha256, ... */
+#define MR_PROP_SSH_CIPHER "ssh.cipher"       /* aes128-ctr, ... */
+#define MR_PROP_SSH_MAC "ssh.mac"             /* hmac-sha2-256, ... */
 #define MR_PROP_RETRIES "retries"             /* times the cell was run again after a boot
                                                  failure */
 #define MR_PROP_TIME_PREPARE "time.prepare"   /* seconds before the boot: keys, seed, overlay */

@@ -71,6 +71,52 @@ START_TEST(test_family_picks_install_by_os_version)
 }
 END_TEST
 
+/* ed25519 where the guest's OpenSSH (>= 6.5) and cloud-init (>= 0.7.7) take it, RSA
+ * below: CentOS 6 has OpenSSH 5.3 and cloud-init 0.7.5, RHEL 5 OpenSSH 4.3. */
+START_TEST(test_family_picks_keytype_by_os_version)
+{
+    static const struct {
+        const char *family, *version;
+        enum mr_keytype want;
+    } cases[] = {
+        { "rhel", "5", MR_KEYTYPE_RSA },          { "rhel", "5.11", MR_KEYTYPE_RSA },
+        { "centos", "6", MR_KEYTYPE_RSA },        { "centos", "7", MR_KEYTYPE_RSA },
+        { "centos", "8", MR_KEYTYPE_ED25519 },    { "rhel", "9.4", MR_KEYTYPE_ED25519 },
+        { "rhel", NULL, MR_KEYTYPE_ED25519 },     { "debian", "8", MR_KEYTYPE_RSA },
+        { "debian", "9", MR_KEYTYPE_ED25519 },    { "debian", "12", MR_KEYTYPE_ED25519 },
+        { "debian", NULL, MR_KEYTYPE_ED25519 },   { "ubuntu", "14.04", MR_KEYTYPE_RSA },
+        { "ubuntu", "16.04", MR_KEYTYPE_ED25519 }, { "sles", "11-SP4", MR_KEYTYPE_RSA },
+        { "sles", "12-SP3", MR_KEYTYPE_ED25519 }, { "windows", "2008", MR_KEYTYPE_ED25519 },
+        { "windows", NULL, MR_KEYTYPE_ED25519 },
+    };
+    for (size_t i = 0; i < MR_ARRAY_SIZE(cases); i++) {
+        const struct mr_family *f = mr_family_find(cases[i].family);
+        ck_assert_ptr_nonnull(f);
+        enum mr_keytype got = mr_family_keytype(f, cases[i].version);
+        ck_assert_msg(got == cases[i].want, "%s %s: %s, want %s", cases[i].family,
+                      cases[i].version ? cases[i].version : "(no version)",
+                      mr_keytype_name(got), mr_keytype_name(cases[i].want));
+    }
+}
+END_TEST
+
+/* A catalogue without <ssh> entries means ed25519; a range upside down is refused. */
+START_TEST(test_family_keytype_defaults_and_bad_range)
+{
+    struct mr_err e = { 0 };
+    ck_assert_int_eq(mr_family_catalogue_load(MR_TEST_DATA "/catalogue/only-plan9.xml", &e), 0);
+    const struct mr_family *f = mr_family_find("plan9");
+    ck_assert_int_eq(mr_family_keytype(f, "1"), MR_KEYTYPE_ED25519);
+    ck_assert_int_eq(mr_family_keytype(f, NULL), MR_KEYTYPE_ED25519);
+    ck_assert_int_lt(mr_family_catalogue_load(MR_TEST_DATA "/catalogue/bad-ssh-range.xml", &e), 0);
+    ck_assert_msg(strstr(mr_err_msg(&e), "bad-ssh-range.xml:3: <ssh> min-version 7 is above "
+                                         "max-version 6"),
+                  "%s", mr_err_msg(&e));
+    mr_err_release(&e);
+    mr_family_catalogue_reset();
+}
+END_TEST
+
 START_TEST(test_family_expands_sudo_only_for_non_root)
 {
     const struct mr_family *f = mr_family_find("sles");
@@ -496,6 +542,8 @@ int main(void)
     tcase_add_test(tc, test_family_names_the_missing_dependency);
     tcase_add_test(tc, test_family_logs_script_runs_in_sh);
     tcase_add_test(tc, test_family_picks_install_by_os_version);
+    tcase_add_test(tc, test_family_picks_keytype_by_os_version);
+    tcase_add_test(tc, test_family_keytype_defaults_and_bad_range);
     tcase_add_test(tc, test_family_other_catalogue_replaces_builtin);
     suite_add_tcase(s, tc);
     TCase *tx = tcase_create("commands");
