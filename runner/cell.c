@@ -155,8 +155,9 @@ static void cell_properties(struct mr_cell_run *cl)
         mr_suite_set_prop(s, MR_PROP_HOST_NESTED, mr_hostprobe_nested());
     }
     mr_suite_set_prop(s, MR_PROP_NETWORK, mr_network_name(mr_cell_network(cl)));
-    mr_suite_set_prop(s, MR_PROP_PROVISIONING, img->hostkey ? "kernel command line"
-                                                      : mr_family_provisioning(cl->fam));
+    mr_suite_set_prop(s, MR_PROP_PROVISIONING, img->login_key ? "pre-provisioned login"
+                                               : img->hostkey ? "kernel command line"
+                                                              : mr_family_provisioning(cl->fam));
 }
 
 /* ---- prepare ---- */
@@ -262,7 +263,7 @@ static char *cell_domain_xml(struct mr_cell_run *cl, struct mr_err *e)
     const struct mr_run_host *host = cl->host;
     _cleanup_free_ char *cmdline = NULL;
     /* Images with a baked host key read the run's key from the kernel command line. */
-    if (img->kernel && img->hostkey)
+    if (img->kernel && img->hostkey && !img->login_key)
         cmdline = mr_xasprintf("%s matrixrun.authorized_key=%s:%s",
                                img->cmdline ? img->cmdline : "console=ttyS0",
                                mr_cell_user_key(cl)->type, mr_cell_user_key(cl)->blob_b64);
@@ -298,6 +299,14 @@ static int cell_prepare(struct mr_cell_run *cl)
         r = mr_sshkey_load_public(&cl->hostkey, cl->img->hostkey, &e);
     else
         r = cell_make_seed(cl, &e);
+    if (r >= 0 && cl->img->login_key) {
+        /* The image's own key: its public half names the type, the private stays where
+         * it is (never copied into the work folder, a report or an archive). */
+        _cleanup_free_ char *pub = mr_xasprintf("%s.pub", cl->img->login_key);
+        r = mr_sshkey_load_public(&cl->login, pub, &e);
+        if (r >= 0)
+            cl->login.priv_path = mr_xstrdup(cl->img->login_key);
+    }
     if (r >= 0)
         r = cell_make_files(cl, &e);
     if (r < 0) {
@@ -717,6 +726,7 @@ static void cell_release(struct mr_cell_run *cl)
 {
     mr_cell_disconnect(cl);
     mr_sshkey_release(&cl->hostkey);
+    mr_sshkey_release(&cl->login);
     for (size_t i = 0; i < cl->n_files; i++) {
         free((char *)cl->files[i].name);
         free((void *)cl->files[i].data);

@@ -15,6 +15,8 @@ enum mr_keytype mr_cell_keytype(const struct mr_cell_run *cl)
 
 const struct mr_sshkey *mr_cell_user_key(const struct mr_cell_run *cl)
 {
+    if (cl->img->login_key)
+        return &cl->login;
     return &cl->run->keys[mr_cell_keytype(cl)];
 }
 

@@ -213,7 +213,8 @@ static int cmd_list(struct mr_cli_opts *c, char **args, size_t n_args)
         const struct mr_image *img = cell->img;
         printf("%s\timage=%s\tfamily=%s\tversion=%s\tvcpus=%u\tmemory-mib=%u\tprovisioning=%s",
                cell->id, img->name, img->family, img->os_version ? img->os_version : "-",
-               cell->vcpus, cell->memory_mib, img->hostkey ? "cmdline" : "seed");
+               cell->vcpus, cell->memory_mib,
+               img->login_key ? "login" : img->hostkey ? "cmdline" : "seed");
         for (size_t j = 0; j < cell->n_env; j++)
             printf("\t%s=%s", cell->env[j].name, cell->env[j].value);
         putchar('\n');

@@ -247,6 +247,7 @@ static const struct elem_rule rules[] = {
     { "kernel", "image", { "!path", "!initrd", "cmdline" }, 0, 1 },
     { "hostkey", "image", { "!path" }, 0, 1 },
     { "cloud-config", "image", { "!path" }, 0, 1 },
+    { "login", "image", { "user", "!key", "!hostkey" }, 0, 1 },
     { "artifact", "package", { "!family", "!path", "version" }, 1, 100 },
     { "depends", "artifact", { "!path" }, 0, 1000 },
     { "axis", "matrix", { "!name" }, 0, MR_MAX_CELLS },
@@ -378,6 +379,45 @@ static int load_host(struct loader *ld, xmlNodePtr n, struct mr_matrix *m)
     return 0;
 }
 
+/* <login user key hostkey>: the image logs in with its own key. The private key must be
+ * its owner's alone (as ssh demands) and have its public half beside it (KEY.pub, which
+ * libssh2 reads); the host key is pinned as <hostkey>'s is. <hostkey> itself is for the
+ * other kind of baked image (the run's key on the kernel command line): not both. */
+static int load_login(struct loader *ld, xmlNodePtr n, struct mr_image *img)
+{
+    int r, line = mr_xml_line(n);
+    if (img->hostkey)
+        return fail(ld, line, "<login> and <hostkey> in one <image>: <login> names the host "
+                              "key itself (hostkey=...)");
+    if ((r = file_attr(ld, n, "key", &img->login_key)) < 0 ||
+        (r = file_attr(ld, n, "hostkey", &img->hostkey)) < 0)
+        return r;
+    struct stat st;
+    if (stat(img->login_key, &st) < 0)
+        return fail(ld, line, "<login> key='%s': %s", img->login_key, strerror(errno));
+    if (st.st_mode & 077)
+        return fail(ld, line,
+                    "<login> key='%s' can be read or written by others (mode %04o): a private "
+                    "key must be its owner's alone (chmod 600 '%s')",
+                    img->login_key, (unsigned)(st.st_mode & 07777), img->login_key);
+    if (st.st_uid != geteuid())
+        return fail(ld, line, "<login> key='%s' belongs to uid %u, not to the user running "
+                              "matrixrun (%u)",
+                    img->login_key, (unsigned)st.st_uid, (unsigned)geteuid());
+    _cleanup_free_ char *pub = mr_xasprintf("%s.pub", img->login_key);
+    if (!mr_file_exists(pub))
+        return fail(ld, line,
+                    "<login> key='%s': its public half '%s' is missing (ssh-keygen -y -f '%s' "
+                    "> '%s' makes it)",
+                    img->login_key, pub, img->login_key, pub);
+    _cleanup_free_ char *user = mr_xml_attr(n, "user");
+    if (user) {
+        free(img->user);
+        img->user = MR_TAKE_PTR(user);
+    }
+    return 0;
+}
+
 static int load_image(struct loader *ld, xmlNodePtr n, struct mr_image *img)
 {
     int r;
@@ -423,7 +463,14 @@ static int load_image(struct loader *ld, xmlNodePtr n, struct mr_image *img)
                 return r;
             img->cmdline = mr_xml_attr(c, "cmdline");
         } else if (mr_xml_is_elem(c, "hostkey")) {
+            if (img->login_key)
+                return fail(ld, mr_xml_line(c), "<login> and <hostkey> in one <image>: "
+                                                "<login> names the host key itself "
+                                                "(hostkey=...)");
             if ((r = file_attr(ld, c, "path", &img->hostkey)) < 0)
+                return r;
+        } else if (mr_xml_is_elem(c, "login")) {
+            if ((r = load_login(ld, c, img)) < 0)
                 return r;
         } else if (mr_xml_is_elem(c, "cloud-config")) {
             if ((r = file_attr(ld, c, "path", &img->cloud_config)) < 0 ||
@@ -437,6 +484,12 @@ static int load_image(struct loader *ld, xmlNodePtr n, struct mr_image *img)
     }
     if (!img->disk && !img->kernel)
         return fail(ld, img->line, "<image> '%s' has neither <disk> nor <kernel>", img->name);
+    if (img->login_key)
+        return img->cloud_config ? fail(ld, img->line,
+                                        "<image> '%s' has both <login> and <cloud-config>: an "
+                                        "image with its own login is not seeded",
+                                        img->name)
+                                 : 0;
     /* A baked host key means the image takes the run's key from the kernel command line
      * (no cloud-init): that needs direct kernel boot. */
     if (img->hostkey && !img->kernel)
@@ -1281,6 +1334,7 @@ void mr_matrix_free(struct mr_matrix *m)
         free(img->initrd);
         free(img->cmdline);
         free(img->hostkey);
+        free(img->login_key);
         free(img->os_version);
         free(img->cloud_config);
     }

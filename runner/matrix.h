@@ -48,6 +48,10 @@ struct mr_image {
      * with a host key made for them. */
     char *hostkey;
     char *cloud_config; /* extra cloud-config merged into the seed, or NULL */
+    /* A pre-provisioned login (<login>): the private key file to log in with (its public
+     * half in key.pub); hostkey then holds the host key to pin. Neither seed nor kernel
+     * command line carries a key: the image has its own. NULL otherwise. */
+    char *login_key;
     enum mr_network network;
     int line;
 };

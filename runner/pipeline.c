@@ -170,7 +170,8 @@ unsigned mr_run_keytypes(const struct mr_run *run)
     unsigned types = 0;
     for (size_t i = 0; i < n; i++) {
         const struct mr_image *img = o->cells ? o->cells[i]->img : run->m->cells[i].img;
-        types |= 1u << mr_family_keytype(img->fam, img->os_version);
+        if (!img->login_key) /* a pre-provisioned login brings its own key */
+            types |= 1u << mr_family_keytype(img->fam, img->os_version);
     }
     return types;
 }

@@ -100,6 +100,7 @@ struct mr_cell_run {
     struct mr_guest g;
     struct mr_remote_store rs; /* remote hosts: the cell's volumes */
     struct mr_sshkey hostkey;
+    struct mr_sshkey login;  /* a pre-provisioned login's key (<login key>), else empty */
     struct mr_transport *conn; /* only cellio.c uses it */
     struct mr_transport_target target; /* how to reach the guest again */
     int64_t t0_ms;         /* the attempt's start */
