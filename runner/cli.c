@@ -318,10 +318,12 @@ static int clean_host(struct mr_cli_opts *c, const char *uri, const char *base,
     int r = mr_leftover_scan(conn, base, c->kept ? MR_LEFTOVER_KEPT : 0, &l, e);
     if (r == 0) {
         for (size_t i = 0; i < l.n_domains; i++)
-            printf("destroying guest %s on %s\n", l.domains[i], uri);
+            if (!c->quiet)
+                printf("destroying guest %s on %s\n", l.domains[i], uri);
         for (size_t i = 0; i < l.n_volumes; i++)
-            printf("deleting volume %s of pool %s on %s\n", l.volumes[i],
-                   MR_REMOTE_STORE_POOL, uri);
+            if (!c->quiet)
+                printf("deleting volume %s of pool %s on %s\n", l.volumes[i],
+                       MR_REMOTE_STORE_POOL, uri);
         if (!c->quiet && l.n_foreign_domains)
             printf("leaving %zu guest(s) on %s alone: another machine started them\n",
                    l.n_foreign_domains, uri);
@@ -381,7 +383,8 @@ static int cmd_clean(struct mr_cli_opts *c, char **args, size_t n_args)
      * could not be reached is found again next time by its run's folder. */
     if (first == 0) {
         for (size_t i = 0; i < dirs.n_dirs; i++)
-            printf("removing work folder %s\n", dirs.dirs[i]);
+            if (!c->quiet)
+                printf("removing work folder %s\n", dirs.dirs[i]);
         struct mr_err e = { 0 };
         if (mr_leftover_remove(NULL, &dirs, &e) < 0) {
             fprintf(stderr, "matrixrun: %s\n", mr_err_msg(&e));

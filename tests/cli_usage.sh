@@ -245,6 +245,10 @@ check clean-host-down 3 "1 work folder(s) kept: a host could not be cleaned" \
 [ -d "$cw/20990101-000000-abcd" ] || { echo "FAIL clean removed a folder with a host down"; fails=$((fails + 1)); }
 check clean-connect 0 "" env MATRIXRUN_WORKDIR="$cw" "$mr" clean --connect test:///default
 [ ! -e "$cw/20990101-000000-abcd" ] || { echo "FAIL clean --connect left the stale folder"; fails=$((fails + 1)); }
+# -q: nothing on stdout, though a stale folder goes.
+mkdir -p "$cw/20990101-000000-dcba"
+[ -z "$(env MATRIXRUN_WORKDIR="$cw" "$mr" clean -q --connect test:///default)" ] && [ ! -e "$cw/20990101-000000-dcba" ] ||
+    { echo "FAIL clean -q printed something or left the folder"; fails=$((fails + 1)); }
 rm -rf "$cw"
 "$mr" --help | grep -q "clean      remove what killed runs left behind" || { echo "FAIL help names clean"; fails=$((fails + 1)); }
 
