@@ -131,15 +131,17 @@ static size_t utf8_cut_tail(const unsigned char *p, size_t len)
 }
 
 /* A case's system-out or system-err, read a chunk at a time from wherever it is (memory
- * or the spill file), so that writing it needs no more than a chunk's worth of memory. */
+ * or the spill file), so that writing it needs no more than a chunk's worth of memory.
+ * The text written stops at MR_JUNIT_TEXT_MAX bytes (as cleaned: a control byte becomes
+ * four characters, "\x00"), with a note: common XML readers (libxml2 without its HUGE
+ * option, as xmllint and lxml use it) refuse a text node past 10 MB, and 4 MiB of NUL
+ * bytes would make 16. */
 #define TEXT_CHUNK (64 * 1024)
 static int w_case_text(xmlTextWriterPtr w, const struct mr_case *c, int err)
 {
     size_t len = err ? c->err_len : c->out_len;
-    if (!mr_case_text_spilled(c, err))
-        return w_text(w, err ? c->err : c->out, len);
     _cleanup_free_ char *buf = mr_xmalloc(TEXT_CHUNK);
-    size_t carried = 0;
+    size_t carried = 0, written = 0;
     for (size_t off = 0; off < len;) {
         ssize_t n = mr_case_read_text(c, err, off, buf + carried, TEXT_CHUNK - carried);
         if (n <= 0)
@@ -147,8 +149,25 @@ static int w_case_text(xmlTextWriterPtr w, const struct mr_case *c, int err)
         off += (size_t)n;
         size_t have = carried + (size_t)n;
         size_t keep = off < len ? utf8_cut_tail((unsigned char *)buf, have) : 0;
-        if (w_text(w, buf, have - keep) < 0)
+        _cleanup_free_ char *v = mr_xml_clean(buf, have - keep);
+        size_t vl = strlen(v);
+        if (written + vl > MR_JUNIT_TEXT_MAX) {
+            vl = MR_JUNIT_TEXT_MAX - written;
+            while (vl && ((unsigned char)v[vl] & 0xC0) == 0x80)
+                vl--; /* not inside a character */
+            v[vl] = '\0';
+            _cleanup_free_ char *note = mr_xasprintf(
+                "\n[matrixrun: %s cut here: written as XML text its %zu bytes would pass %u, "
+                "more than XML readers take in one text]\n",
+                err ? "stderr" : "stdout", len, (unsigned)MR_JUNIT_TEXT_MAX);
+            if (xmlTextWriterWriteString(w, (const xmlChar *)v) < 0 ||
+                xmlTextWriterWriteString(w, (const xmlChar *)note) < 0)
+                return -1;
+            return 0;
+        }
+        if (xmlTextWriterWriteString(w, (const xmlChar *)v) < 0)
             return -1;
+        written += vl;
         memmove(buf, buf + have - keep, keep);
         carried = keep;
     }

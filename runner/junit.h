@@ -16,6 +16,10 @@
  * becomes a visible escape such as "\x1b". Caller frees. */
 char *mr_xml_clean(const char *data, size_t len);
 
+/* The most bytes of one system-out or system-err junit.xml holds, as cleaned text: past
+ * it, a note says how much was left out. */
+#define MR_JUNIT_TEXT_MAX (8u * 1000 * 1000)
+
 /* Renders the report (caller frees). */
 char *mr_junit_render(const struct mr_report *r, size_t *ret_len);
 /* Renders and writes atomically (temp file + rename): readers see the old file or the

@@ -196,6 +196,39 @@ START_TEST(test_junit_survives_hostile_output)
 }
 END_TEST
 
+/* 4 MiB of NUL bytes clean to 16 MiB of "\x00": the text stops at MR_JUNIT_TEXT_MAX with
+ * a note, so that readers without libxml2's HUGE option (xmllint, lxml) take the file. */
+START_TEST(test_junit_text_stays_within_xml_readers_limit)
+{
+    struct mr_report *r = mr_report_new("nul");
+    struct mr_suite *s = mr_report_add_suite(r, "cell");
+    struct mr_case *c = mr_suite_add_case(s, "x", "nul-flood");
+    size_t n = 4 * 1024 * 1024;
+    char *nuls = mr_xcalloc(n, 1);
+    mr_case_set_out(c, nuls, n);
+    free(nuls);
+    char dir[] = "/tmp/mr-junit-nul-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[256], cmd[320];
+    snprintf(path, sizeof(path), "%s/junit.xml", dir);
+    struct mr_err e = { 0 };
+    ck_assert_int_eq(mr_junit_write(r, path, &e), 0);
+    /* xmllint as CI scripts run it (libxml2-utils): "huge text node" past 10 MB. */
+    snprintf(cmd, sizeof(cmd), "xmllint --noout '%s'", path);
+    ck_assert_msg(system(cmd) == 0, "xmllint refuses the report");
+    unlink(path);
+    rmdir(dir);
+    size_t len;
+    char *xml = mr_junit_render(r, &len);
+    ck_assert_ptr_nonnull(xml);
+    char *tail = xpath_str(xml, len, "substring-after(//system-out, '[matrixrun: stdout cut here')");
+    ck_assert_ptr_nonnull(strstr(tail, "4194304 bytes would pass 8000000"));
+    free(tail);
+    free(xml);
+    mr_report_free(r);
+}
+END_TEST
+
 static int count_entries(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -374,6 +407,7 @@ int main(void)
     tcase_add_test(tr, test_junit_write_is_atomic);
     tcase_add_test(tr, test_junit_spilled_output_written_whole);
     tcase_add_test(tr, test_junit_write_reports_a_full_disk);
+    tcase_add_test(tr, test_junit_text_stays_within_xml_readers_limit);
     suite_add_tcase(s, tr);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
