@@ -50,7 +50,8 @@ static const char usage_text[] =
     "  run        run the matrix (the default verb)\n"
     "  validate   check the matrix (schema, values, files); boots nothing\n"
     "  list       print the matrix's cells, one per line: the cell's id, then\n"
-    "             image=, family=, version=, vcpus=, memory-mib=, provisioning=\n"
+    "             image=, family=, version=, vcpus=, memory-mib=, provisioning=,\n"
+    "             catalogue= (the family's entry: rhel<=7, rhel>=8...)\n"
     "             and the cell's variables as NAME=VALUE, separated by tabs\n"
     "  clean      remove what killed runs left behind: their work folders (overlays,\n"
     "             seeds, keys) under $MATRIXRUN_WORKDIR or /var/tmp/matrixrun, guests\n"
@@ -211,10 +212,11 @@ static int cmd_list(struct mr_cli_opts *c, char **args, size_t n_args)
     for (size_t i = 0; i < n; i++) {
         const struct mr_cell *cell = cells[i];
         const struct mr_image *img = cell->img;
-        printf("%s\timage=%s\tfamily=%s\tversion=%s\tvcpus=%u\tmemory-mib=%u\tprovisioning=%s",
+_cleanup_free_ char *entry = mr_family_entry_name(img->fam, img->os_version);
+                printf("%s\timage=%s\tfamily=%s\tversion=%s\tvcpus=%u\tmemory-mib=%u\tprovisioning=%s\tcatalogue=%s",
                cell->id, img->name, img->family, img->os_version ? img->os_version : "-",
                cell->vcpus, cell->memory_mib,
-               img->login_key ? "login" : img->hostkey ? "cmdline" : "seed");
+               img->login_key ? "login" : img->hostkey ? "cmdline" : "seed", entry);
         for (size_t j = 0; j < cell->n_env; j++)
             printf("\t%s=%s", cell->env[j].name, cell->env[j].value);
         putchar('\n');

@@ -27,6 +27,9 @@ static void manifest_line(struct mr_cell_run *cl, const char *name, const char *
 {
     if (signal)
         mr_buf_addf(&cl->manifest, "%-28s command killed by signal %s\n", name, signal);
+    else if (status == MR_FAMILY_LOG_ABSENT_STATUS)
+        mr_buf_addf(&cl->manifest, "%-28s absent: the guest has no such command (status %d)\n",
+                    name, status);
     else if (status != 0)
         mr_buf_addf(&cl->manifest, "%-28s command exited with status %d%s\n", name, status,
                     status > 128 && status < 160 ? " (killed by a signal)" : "");
@@ -34,18 +37,41 @@ static void manifest_line(struct mr_cell_run *cl, const char *name, const char *
         mr_buf_addf(&cl->manifest, "%-28s %zu bytes%s\n", name, out_len,
                     dropped ? " (cut at the output cap)" : "");
     const char *nl = err_len ? memchr(err, '\n', err_len) : NULL;
-    if ((signal || status != 0) && err_len)
+    if ((signal || (status != 0 && status != MR_FAMILY_LOG_ABSENT_STATUS)) && err_len)
         mr_buf_addf(&cl->manifest, "%-28s   %.*s\n", "", (int)(nl ? (size_t)(nl - err) : err_len),
                     err);
 }
 
+/* The logs the catalogue asks of the cell's OS version, in the catalogue's order; the
+ * others go into the manifest as absent. Caller frees the array (not the logs). */
+static const struct mr_family_log **cell_logs(struct mr_cell_run *cl, size_t *ret_n)
+{
+    const struct mr_family *f = cl->fam;
+    const struct mr_family_log **logs = mr_xcalloc(f->n_logs + 1, sizeof(*logs));
+    size_t n = 0;
+    for (size_t i = 0; i < f->n_logs; i++) {
+        if (mr_family_log_applies(&f->logs[i], cl->img->os_version)) {
+            logs[n++] = &f->logs[i];
+            continue;
+        }
+        _cleanup_free_ char *name = mr_xasprintf("logs/%s", f->logs[i].name);
+        mr_buf_addf(&cl->manifest, "%-28s absent: %s %s does not have it (the catalogue asks "
+                    "for it on versions %u to %u)\n",
+                    name, f->name, cl->img->os_version, f->logs[i].min_version,
+                    f->logs[i].max_version ? f->logs[i].max_version : 9999);
+    }
+    *ret_n = n;
+    return logs;
+}
+
 /* The family's log commands one exec each: families that cannot batch them, and the
  * fallback when the batch failed. */
-static void collect_logs_each(struct mr_cell_run *cl)
+static void collect_logs_each(struct mr_cell_run *cl, const struct mr_family_log **logs,
+                              size_t n_logs)
 {
     int reconnected = 0;
-    for (size_t i = 0; i < cl->fam->n_logs && !mr_interrupted; i++) {
-        const struct mr_family_log *l = &cl->fam->logs[i];
+    for (size_t i = 0; i < n_logs && !mr_interrupted; i++) {
+        const struct mr_family_log *l = logs[i];
         _cleanup_free_ char *cmd = mr_cell_expand(cl, l->command, NULL);
         _cleanup_free_ char *name = mr_xasprintf("logs/%s", l->name);
         struct mr_err e = { 0 };
@@ -95,12 +121,13 @@ void mr_cell_query_kernel(struct mr_cell_run *cl)
     mr_err_release(&e);
 }
 
-/* The batched script's commands: the family's logs, then the kernel release. */
-static char *logs_script(struct mr_cell_run *cl, size_t n, const char *nonce)
+/* The batched script's commands: the cell's logs, then the kernel release. */
+static char *logs_script(struct mr_cell_run *cl, const struct mr_family_log **logs, size_t n,
+                         const char *nonce)
 {
     char **cmds = mr_xcalloc(n, sizeof(*cmds));
     for (size_t i = 0; i + 1 < n; i++)
-        cmds[i] = mr_cell_expand(cl, cl->fam->logs[i].command, NULL);
+        cmds[i] = mr_cell_expand(cl, logs[i]->command, NULL);
     cmds[n - 1] = mr_xstrdup(MR_FAMILY_LOGS_KERNEL_QUERY);
     char *script = mr_family_logs_script((const char *const *)cmds, n, nonce);
     for (size_t i = 0; i < n; i++)
@@ -110,11 +137,11 @@ static char *logs_script(struct mr_cell_run *cl, size_t n, const char *nonce)
 }
 
 /* Files the logs the batched script returned, and the kernel release. */
-static void file_batched_logs(struct mr_cell_run *cl, const struct mr_family_log_result *res)
+static void file_batched_logs(struct mr_cell_run *cl, const struct mr_family_log **logs,
+                              size_t nl, const struct mr_family_log_result *res)
 {
-    size_t nl = cl->fam->n_logs;
     for (size_t i = 0; i < nl; i++) {
-        _cleanup_free_ char *name = mr_xasprintf("logs/%s", cl->fam->logs[i].name);
+        _cleanup_free_ char *name = mr_xasprintf("logs/%s", logs[i]->name);
         manifest_line(cl, name, NULL, res[i].status, res[i].out_len, res[i].out_dropped,
                       res[i].err, res[i].err_len);
         if (res[i].out_len) {
@@ -133,15 +160,16 @@ static void file_batched_logs(struct mr_cell_run *cl, const struct mr_family_log
  * anything, once per log otherwise. Returns 0, or -1 when the script could not do it (a
  * dropped connection, a log too large for the exec's cap): the caller then asks each
  * command alone. */
-static int collect_logs_batched(struct mr_cell_run *cl)
+static int collect_logs_batched(struct mr_cell_run *cl, const struct mr_family_log **logs,
+                                size_t n_logs)
 {
-    size_t n = cl->fam->n_logs + 1;
+    size_t n = n_logs + 1;
     unsigned char rnd[16];
     char nonce[2 * sizeof(rnd) + 1];
     mr_random(rnd, sizeof(rnd));
     for (size_t i = 0; i < sizeof(rnd); i++)
         snprintf(nonce + 2 * i, 3, "%02x", rnd[i]);
-    _cleanup_free_ char *script = logs_script(cl, n, nonce);
+    _cleanup_free_ char *script = logs_script(cl, logs, n, nonce);
     struct mr_err e = { 0 };
     struct mr_exec x;
     mr_exec_init(&x);
@@ -155,7 +183,7 @@ static int collect_logs_batched(struct mr_cell_run *cl)
                               MR_EXEC_OUTPUT_CAP, res) < 0))
         r = -EPROTO;
     if (r == 0) {
-        file_batched_logs(cl, res);
+        file_batched_logs(cl, logs, n_logs, res);
     } else if (r == -ETIMEDOUT) {
         r = 0; /* the time they had is gone: asking again one by one would not help */
         mr_buf_addf(&cl->manifest, "logs not collected: %s\n", mr_err_msg(&e));
@@ -179,12 +207,14 @@ void mr_cell_collect_logs(struct mr_cell_run *cl)
         cl->deadline_ms = mr_now_ms() + MR_CELL_LOG_TIMEOUT_MS;
         cl->deadline_hit = 0;
     }
+    size_t n_logs;
+    _cleanup_free_ const struct mr_family_log **logs = cell_logs(cl, &n_logs);
     int batches = mr_family_batches_logs(cl->fam);
-    if (batches && collect_logs_batched(cl) == 0)
+    if (batches && collect_logs_batched(cl, logs, n_logs) == 0)
         return;
     if (cl->deadline_hit || mr_interrupted)
         return;
-    collect_logs_each(cl);
+    collect_logs_each(cl, logs, n_logs);
     /* The batch would have asked for the kernel; the others asked after boot. */
     if (batches && mr_cell_connected(cl) && !cl->deadline_hit)
         mr_cell_query_kernel(cl);

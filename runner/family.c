@@ -109,6 +109,13 @@ static int load_family(const char *file, xmlNodePtr n, struct mr_family *f, stru
             struct mr_family_log *l = &f->logs[nl++];
             l->name = mr_xml_attr(c, "name");
             l->command = mr_xml_text(c);
+            l->min_version = uint_or_zero(c, "min-version");
+            l->max_version = uint_or_zero(c, "max-version");
+            if (l->max_version && l->min_version > l->max_version) {
+                mr_err_set(err, "%s:%d: <log> min-version %u is above max-version %u", file,
+                           mr_xml_line(c), l->min_version, l->max_version);
+                return -EINVAL;
+            }
             /* The name becomes a member of the artifacts archive: keep it a plain name. */
             if (!l->name[0] || strchr(l->name, '/') || l->name[0] == '.') {
                 mr_err_set(err, "%s:%d: <log> name '%s' must be a plain file name", file,
@@ -239,6 +246,26 @@ static int in_range(unsigned major, unsigned min_version, unsigned max_version)
     return (!min_version || major >= min_version) && (!max_version || major <= max_version);
 }
 
+char *mr_family_entry_name(const struct mr_family *f, const char *os_version)
+{
+    const struct mr_family_install *in = NULL;
+    if (f->n_installs && !os_version) {
+        in = &f->installs[f->n_installs - 1];
+    } else if (os_version) {
+        unsigned major = (unsigned)strtoul(os_version, NULL, 10);
+        for (size_t i = 0; i < f->n_installs && !in; i++)
+            if (in_range(major, f->installs[i].min_version, f->installs[i].max_version))
+                in = &f->installs[i];
+    }
+    if (!in || (!in->min_version && !in->max_version))
+        return mr_xstrdup(f->name);
+    if (!in->min_version)
+        return mr_xasprintf("%s<=%u", f->name, in->max_version);
+    if (!in->max_version)
+        return mr_xasprintf("%s>=%u", f->name, in->min_version);
+    return mr_xasprintf("%s%u-%u", f->name, in->min_version, in->max_version);
+}
+
 const char *mr_family_install_template(const struct mr_family *f, const char *os_version)
 {
     if (!f->n_installs)
@@ -252,6 +279,13 @@ const char *mr_family_install_template(const struct mr_family *f, const char *os
             return in->command;
     }
     return NULL;
+}
+
+int mr_family_log_applies(const struct mr_family_log *l, const char *os_version)
+{
+    if (!os_version)
+        return 1;
+    return in_range((unsigned)strtoul(os_version, NULL, 10), l->min_version, l->max_version);
 }
 
 enum mr_keytype mr_family_keytype(const struct mr_family *f, const char *os_version)

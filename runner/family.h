@@ -39,7 +39,16 @@ struct mr_family_ssh {
 struct mr_family_log {
     char *name;
     char *command;
+    unsigned min_version; /* the OS versions that have it (0: no bound); others do not */
+    unsigned max_version;
 };
+
+/* Whether a log exists on an OS version ("9", "15-SP5": its leading number counts). An
+ * image with no version takes every log. */
+int mr_family_log_applies(const struct mr_family_log *l, const char *os_version);
+/* What a log command's exit status 127 means: the shell found no such command, so the
+ * log cannot exist on that guest (absent, not a failure). */
+#define MR_FAMILY_LOG_ABSENT_STATUS 127
 
 struct mr_family {
     char *name;
@@ -71,6 +80,11 @@ const char *mr_family_catalogue_source(void);
 const struct mr_family *mr_family_find(const char *name);
 /* "debian, ubuntu, ..." for messages; caller frees. */
 char *mr_family_names(void);
+
+/* The catalogue entry an OS version uses, as `list` names it: the family, and the
+ * version range of its install command ("rhel<=7", "rhel>=8", "sles", "debian"). Caller
+ * frees. */
+char *mr_family_entry_name(const struct mr_family *f, const char *os_version);
 
 /* The install template for an OS version such as "8", "8.9" or "15-SP5" (its leading
  * number counts); version NULL takes the family's last template. NULL if none matches. */

@@ -66,9 +66,9 @@ check only-no-match 2 "--only 'centos-*' matches no cell" "$mr" list "$good" --o
 check only-one-of-two-no-match 2 "--only 'nope' matches no cell" "$mr" list "$good" --only deb-a --only nope
 check only-empty 2 "--only '' matches no cell" "$mr" list "$good" --only ''
 check validate-only-no-match 2 "--only 'nope' matches no cell" "$mr" validate "$good" --only nope
-[ "$("$mr" list "$good" --only deb-a)" = "deb-a	image=deb-a	family=debian	version=-	vcpus=2	memory-mib=300	provisioning=cmdline" ] ||
+[ "$("$mr" list "$good" --only deb-a)" = "deb-a	image=deb-a	family=debian	version=-	vcpus=2	memory-mib=300	provisioning=cmdline	catalogue=debian" ] ||
     { echo "FAIL list line of deb-a: $("$mr" list "$good" --only deb-a)"; fails=$((fails + 1)); }
-[ "$("$mr" list "$good" --only rhel-9)" = "rhel-9	image=rhel-9	family=rhel	version=9.4	vcpus=1	memory-mib=512	provisioning=seed" ] ||
+[ "$("$mr" list "$good" --only rhel-9)" = "rhel-9	image=rhel-9	family=rhel	version=9.4	vcpus=1	memory-mib=512	provisioning=seed	catalogue=rhel>=8" ] ||
     { echo "FAIL list line of rhel-9: $("$mr" list "$good" --only rhel-9)"; fails=$((fails + 1)); }
 case $("$mr" validate "$good" --only 'deb-*') in
 *"3 image(s), 3 cell(s) (2 selected), 2 test(s)"*) echo "ok   validate counts selected cells"; passes=$((passes + 1)) ;;

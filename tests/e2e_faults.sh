@@ -120,14 +120,21 @@ install_message() { xp "$1/junit.xml" "string(//testcase[@name='install']/error/
 # This run's catalogue adds a debian log command that kills the shell it runs in: the one
 # script that collects every log at once then dies, and matrixrun must fall back to one
 # exec per log command (and one for the guest's kernel).
-sed '/<log name="journal.txt">/a\    <log name="kills-shell.txt">echo partial; kill -9 $$</log>' \
+# It also asks for a tool the guest lacks (exit 127: absent, not a failure) and for a log
+# only releases up to 11 have (this image says it is 12: not asked, noted absent).
+sed -e '/<log name="journal.txt"/a\    <log name="kills-shell.txt">echo partial; kill -9 $$</log>' \
+    -e '/<log name="journal.txt"/a\    <log name="no-such-tool.txt">mr-no-such-tool --log</log>' \
+    -e '/<log name="journal.txt"/a\    <log name="old-only.txt" max-version="11">echo old</log>' \
     "$src/images/families.xml" >"$tmp/families.xml"
+sed -i 's/<image name="good" family="debian"/<image name="good" family="debian" version="12"/' "$tmp/version.xml"
 install_error_run "version mismatch" "$tmp/version.xml" "$tmp/r2" -C "$tmp/families.xml"
 expect_has "version mismatch named" "$(install_message "$tmp/r2")" "reports version '1.0' after install, the matrix expects '9.9'"
 manifest=$(tar -xzOf "$tmp/r2/good/artifacts.tar.gz" MANIFEST.txt 2>&1)
 expect_has "log fallback: the shell-killing log noted" "$(grep kills-shell <<<"$manifest")" "command killed by signal KILL"
 expect_has "log fallback: the other logs still asked" "$manifest" "logs/journal.txt"
 expect_eq "log fallback: its output kept" "$(tar -xzOf "$tmp/r2/good/artifacts.tar.gz" logs/kills-shell.txt 2>&1)" partial
+expect_has "a missing tool's log is absent" "$(grep no-such-tool <<<"$manifest")" "absent: the guest has no such command (status 127)"
+expect_has "a log of older releases is not asked" "$(grep old-only <<<"$manifest")" "absent: debian 12 does not have it"
 kernel=$(xp "$tmp/r2/junit.xml" "string(//testsuite[@name='good']/properties/property[@name='guest.kernel']/@value)")
 if [[ "$kernel" =~ ^[0-9]+\.[0-9]+\.[0-9]+- ]]; then ok "log fallback: guest kernel $kernel"; else bad "log fallback: guest kernel '$kernel'"; fi
 
