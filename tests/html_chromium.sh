@@ -90,7 +90,7 @@ class Dom(HTMLParser):
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         cls = (a.get("class") or "").split()
-        if tag == "svg":
+        if tag == "svg" and "overhead-chart" in cls:
             self.svg += 1
         if tag == "script":
             self.scripts += 1
