@@ -544,12 +544,12 @@ static void case_tail(struct mr_buf *b, const char *stream, const struct mr_tail
         return;
     mr_buf_addf(b, "<div class=\"tail\" data-stream=\"%s\"><p class=\"tail-note\">%s", stream,
                 stream);
-    if (!t->text)
+    if (!t->text) {
         mr_buf_addf(b, ": %llu line(s), not shown: the page shows at most %u MiB of output "
                        "in all</p></div>",
                     (unsigned long long)t->total_lines, MR_TAIL_MAX_TOTAL >> 20);
-    if (!t->text)
         return;
+    }
     if (t->cut)
         mr_buf_addf(b, ", cut: the last %zu of %llu lines (%zu of %llu bytes)", t->lines,
                     (unsigned long long)t->total_lines, strlen(t->text),
@@ -559,7 +559,9 @@ static void case_tail(struct mr_buf *b, const char *stream, const struct mr_tail
     mr_buf_adds(b, "</p><pre class=\"tail\">");
     /* A last newline ends the last line; in <pre> it would show as an empty one. */
     size_t len = strlen(t->text);
-    _cleanup_free_ char *text = mr_xstrndup(t->text, len && t->text[len - 1] == '\n' ? len - 1 : len);
+    if (len && t->text[len - 1] == '\n')
+        len--;
+    _cleanup_free_ char *text = mr_xstrndup(t->text, len);
     mr_html_escape(b, text);
     mr_buf_adds(b, "</pre></div>");
 }

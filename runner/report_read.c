@@ -71,6 +71,14 @@ static void tail_add(struct tail *t, const char *p, size_t n)
     mr_buf_add(&t->keep, p, n);
 }
 
+static void tail_reset(struct tail *t)
+{
+    t->keep.len = 0;
+    t->bytes = t->newlines = 0;
+    t->last = 0;
+    t->seen = 0;
+}
+
 /* Lines in n bytes: its newlines, and a last line that has none. */
 static uint64_t count_lines(const char *p, size_t n)
 {
@@ -109,10 +117,7 @@ static struct mr_tail *tail_take(struct tail *t, size_t *room)
         ret->text = mr_xstrndup(s + i, len - i);
         *room -= len - i;
     }
-    t->keep.len = 0;
-    t->bytes = t->newlines = 0;
-    t->last = 0;
-    t->seen = 0;
+    tail_reset(t);
     return ret;
 }
 
@@ -120,9 +125,9 @@ static struct mr_tail *tail_take(struct tail *t, size_t *room)
  * past, so its memory is the report's, not a document tree's. Only the elements a
  * JUnit report has at their places are read: <testsuite> as the root or a child of
  * <testsuites>; <properties>/<property> and <testcase> in a suite; the first
- * <failure>/<error>/<skipped> in a testcase, and its first <system-out> and <system-err>
- * (only their ends, and only kept for a failure or an error). Anything else is skipped with what it
- * holds. */
+ * <failure>/<error>/<skipped> in a testcase, and its first <system-out> and
+ * <system-err> (only their ends, kept for a failure or an error). Anything else is
+ * skipped with what it holds. */
 struct reader {
     xmlParserCtxtPtr ctxt;
     const char *path;
@@ -346,14 +351,10 @@ static void end_case(struct reader *rd)
     struct mr_tail **to[2] = { &rd->kase->out_tail, &rd->kase->err_tail };
     for (int w = 0; w < 2; w++) {
         struct tail *t = &rd->tails[w];
-        if (t->seen && keep && !rd->failed && !*to[w]) {
+        if (t->seen && keep && !rd->failed && !*to[w])
             *to[w] = tail_take(t, &rd->tail_room);
-        } else {
-            t->keep.len = 0;
-            t->bytes = t->newlines = 0;
-            t->last = 0;
-            t->seen = 0;
-        }
+        else
+            tail_reset(t);
     }
 }
 
