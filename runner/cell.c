@@ -75,6 +75,12 @@ void mr_cell_exec_output(struct mr_case *c, const struct mr_exec *x)
     }
 }
 
+enum mr_network mr_cell_network(const struct mr_cell_run *cl)
+{
+    int o = cl->run->o->network;
+    return o > 0 ? (enum mr_network)(o - 1) : cl->img->network;
+}
+
 char *mr_cell_expand(const struct mr_cell_run *cl, const char *tmpl, const char *artifact)
 {
     struct mr_family_vars v = { .artifact = artifact, .package = cl->run->m->pkg_name,
@@ -94,6 +100,10 @@ static void cell_open(struct mr_cell_run *cl, struct mr_run_slot *sl)
                                 .t_prepare = -1, .t_slot = -1, .port = -1 };
     mr_buf_init(&cl->manifest);
     mr_guest_init(&cl->g);
+    /* A guest that may be kept must not go with matrixrun's connection. Kept guests are
+     * local only: a remote host's cell has no port on this machine to log in through. */
+    if (cl->run->o->keep != MR_KEEP_NONE && !cl->host->pool)
+        cl->g.autodestroy = 0;
     cl->s = mr_report_add_suite(sl->rep, cl->name);
     cl->t0_ms = mr_now_ms();
     if (m->cell_timeout_s)
@@ -144,8 +154,10 @@ static void cell_properties(struct mr_cell_run *cl)
         mr_suite_set_prop(s, MR_PROP_HOST_CPU_MODEL, model ? model : MR_PROP_UNKNOWN);
         mr_suite_set_prop(s, MR_PROP_HOST_NESTED, mr_hostprobe_nested());
     }
-    mr_suite_set_prop(s, MR_PROP_PROVISIONING, img->hostkey ? "kernel command line"
-                                                      : mr_family_provisioning(cl->fam));
+    mr_suite_set_prop(s, MR_PROP_NETWORK, mr_network_name(mr_cell_network(cl)));
+    mr_suite_set_prop(s, MR_PROP_PROVISIONING, img->login_key ? "pre-provisioned login"
+                                               : img->hostkey ? "kernel command line"
+                                                              : mr_family_provisioning(cl->fam));
 }
 
 /* ---- prepare ---- */
@@ -179,7 +191,7 @@ static int cell_write_seed(struct mr_cell_run *cl, const char *priv, const char 
     struct mr_seed_files f = { 0 };
     struct mr_seed_spec spec = {
         .kind = cl->fam->seed, .instance_id = instance, .hostname = hostname,
-        .user = cl->img->user, .user_pubkey = cl->run->key.pub_line, .host_privkey = priv,
+        .user = cl->img->user, .user_pubkey = mr_cell_user_key(cl)->pub_line, .host_privkey = priv,
         .host_pubkey = cl->hostkey.pub_line, .mac = cl->mac, .extra_cloud_config = extra,
         .windows_password = password,
     };
@@ -200,7 +212,7 @@ static int cell_make_seed(struct mr_cell_run *cl, struct mr_err *e)
     _cleanup_free_ char *comment = mr_xasprintf("matrixrun-host-%s", cl->name);
     _cleanup_free_ char *priv = NULL, *extra = NULL, *password = NULL;
     size_t len;
-    int r = mr_sshkey_generate(&cl->hostkey, keydir, comment, e);
+    int r = mr_sshkey_generate(&cl->hostkey, keydir, mr_cell_keytype(cl), comment, e);
     if (r < 0)
         goto out;
     if ((r = mr_file_read(cl->hostkey.priv_path, &priv, &len)) < 0) {
@@ -251,10 +263,10 @@ static char *cell_domain_xml(struct mr_cell_run *cl, struct mr_err *e)
     const struct mr_run_host *host = cl->host;
     _cleanup_free_ char *cmdline = NULL;
     /* Images with a baked host key read the run's key from the kernel command line. */
-    if (img->kernel && img->hostkey)
+    if (img->kernel && img->hostkey && !img->login_key)
         cmdline = mr_xasprintf("%s matrixrun.authorized_key=%s:%s",
-                               img->cmdline ? img->cmdline : "console=ttyS0", run->key.type,
-                               run->key.blob_b64);
+                               img->cmdline ? img->cmdline : "console=ttyS0",
+                               mr_cell_user_key(cl)->type, mr_cell_user_key(cl)->blob_b64);
     else if (img->kernel)
         cmdline = mr_xstrdup(img->cmdline ? img->cmdline : "console=ttyS0");
     struct mr_domain_spec spec = {
@@ -265,6 +277,7 @@ static char *cell_domain_xml(struct mr_cell_run *cl, struct mr_err *e)
         .initrd = img->initrd, .cmdline = cmdline,
         .serial_log = host->pool ? cl->rs.serial_path : cl->serial, .ssh_port = cl->port,
         .seed_iso = host->pool ? cl->rs.seed_path : cl->seed_iso, .mac = cl->mac,
+        .outbound = mr_cell_network(cl) == MR_NETWORK_OUTBOUND,
     };
     return mr_domxml_build(&spec, e);
 }
@@ -286,6 +299,14 @@ static int cell_prepare(struct mr_cell_run *cl)
         r = mr_sshkey_load_public(&cl->hostkey, cl->img->hostkey, &e);
     else
         r = cell_make_seed(cl, &e);
+    if (r >= 0 && cl->img->login_key) {
+        /* The image's own key: its public half names the type, the private stays where
+         * it is (never copied into the work folder, a report or an archive). */
+        _cleanup_free_ char *pub = mr_xasprintf("%s.pub", cl->img->login_key);
+        r = mr_sshkey_load_public(&cl->login, pub, &e);
+        if (r >= 0)
+            cl->login.priv_path = mr_xstrdup(cl->img->login_key);
+    }
     if (r >= 0)
         r = cell_make_files(cl, &e);
     if (r < 0) {
@@ -475,17 +496,57 @@ static int check_version(struct mr_cell_run *cl, const char *vcmd, int64_t timeo
     return r;
 }
 
-/* Uploads the artifact and runs the family's install command. */
+/* The install error's message: the command and how it ended, and when its output names
+ * a dependency the guest could not find, which one and the two ways to give it one. */
+static void install_failed(struct mr_cell_run *cl, const char *cmd, const struct mr_exec *x)
+{
+    _cleanup_free_ char *how =
+        x->exit_signal ? mr_xasprintf("was killed by signal %s", x->exit_signal)
+                       : mr_xasprintf("exited with status %d", x->exit_status);
+    _cleanup_free_ char *out = mr_xasprintf("%.*s\n%.*s", (int)x->out.len,
+                                            x->out.data ? x->out.data : "", (int)x->err.len,
+                                            x->err.data ? x->err.data : "");
+    _cleanup_free_ char *dep = mr_family_missing_dependency(out);
+    if (!dep) {
+        mr_case_set(cl->install, MR_VERDICT_ERROR, "install", "install: '%s' %s", cmd, how);
+        return;
+    }
+    if (mr_cell_network(cl) == MR_NETWORK_ISOLATED)
+        mr_case_set(cl->install, MR_VERDICT_ERROR, "install",
+                    "install: '%s' %s: the package needs '%s', which the guest does not have, "
+                    "and the cell is isolated (no network: it cannot fetch it from its "
+                    "mirrors); give the packages it needs as <depends path=\"...\"/> of the "
+                    "<artifact>, or let the guest reach its mirrors with <image "
+                    "network=\"outbound\"> (or --network outbound)",
+                    cmd, how, dep);
+    else
+        mr_case_set(cl->install, MR_VERDICT_ERROR, "install",
+                    "install: '%s' %s: the package needs '%s', which the guest's package "
+                    "sources do not provide; give it as <depends path=\"...\"/> of the "
+                    "<artifact>",
+                    cmd, how, dep);
+}
+
+/* Uploads the artifact and the packages it needs, and runs the family's install command
+ * on all of them at once (one transaction). */
 static int install_artifact(struct mr_cell_run *cl, const struct mr_artifact *a,
                             const char *remote, int64_t deadline)
 {
     struct mr_case *c = cl->install;
     const char *tmpl = mr_family_install_template(cl->fam, cl->img->os_version);
-    _cleanup_free_ char *cmd = mr_cell_expand(cl, tmpl, remote);
+    char **deps = mr_xcalloc(a->n_deps + 1, sizeof(*deps));
+    for (size_t i = 0; i < a->n_deps; i++)
+        deps[i] = mr_family_remote_path(cl->fam, a->deps[i]);
+    struct mr_family_vars v = { .artifact = remote, .package = cl->run->m->pkg_name,
+                                .user = cl->img->user, .deps = (const char *const *)deps,
+                                .n_deps = a->n_deps };
+    _cleanup_free_ char *cmd = mr_family_expand(cl->fam, tmpl, &v);
     struct mr_err e = { 0 };
     struct mr_exec x;
     mr_exec_init(&x);
     int r = mr_cell_upload(cl, a->path, remote, 0644, deadline - mr_now_ms(), &e);
+    for (size_t i = 0; r >= 0 && i < a->n_deps; i++)
+        r = mr_cell_upload(cl, a->deps[i], deps[i], 0644, deadline - mr_now_ms(), &e);
     if (r < 0) {
         mr_cell_step_error(c, r, "upload", mr_err_msg(&e));
         goto out;
@@ -495,16 +556,14 @@ static int install_artifact(struct mr_cell_run *cl, const struct mr_artifact *a,
     keep_install_output(cl, cmd, &x);
     if (r < 0) {
         mr_cell_step_error(c, r, "install", mr_err_msg(&e));
-    } else if (x.exit_signal) {
+    } else if (x.exit_signal || x.exit_status != 0) {
         r = -EIO;
-        mr_case_set(c, MR_VERDICT_ERROR, "install", "install: '%s' was killed by signal %s",
-                    cmd, x.exit_signal);
-    } else if (x.exit_status != 0) {
-        r = -EIO;
-        mr_case_set(c, MR_VERDICT_ERROR, "install", "install: '%s' exited with status %d",
-                    cmd, x.exit_status);
+        install_failed(cl, cmd, &x);
     }
 out:
+    for (size_t i = 0; i < a->n_deps; i++)
+        free(deps[i]);
+    free(deps);
     mr_exec_release(&x);
     mr_err_release(&e);
     return r;
@@ -667,6 +726,7 @@ static void cell_release(struct mr_cell_run *cl)
 {
     mr_cell_disconnect(cl);
     mr_sshkey_release(&cl->hostkey);
+    mr_sshkey_release(&cl->login);
     for (size_t i = 0; i < cl->n_files; i++) {
         free((char *)cl->files[i].name);
         free((void *)cl->files[i].data);
@@ -685,6 +745,52 @@ static void cell_release(struct mr_cell_run *cl)
     free(cl->tests);
 }
 
+/* Whether the cell's guest outlives the run (--keep-failed, --keep), and if so notes it
+ * in the run folder (mr_leftover_keep_cell) with a known_hosts file holding its pinned
+ * host key, and in the suite. Only a guest that was logged into, on a local host, in a
+ * run that was not interrupted. */
+static int keep_guest(struct mr_cell_run *cl)
+{
+    struct mr_run *run = cl->run;
+    enum mr_keep keep = run->o->keep;
+    struct mr_counts n = mr_suite_counts(cl->s);
+    if (keep == MR_KEEP_NONE || (keep == MR_KEEP_FAILED && !n.failures && !n.errors))
+        return 0;
+    if (mr_interrupted || cl->g.autodestroy || cl->boot->verdict != MR_VERDICT_PASS ||
+        mr_guest_is_running(&cl->g) != 1)
+        return 0;
+    int64_t until = mr_wall_ms() / 1000 + run->o->keep_for_s;
+    _cleanup_free_ char *kh = mr_xasprintf("%s/%s.known_hosts", run->workdir, cl->name);
+    _cleanup_free_ char *line = mr_xasprintf("[127.0.0.1]:%d %s %s\n", cl->port,
+                                             cl->hostkey.type, cl->hostkey.blob_b64);
+    size_t wl = strlen(run->workdir);
+    const char *priv = cl->target.key->priv_path; /* the key of the guest's type */
+    const char *key_rel = strncmp(priv, run->workdir, wl) == 0 && priv[wl] == '/'
+                              ? priv + wl + 1
+                              : priv;
+    struct mr_err e = { 0 };
+    if (mr_file_write_atomic(kh, line, strlen(line), &e) < 0 ||
+        mr_leftover_keep_cell(run->workdir, until, cl->name, cl->port, cl->target.user,
+                              cl->domname, key_rel, &e) < 0) {
+        mr_pipeline_progress(run, MR_PROGRESS_NOTE, cl->name, "not kept: %s", mr_err_msg(&e));
+        mr_err_release(&e);
+        return 0;
+    }
+    pthread_mutex_lock(&run->lock);
+    run->n_kept++;
+    pthread_mutex_unlock(&run->lock);
+    time_t t = (time_t)until;
+    struct tm tm;
+    char iso[32];
+    gmtime_r(&t, &tm);
+    strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    mr_suite_set_prop(cl->s, MR_PROP_KEPT_UNTIL, iso);
+    mr_pipeline_progress(run, MR_PROGRESS_NOTE, cl->name, "guest kept until %s (%s)", iso,
+                         cl->domname);
+    mr_guest_detach(&cl->g);
+    return 1;
+}
+
 /* Teardown: the connection, the guest (its CPU time noted first), the remote volumes
  * (the serial log fetched first) and the artifacts archive. */
 static int64_t cell_teardown(struct mr_cell_run *cl)
@@ -696,7 +802,8 @@ static int64_t cell_teardown(struct mr_cell_run *cl)
     if (cpu_s >= 0)
         mr_pipeline_set_double(cl->s, MR_PROP_GUEST_CPU_SECONDS, "%.3f", cpu_s);
     /* The domain goes first so the serial log in the archive is complete. */
-    mr_guest_release(&cl->g);
+    if (!keep_guest(cl))
+        mr_guest_release(&cl->g);
     mr_cell_fetch_serial(cl);
     mr_remote_store_release(&cl->rs);
     if (access(cl->celldir, W_OK) == 0)

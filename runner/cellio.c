@@ -8,14 +8,45 @@
 #include "family.h"
 #include "tunnel.h"
 
+enum mr_keytype mr_cell_keytype(const struct mr_cell_run *cl)
+{
+    return mr_family_keytype(cl->fam, cl->img->os_version);
+}
+
+const struct mr_sshkey *mr_cell_user_key(const struct mr_cell_run *cl)
+{
+    if (cl->img->login_key)
+        return &cl->login;
+    return &cl->run->keys[mr_cell_keytype(cl)];
+}
+
+void mr_cell_set_methods(struct mr_suite *s, const struct mr_transport_methods *m)
+{
+    mr_suite_set_prop(s, MR_PROP_SSH_HOSTKEY, m->hostkey);
+    mr_suite_set_prop(s, MR_PROP_SSH_KEX, m->kex);
+    mr_suite_set_prop(s, MR_PROP_SSH_CIPHER, m->cipher);
+    mr_suite_set_prop(s, MR_PROP_SSH_MAC, m->mac);
+}
+
+/* Each new connection says again what it negotiated: a reconnect may meet a guest whose
+ * sshd changed its mind (a restarted sshd with another configuration). */
+static int connected(struct mr_cell_run *cl, int r)
+{
+    struct mr_transport_methods m;
+    if (r == 0 && mr_transport_methods(cl->conn, &m) == 0)
+        mr_cell_set_methods(cl->s, &m);
+    return r;
+}
+
 int mr_cell_connect(struct mr_cell_run *cl, int64_t deadline_ms, struct mr_err *e)
 {
     cl->target = (struct mr_transport_target){
-        .host = "127.0.0.1", .port = cl->port, .user = cl->img->user, .key = &cl->run->key,
+        .host = "127.0.0.1", .port = cl->port, .user = cl->img->user, .key = mr_cell_user_key(cl),
         .pinned_host = &cl->hostkey, .retry_host_mismatch = cl->seed_iso != NULL,
         .dial = cl->host->tunnel ? mr_tunnel_dial_cb : NULL, .dial_ctx = cl->host->tunnel,
     };
-    return mr_transport_connect(&mr_ssh_transport, &cl->target, deadline_ms, &cl->conn, e);
+    return connected(cl, mr_transport_connect(&mr_ssh_transport, &cl->target, deadline_ms,
+                                              &cl->conn, e));
 }
 
 int64_t mr_cell_reconnect_deadline(int64_t now_ms, int64_t cell_deadline_ms)
@@ -30,7 +61,8 @@ int mr_cell_reconnect(struct mr_cell_run *cl, struct mr_err *e)
     int64_t deadline = mr_cell_reconnect_deadline(mr_now_ms(), cl->deadline_ms);
     mr_pipeline_progress(cl->run, MR_PROGRESS_STEP, cl->name, "reconnecting SSH");
     unsigned reopens = cl->host->tunnel ? mr_tunnel_reopens(cl->host->tunnel) : 0;
-    int r = mr_transport_connect(&mr_ssh_transport, &cl->target, deadline, &cl->conn, e);
+    int r = connected(cl, mr_transport_connect(&mr_ssh_transport, &cl->target, deadline,
+                                               &cl->conn, e));
     if (r == 0)
         cl->reconnects++;
     /* A remote host's tunnel that had died too was opened again by the dial. */

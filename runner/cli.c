@@ -18,6 +18,7 @@
 #include "family.h"
 #include "guest.h"
 #include "html.h"
+#include "init.h"
 #include "leftover.h"
 #include "matrix.h"
 #include "pipeline.h"
@@ -29,13 +30,17 @@
 static const char usage_text[] =
     "Usage: matrixrun [run] MATRIX.xml [-o DIR] [-j N] [--accel kvm|tcg|auto] [--connect URI]\n"
     "                 [--overcommit CPU[:MEM]] [--stagger SECONDS] [-q]\n"
+    "                 [--keep-failed | --keep] [--keep-for TIME]\n"
+    "                 [--network isolated|outbound]\n"
     "       matrixrun validate MATRIX.xml\n"
     "       matrixrun list MATRIX.xml\n"
     "       (each also takes -C FILE, --only PATTERN and --shard I/N)\n"
-    "       matrixrun clean [MATRIX.xml | --connect URI]\n"
+    "       matrixrun clean [MATRIX.xml | --connect URI] [--list | --kept]\n"
+    "       matrixrun ssh RUN CELL [-- COMMAND...]\n"
     "       matrixrun doctor [-c URI] [-q]\n"
     "       matrixrun compare REPORT.xml [REPORT.xml]...\n"
     "       matrixrun html JUNIT.xml [-o FILE]\n"
+    "       matrixrun init IMAGE... PACKAGE... [-o FILE]\n"
     "       matrixrun --help | --version\n"
     "\n"
     "Boots each image of the matrix as a guest, installs the package over SSH, runs the\n"
@@ -64,6 +69,13 @@ static const char usage_text[] =
     "  html       write a report's HTML summary (verdicts, the end of failures' output,\n"
     "             cells' files and times, overhead chart): to -o FILE, default\n"
     "             summary.html next to the report (a run writes it itself)\n"
+    "  ssh        log into a cell kept by --keep-failed or --keep: ssh with the\n"
+    "             run's key and the guest's pinned host key (no prompt); the\n"
+    "             command, if given, runs there instead of a shell\n"
+    "  init       write a starter matrix for image files (.qcow2, .img, .raw) and the\n"
+    "             package's files (.deb, .rpm, .msi): OS family and version guessed\n"
+    "             from the file names and marked CHECK, an example test; to -o FILE\n"
+    "             (a new file), default stdout; it passes validate as written\n"
     "\n"
     "Options of every verb:\n"
     "  -C, --catalogue FILE  OS-family catalogue to use instead of the built-in one\n"
@@ -89,6 +101,20 @@ static const char usage_text[] =
     "      --stagger SECONDS least time between two guest starts (0 to 60, decimals\n"
     "                        allowed; default %g)\n"
     "  -q, --quiet           no progress lines and no summary\n"
+    "      --keep-failed     leave the guests of cells that failed or errored running\n"
+    "                        after the run (local hosts; not after an interrupt) and\n"
+    "                        print the command that logs into each\n"
+    "      --keep            the same for every cell\n"
+    "      --network NET     isolated (guests reach nothing but their SSH forward) or\n"
+    "                        outbound (NAT to what the host reaches, for package\n"
+    "                        mirrors); overrides each image's network (default isolated)\n"
+    "      --keep-for TIME   how long kept guests stay before a plain 'clean' removes\n"
+    "                        them: 90s, 30m, 4h, 2d (default 4h, at most 30d)\n"
+    "\n"
+    "Options of clean:\n"
+    "      --list            list the kept cells, with their login commands; removes\n"
+    "                        nothing\n"
+    "      --kept            also remove kept cells whose time has not run out\n"
     "\n"
     "Options of run, clean and doctor:\n"
     "  -c, --connect URI     libvirt URI (doctor and clean: default qemu:///system)\n"
@@ -99,6 +125,10 @@ static const char usage_text[] =
     "                        report's folder); it links the cells' files relative\n"
     "                        to where it is\n"
     "  -q, --quiet           do not print the page's path\n"
+    "\n"
+    "Options of init:\n"
+    "  -o, --output FILE     where the matrix goes (a new file; default: stdout)\n"
+    "  -q, --quiet           do not print what was guessed\n"
     "\n"
     "Progress goes to stderr: on a terminal, one live line per running cell under the\n"
     "run's news; elsewhere one timestamped line per event. The summary (a line per cell,\n"
@@ -185,13 +215,96 @@ static int cmd_list(struct mr_cli_opts *c, char **args, size_t n_args)
         const struct mr_image *img = cell->img;
         printf("%s\timage=%s\tfamily=%s\tversion=%s\tvcpus=%u\tmemory-mib=%u\tprovisioning=%s",
                cell->id, img->name, img->family, img->os_version ? img->os_version : "-",
-               cell->vcpus, cell->memory_mib, img->hostkey ? "cmdline" : "seed");
+               cell->vcpus, cell->memory_mib,
+               img->login_key ? "login" : img->hostkey ? "cmdline" : "seed");
         for (size_t j = 0; j < cell->n_env; j++)
             printf("\t%s=%s", cell->env[j].name, cell->env[j].value);
         putchar('\n');
     }
     mr_matrix_free(m);
     return MR_EXIT_OK;
+}
+
+/* The kept cells of a run (or of every run when run_id is NULL), with the commands that
+ * log into them; on stderr, so that stdout's last line stays the report's path. */
+static size_t print_kept_to(FILE *out, const char *run_id)
+{
+    struct mr_kept *k;
+    size_t n, shown = 0;
+    if (mr_leftover_kept_list(mr_leftover_workbase(NULL), &k, &n) < 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (run_id && strcmp(k[i].run_id, run_id) != 0)
+            continue;
+        time_t until = (time_t)k[i].until;
+        struct tm tm;
+        char when[32];
+        localtime_r(&until, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+        _cleanup_free_ char *cmd = mr_kept_ssh_command(&k[i]);
+        fprintf(out, "kept: %s of run %s until %s%s\n  %s\n  (or: matrixrun ssh %s %s)\n",
+                k[i].cell, k[i].run_id, when,
+                k[i].until <= mr_wall_ms() / 1000 ? " (expired: clean removes it)" : "", cmd,
+                k[i].run_id, k[i].cell);
+        shown++;
+    }
+    mr_kept_free(k, n);
+    return shown;
+}
+
+static void print_kept(const char *run_id)
+{
+    if (print_kept_to(stderr, run_id))
+        fprintf(stderr, "kept guests run until 'matrixrun clean --kept' (or, after their "
+                        "time, 'matrixrun clean') removes them\n");
+}
+
+/* matrixrun ssh RUN CELL [COMMAND...]: logs into a kept cell with its run's key and the
+ * pinned host key (no prompt, no trust on first use). */
+static int cmd_ssh(struct mr_cli_opts *c, char **args, size_t n_args)
+{
+    (void)c;
+    struct mr_kept *k;
+    size_t n;
+    if (mr_leftover_kept_list(mr_leftover_workbase(NULL), &k, &n) < 0)
+        n = 0;
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (strcmp(k[i].run_id, args[0]) == 0 && strcmp(k[i].cell, args[1]) == 0)
+            break;
+    if (i == n) {
+        fprintf(stderr, "matrixrun: ssh: no kept cell '%s' of run '%s' (see 'matrixrun clean "
+                        "--list')\n", args[1], args[0]);
+        mr_kept_free(k, n);
+        return MR_EXIT_USAGE;
+    }
+    _cleanup_free_ char *port = mr_xasprintf("%d", k[i].port);
+    _cleanup_free_ char *kh = mr_xasprintf("UserKnownHostsFile=%s", k[i].known_hosts);
+    _cleanup_free_ char *dest = mr_xasprintf("%s@127.0.0.1", k[i].user);
+    char **argv = mr_xcalloc(n_args + 16, sizeof(*argv));
+    size_t a = 0;
+    argv[a++] = "ssh";
+    argv[a++] = "-i";
+    argv[a++] = k[i].key;
+    argv[a++] = "-p";
+    argv[a++] = port;
+    argv[a++] = "-o";
+    argv[a++] = "IdentitiesOnly=yes";
+    argv[a++] = "-o";
+    argv[a++] = kh;
+    argv[a++] = "-o";
+    argv[a++] = "StrictHostKeyChecking=yes";
+    argv[a++] = dest;
+    for (size_t j = 2; j < n_args; j++)
+        argv[a++] = args[j];
+    argv[a] = NULL;
+    fflush(stdout);
+    execvp("ssh", argv);
+    fprintf(stderr, "matrixrun: ssh: cannot run ssh: %s (package openssh-client)\n",
+            strerror(errno));
+    free(argv);
+    mr_kept_free(k, n);
+    return MR_EXIT_INFRA;
 }
 
 /* One host's leftovers: its guests and pool volumes (the work folders are this
@@ -204,7 +317,7 @@ static int clean_host(struct mr_cli_opts *c, const char *uri, const char *base,
     if (!conn)
         return -EIO;
     struct mr_leftovers l = { 0 };
-    int r = mr_leftover_scan(conn, base, &l, e);
+    int r = mr_leftover_scan(conn, base, c->kept ? MR_LEFTOVER_KEPT : 0, &l, e);
     if (r == 0) {
         for (size_t i = 0; i < l.n_domains; i++)
             printf("destroying guest %s on %s\n", l.domains[i], uri);
@@ -239,6 +352,12 @@ static int clean_host(struct mr_cli_opts *c, const char *uri, const char *base,
 static int cmd_clean(struct mr_cli_opts *c, char **args, size_t n_args)
 {
     const char *path = n_args ? args[0] : NULL;
+    if (c->list) {
+        /* Only what is kept: what else is left behind, clean itself says. */
+        if (!print_kept_to(stdout, NULL))
+            printf("no kept cells\n");
+        return MR_EXIT_OK;
+    }
     struct mr_matrix *m = NULL;
     if (path && !c->uri) {
         int r = load(c, path, &m);
@@ -279,6 +398,18 @@ static int cmd_clean(struct mr_cli_opts *c, char **args, size_t n_args)
         printf("clean: %zu guest(s), %zu pool volume(s) and %zu work folder(s) of earlier "
                "runs removed\n",
                n_doms, n_vols, first == 0 ? dirs.n_dirs : 0);
+    if (!c->quiet && !c->kept) {
+        struct mr_kept *k;
+        size_t n, left = 0;
+        if (mr_leftover_kept_list(base, &k, &n) == 0) {
+            for (size_t i = 0; i < n; i++)
+                left += !k[i].locked;
+            mr_kept_free(k, n);
+        }
+        if (left)
+            printf("clean: %zu kept cell(s) left alone until their time runs out "
+                   "(matrixrun clean --list; --kept removes them now)\n", left);
+    }
     mr_leftovers_release(&dirs);
     mr_matrix_free(m);
     return first < 0 ? MR_EXIT_INFRA : MR_EXIT_OK;
@@ -385,7 +516,9 @@ static int cmd_run(struct mr_cli_opts *c, char **args, size_t n_args)
         .outdir = c->outdir ? c->outdir : "reports", .accel = c->accel, .uri = c->uri,
         .cells = cells, .n_cells = n_cells, .jobs = c->jobs,
         .overcommit_cpu = c->overcommit_cpu, .overcommit_mem = c->overcommit_mem,
-        .stagger_ms = c->stagger_ms,
+        .stagger_ms = c->stagger_ms, .keep = (enum mr_keep)c->keep,
+        .network = c->network >= 0 ? c->network + 1 : 0,
+        .keep_for_s = c->keep_for_s ? c->keep_for_s : MR_DEFAULT_KEEP_FOR_S,
         .progress = mr_progress_event, .progress_ud = p,
     };
     struct mr_run_result res;
@@ -403,6 +536,8 @@ static int cmd_run(struct mr_cli_opts *c, char **args, size_t n_args)
         fprintf(stderr, "matrixrun: warning: no HTML summary: %s\n", mr_err_msg(&res.html_warning));
     if (!c->quiet)
         print_summary(&res);
+    if (c->keep)
+        print_kept(res.run_id);
     int code = mr_pipeline_exit_code(res.report);
     if (res.interrupted)
         code = 128 + (int)mr_interrupted;
@@ -442,6 +577,32 @@ static int cmd_compare(struct mr_cli_opts *c, char **args, size_t n_args)
     return code;
 }
 
+static int cmd_init(struct mr_cli_opts *c, char **args, size_t n_args)
+{
+    struct mr_err e = { 0 };
+    const char *cat = c->catalogue ? c->catalogue : getenv("MATRIXRUN_CATALOGUE");
+    if (cat && cat[0] && mr_family_catalogue_load(cat, &e) < 0) {
+        fprintf(stderr, "matrixrun: %s\n", mr_err_msg(&e));
+        mr_err_release(&e);
+        return MR_EXIT_USAGE;
+    }
+    _cleanup_free_ char *notes = NULL;
+    if (mr_init_write(args, n_args, c->outdir, &notes, &e) < 0) {
+        fprintf(stderr, "matrixrun: init: %s\n", mr_err_msg(&e));
+        mr_err_release(&e);
+        return MR_EXIT_USAGE;
+    }
+    if (!c->quiet) {
+        /* On stderr: stdout may be the matrix itself. */
+        for (char *line = strtok(notes, "\n"); line; line = strtok(NULL, "\n"))
+            fprintf(stderr, "matrixrun: init: %s\n", line);
+        if (c->outdir)
+            fprintf(stderr, "matrixrun: init: wrote %s; next: matrixrun validate %s\n",
+                    c->outdir, c->outdir);
+    }
+    return MR_EXIT_OK;
+}
+
 static int cmd_html(struct mr_cli_opts *c, char **args, size_t n_args)
 {
     (void)n_args;
@@ -476,6 +637,8 @@ static const struct verb verbs[] = {
     { "doctor", cmd_doctor, 0, 0, NULL },
     { "compare", cmd_compare, 1, SIZE_MAX, "one or more report files" },
     { "html", cmd_html, 1, 1, "a JUnit report file" },
+    { "init", cmd_init, 2, SIZE_MAX, "image files and package files" },
+    { "ssh", cmd_ssh, 2, SIZE_MAX, "a run id and a kept cell" },
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -572,7 +735,37 @@ enum {
     OPT_SHARD,
     OPT_OVERCOMMIT,
     OPT_STAGGER,
+    OPT_KEEP_FAILED,
+    OPT_KEEP,
+    OPT_KEEP_FOR,
+    OPT_LIST,
+    OPT_KEPT,
+    OPT_NETWORK,
 };
+
+/* A duration as N, Ns, Nm, Nh or Nd, 1 s to 30 days; -1 if not. */
+static long parse_duration(const char *s)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(s, &end, 10);
+    if (end == s || errno || n <= 0 || s[0] == '+' || s[0] == ' ')
+        return -1;
+    long mult = 1;
+    if (*end == 'm')
+        mult = 60;
+    else if (*end == 'h')
+        mult = 3600;
+    else if (*end == 'd')
+        mult = 86400;
+    else if (*end && *end != 's')
+        return -1;
+    if (*end && end[1])
+        return -1;
+    if (n > 30L * 86400 / mult)
+        return -1;
+    return n * mult;
+}
 
 /* One option getopt_long returned (typed_long: given in its long form). Returns
  * MR_CLI_CONTINUE, or the exit code after --help, --version or a bad value. */
@@ -624,6 +817,31 @@ static int parse_option(int opt, int typed_long, struct mr_cli_opts *c)
         c->stagger_ms = (int)(secs * 1000 + 0.5);
         break;
     }
+    case OPT_KEEP_FAILED:
+        if (c->keep < MR_KEEP_FAILED)
+            c->keep = MR_KEEP_FAILED;
+        break;
+    case OPT_KEEP:
+        c->keep = MR_KEEP_ALL;
+        break;
+    case OPT_KEEP_FOR:
+        if ((c->keep_for_s = parse_duration(optarg)) < 0)
+            return usage_error("--keep-for '%s': expected a time from 1 s to 30 days, as in "
+                               "90s, 30m, 4h or 2d", optarg);
+        break;
+    case OPT_LIST:
+        c->list = 1;
+        break;
+    case OPT_KEPT:
+        c->kept = 1;
+        break;
+    case OPT_NETWORK: {
+        enum mr_network n;
+        if (mr_network_parse(optarg, &n) < 0)
+            return usage_error("--network '%s' is not one of: isolated, outbound", optarg);
+        c->network = (int)n;
+        break;
+    }
     case 'h':
         printf(usage_text, MR_DEFAULT_OVERCOMMIT_CPU, MR_DEFAULT_OVERCOMMIT_MEM,
                MR_DEFAULT_STAGGER_MS / 1000.0);
@@ -658,12 +876,19 @@ int mr_cli_parse(int argc, char **argv, struct mr_cli_opts *ret, int *ret_words)
         { "jobs", required_argument, NULL, 'j' },
         { "overcommit", required_argument, NULL, OPT_OVERCOMMIT },
         { "stagger", required_argument, NULL, OPT_STAGGER },
+        { "keep-failed", no_argument, NULL, OPT_KEEP_FAILED },
+        { "keep", no_argument, NULL, OPT_KEEP },
+        { "keep-for", required_argument, NULL, OPT_KEEP_FOR },
+        { "list", no_argument, NULL, OPT_LIST },
+        { "kept", no_argument, NULL, OPT_KEPT },
+        { "network", required_argument, NULL, OPT_NETWORK },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
     struct mr_cli_opts c = {
         .accel = -1, .only = mr_xcalloc((size_t)argc + 1, sizeof(*c.only)), .stagger_ms = -1,
+        .network = -1,
     };
     int opt, idx = -1;
     /* 0, not 1: GNU getopt starts afresh, so a second call parses its own argv. */

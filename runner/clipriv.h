@@ -25,6 +25,11 @@ struct mr_cli_opts {
     double overcommit_cpu;  /* 0: the pipeline's default */
     double overcommit_mem;
     int stagger_ms;         /* --stagger in milliseconds; <0: the pipeline's default */
+    int keep;               /* enum mr_keep: --keep-failed, --keep */
+    long keep_for_s;        /* --keep-for in seconds; 0: MR_DEFAULT_KEEP_FOR_S */
+    int list;               /* clean --list */
+    int kept;               /* clean --kept */
+    int network;            /* enum mr_network, or -1 when not given */
 };
 
 /* mr_cli_parse()'s return when a verb is to run. */

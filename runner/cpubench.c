@@ -202,27 +202,22 @@ int mr_cpubench_host_run(void *ctx, const char *args, struct mr_buf *out, struct
     return 0;
 }
 
-char *mr_cpubench_program(int windows, struct mr_err *err)
+char *mr_cpubench_program_in(const char *dir, int from_env, int windows, struct mr_err *err)
 {
     const char *name = windows ? "mrbench.exe" : "mrbench";
-    const char *env = getenv("MATRIXRUN_MRBENCH");
-    _cleanup_free_ char *dir = NULL;
-    if (env && env[0]) {
-        dir = mr_path_dirname(env);
-    } else {
-        char self[4096];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (n < 0) {
-            mr_err_set(err, "cannot find matrixrun's own folder: %s", strerror(errno));
-            return NULL;
-        }
-        self[n] = '\0';
-        dir = mr_path_dirname(self);
-    }
     char *p = mr_xasprintf("%s/%s", dir, name);
     /* A build tree keeps the Windows build in a folder of its own (runner/mrbench). */
     if (windows && access(p, R_OK) < 0) {
         char *alt = mr_xasprintf("%s/windows/%s", dir, name);
+        if (access(alt, R_OK) == 0) {
+            free(p);
+            return alt;
+        }
+        free(alt);
+    }
+    /* An installed matrixrun keeps it in libexec (CMakeLists.txt's install rules). */
+    if (access(p, R_OK) < 0 && !from_env) {
+        char *alt = mr_xasprintf("%s/../libexec/matrixrun/%s", dir, name);
         if (access(alt, R_OK) == 0) {
             free(p);
             return alt;
@@ -238,6 +233,24 @@ char *mr_cpubench_program(int windows, struct mr_err *err)
         return NULL;
     }
     return p;
+}
+
+char *mr_cpubench_program(int windows, struct mr_err *err)
+{
+    const char *env = getenv("MATRIXRUN_MRBENCH");
+    if (env && env[0]) {
+        _cleanup_free_ char *dir = mr_path_dirname(env);
+        return mr_cpubench_program_in(dir, 1, windows, err);
+    }
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n < 0) {
+        mr_err_set(err, "cannot find matrixrun's own folder: %s", strerror(errno));
+        return NULL;
+    }
+    self[n] = '\0';
+    _cleanup_free_ char *dir = mr_path_dirname(self);
+    return mr_cpubench_program_in(dir, 0, windows, err);
 }
 
 int mr_cpubench_noisy(const struct mr_paired_stats *st, double max_interval_pct)

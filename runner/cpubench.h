@@ -70,9 +70,13 @@ void mr_cpubench_result_release(struct mr_cpubench_result *r);
 int mr_cpubench_host_run(void *ctx, const char *args, struct mr_buf *out, struct mr_err *err);
 
 /* Where mrbench (windows: mrbench.exe, also looked for in windows/) is: in the folder of
- * $MATRIXRUN_MRBENCH (a path to mrbench), else next to the running matrixrun. Returns a malloc'd path, or NULL with err set when it is
- * not there. */
+ * $MATRIXRUN_MRBENCH (a path to mrbench), else next to the running matrixrun or, for an
+ * installed one, in ../libexec/matrixrun from there. Returns a malloc'd path, or NULL
+ * with err set when it is not there. */
 char *mr_cpubench_program(int windows, struct mr_err *err);
+/* The same lookup from a given folder: matrixrun's own (installed: also
+ * ../libexec/matrixrun), or with from_env the folder $MATRIXRUN_MRBENCH names (only). */
+char *mr_cpubench_program_in(const char *dir, int from_env, int windows, struct mr_err *err);
 
 /* Whether the measurement is noisy: the interval's width above max_interval_pct of the
  * median ratio. */

@@ -206,13 +206,15 @@ static int write_devices(xmlTextWriterPtr w, const struct mr_domain_spec *s)
 }
 
 /* <qemu:commandline>: user-mode networking with one loopback forward to the guest's SSH
- * port; restrict=on keeps the guest off every other network. The NIC gets an explicit
- * PCI slot because libvirt's own devices take the low ones. */
+ * port; restrict=on keeps the guest off every other network, unless the image's network
+ * is outbound: then slirp NATs the guest's own connections (to its mirrors), and still
+ * nothing but that one forward, bound to 127.0.0.1, reaches the guest from outside. The
+ * NIC gets an explicit PCI slot because libvirt's own devices take the low ones. */
 static int write_qemu_commandline(xmlTextWriterPtr w, const struct mr_domain_spec *s)
 {
     char netdev[128];
-    snprintf(netdev, sizeof(netdev), "user,id=mrnet0,restrict=on,hostfwd=tcp:127.0.0.1:%d-:22",
-             s->ssh_port);
+    snprintf(netdev, sizeof(netdev), "user,id=mrnet0,%shostfwd=tcp:127.0.0.1:%d-:22",
+             s->outbound ? "" : "restrict=on,", s->ssh_port);
     TRY(start(w, "qemu:commandline"));
     TRY(qemu_arg(w, "-netdev"));
     TRY(qemu_arg(w, netdev));

@@ -25,6 +25,7 @@ struct mr_domain_spec {
     int ssh_port;          /* host port on 127.0.0.1 forwarded to the guest's port 22 */
     const char *seed_iso;  /* NoCloud seed (on the host) attached as a CD-ROM, or NULL */
     const char *mac;       /* the NIC's MAC address ("52:54:00:..."), or NULL for QEMU's */
+    int outbound;          /* 1: NAT to the outside (image network="outbound"); 0: none */
 };
 
 /* Returns the domain XML (caller frees), or NULL with err set if the spec is unusable. */

@@ -32,6 +32,7 @@ static void catalogue_free(struct catalogue *c)
         for (size_t j = 0; j < f->n_installs; j++)
             free(f->installs[j].command);
         free(f->installs);
+        free(f->ssh);
         free(f->version_cmd);
         for (size_t j = 0; j < f->n_logs; j++) {
             free(f->logs[j].name);
@@ -66,12 +67,15 @@ static int load_family(const char *file, xmlNodePtr n, struct mr_family *f, stru
     for (xmlNodePtr c = n->children; c; c = c->next) {
         if (mr_xml_is_elem(c, "install"))
             f->n_installs++;
+        else if (mr_xml_is_elem(c, "ssh"))
+            f->n_ssh++;
         else if (mr_xml_is_elem(c, "log"))
             f->n_logs++;
     }
     f->installs = mr_xcalloc(f->n_installs, sizeof(*f->installs));
     f->logs = mr_xcalloc(f->n_logs, sizeof(*f->logs));
-    size_t ni = 0, nl = 0;
+    f->ssh = mr_xcalloc(f->n_ssh, sizeof(*f->ssh));
+    size_t ni = 0, nl = 0, ns = 0;
     for (xmlNodePtr c = n->children; c; c = c->next) {
         if (mr_xml_is_elem(c, "install")) {
             struct mr_family_install *in = &f->installs[ni++];
@@ -86,6 +90,17 @@ static int load_family(const char *file, xmlNodePtr n, struct mr_family *f, stru
             if (in->max_version && in->min_version > in->max_version) {
                 mr_err_set(err, "%s:%d: <install> min-version %u is above max-version %u",
                            file, mr_xml_line(c), in->min_version, in->max_version);
+                return -EINVAL;
+            }
+        } else if (mr_xml_is_elem(c, "ssh")) {
+            struct mr_family_ssh *sh = &f->ssh[ns++];
+            _cleanup_free_ char *kt = mr_xml_attr(c, "keytype");
+            sh->keytype = strcmp(kt, "rsa") == 0 ? MR_KEYTYPE_RSA : MR_KEYTYPE_ED25519;
+            sh->min_version = uint_or_zero(c, "min-version");
+            sh->max_version = uint_or_zero(c, "max-version");
+            if (sh->max_version && sh->min_version > sh->max_version) {
+                mr_err_set(err, "%s:%d: <ssh> min-version %u is above max-version %u", file,
+                           mr_xml_line(c), sh->min_version, sh->max_version);
                 return -EINVAL;
             }
         } else if (mr_xml_is_elem(c, "version")) {
@@ -218,6 +233,12 @@ char *mr_family_names(void)
     return mr_buf_detach(&b, NULL);
 }
 
+/* Whether an OS major version is within an entry's bounds (0: none). */
+static int in_range(unsigned major, unsigned min_version, unsigned max_version)
+{
+    return (!min_version || major >= min_version) && (!max_version || major <= max_version);
+}
+
 const char *mr_family_install_template(const struct mr_family *f, const char *os_version)
 {
     if (!f->n_installs)
@@ -227,11 +248,23 @@ const char *mr_family_install_template(const struct mr_family *f, const char *os
     unsigned major = (unsigned)strtoul(os_version, NULL, 10);
     for (size_t i = 0; i < f->n_installs; i++) {
         const struct mr_family_install *in = &f->installs[i];
-        if ((!in->min_version || major >= in->min_version) &&
-            (!in->max_version || major <= in->max_version))
+        if (in_range(major, in->min_version, in->max_version))
             return in->command;
     }
     return NULL;
+}
+
+enum mr_keytype mr_family_keytype(const struct mr_family *f, const char *os_version)
+{
+    if (!f->n_ssh)
+        return MR_KEYTYPE_ED25519;
+    if (!os_version)
+        return f->ssh[f->n_ssh - 1].keytype;
+    unsigned major = (unsigned)strtoul(os_version, NULL, 10);
+    for (size_t i = 0; i < f->n_ssh; i++)
+        if (in_range(major, f->ssh[i].min_version, f->ssh[i].max_version))
+            return f->ssh[i].keytype;
+    return MR_KEYTYPE_ED25519;
 }
 
 char *mr_family_remote_path(const struct mr_family *f, const char *local_path)
@@ -302,6 +335,16 @@ char *mr_family_expand(const struct mr_family *f, const char *tmpl,
         const char *val = NULL;
         size_t skip = 0;
         int quote = 1;
+        if (strncmp(p, "{artifacts}", 11) == 0) {
+            _cleanup_free_ char *q = mr_shell_quote(f->shell, v->artifact ? v->artifact : "");
+            mr_buf_adds(&b, q);
+            for (size_t i = 0; i < v->n_deps; i++) {
+                _cleanup_free_ char *d = mr_shell_quote(f->shell, v->deps[i]);
+                mr_buf_addf(&b, " %s", d);
+            }
+            p += 11;
+            continue;
+        }
         if (strncmp(p, "{artifact}", 10) == 0)
             val = v->artifact, skip = 10;
         else if (strncmp(p, "{package}", 9) == 0)
@@ -537,4 +580,54 @@ char *mr_family_seed_password(const struct mr_family *f)
     char *ret = mr_xstrdup(pw);
     explicit_bzero(pw, sizeof(pw));
     return ret;
+}
+
+/* The name that follows prefix in text, up to a character that cannot be in a package
+ * name (space, quote, comma, semicolon, parenthesis, newline), or NULL. */
+static char *name_after(const char *text, const char *prefix, const char *until)
+{
+    const char *p = strstr(text, prefix);
+    if (!p)
+        return NULL;
+    p += strlen(prefix);
+    while (*p == ' ' || *p == '\'')
+        p++;
+    size_t n = strcspn(p, until);
+    return n ? mr_xstrndup(p, n) : NULL;
+}
+
+char *mr_family_missing_dependency(const char *output)
+{
+    /* The forms each tool prints (its own words, as of the releases matrixrun knows):
+     *   dpkg:   "pkg depends on dep; however:" / "depends on dep (>= 1.0); however:"
+     *   apt:    " pkg : Depends: dep but it is not installable" (or "not going to be")
+     *   dnf:    "nothing provides dep needed by pkg-1.0-1.noarch"
+     *   zypper: "nothing provides 'dep' needed by the to be installed pkg-1.0-1.noarch"
+     *   yum:    "Requires: dep" (after "Error: Package: pkg")
+     *   rpm:    "dep is needed by pkg-1.0-1.noarch" (under "Failed dependencies:") */
+    static const struct {
+        const char *prefix, *until;
+    } forms[] = {
+        { " depends on ", " ,;(\n" },
+        { "Depends: ", " ,(\n" },
+        { "nothing provides ", " ,'\n" },
+        { "Requires: ", " ,(\n" },
+    };
+    for (size_t i = 0; i < MR_ARRAY_SIZE(forms); i++) {
+        char *dep = name_after(output, forms[i].prefix, forms[i].until);
+        if (dep)
+            return dep;
+    }
+    const char *p = strstr(output, " is needed by ");
+    if (p) {
+        const char *start = p;
+        while (start > output && start[-1] != '\n' && start[-1] != '\t')
+            start--;
+        while (*start == ' ' || *start == '\t')
+            start++;
+        size_t n = strcspn(start, " ");
+        if (n && start + n <= p)
+            return mr_xstrndup(start, n);
+    }
+    return NULL;
 }

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "keytype.h"
 #include "util.h"
 
 enum mr_shell {
@@ -28,6 +29,13 @@ struct mr_family_install {
     unsigned max_version; /* 0: no upper bound */
 };
 
+/* An <ssh> entry: the key type for the OS versions it covers. */
+struct mr_family_ssh {
+    enum mr_keytype keytype;
+    unsigned min_version; /* 0: no lower bound */
+    unsigned max_version; /* 0: no upper bound */
+};
+
 struct mr_family_log {
     char *name;
     char *command;
@@ -41,6 +49,8 @@ struct mr_family {
     enum mr_shell shell;
     enum mr_seed_kind seed;
     unsigned boot_timeout_hint_s;
+    struct mr_family_ssh *ssh;
+    size_t n_ssh;
     struct mr_family_install *installs;
     size_t n_installs;
     char *version_cmd;
@@ -66,9 +76,18 @@ char *mr_family_names(void);
  * number counts); version NULL takes the family's last template. NULL if none matches. */
 const char *mr_family_install_template(const struct mr_family *f, const char *os_version);
 
+/* The SSH key type (host key and user key) for an OS version, chosen among the family's
+ * <ssh> entries as mr_family_install_template() chooses; MR_KEYTYPE_ED25519 when none
+ * matches. */
+enum mr_keytype mr_family_keytype(const struct mr_family *f, const char *os_version);
+
 /* Values for the placeholders of a template (see images/families.xml). */
 struct mr_family_vars {
     const char *artifact;  /* remote path of the uploaded artifact */
+    /* {artifacts}: the artifact, then these (remote paths of its dependencies), each
+     * quoted, separated by spaces: for install commands that take several files. */
+    const char *const *deps;
+    size_t n_deps;
     const char *package;
     const char *user;      /* {sudo} is empty for root (and for PowerShell) */
 };
@@ -112,6 +131,10 @@ char *mr_family_run_program(const struct mr_family *f, const char *remote_path,
                             const char *args);
 /* Whether the family's guests run Windows programs (mrbench.exe, not mrbench). */
 int mr_family_is_windows(const struct mr_family *f);
+
+/* The package a failed install's output (any family's package manager: dpkg, apt, yum,
+ * dnf, zypper, rpm) says is missing, or NULL. Caller frees. */
+char *mr_family_missing_dependency(const char *output);
 
 /* How a seeded guest is provisioned, as the report's "provisioning" property says it. */
 const char *mr_family_provisioning(const struct mr_family *f);

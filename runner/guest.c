@@ -154,3 +154,12 @@ void mr_guest_release(struct mr_guest *g)
         g->overlay = NULL;
     }
 }
+
+void mr_guest_detach(struct mr_guest *g)
+{
+    if (g->dom)
+        virDomainFree(g->dom);
+    g->dom = NULL;
+    free(g->overlay);
+    g->overlay = NULL;
+}

@@ -36,5 +36,7 @@ int mr_guest_start(struct mr_guest *g, virConnectPtr conn, const char *xml,
 /* 1 while the domain runs, 0 if it stopped, negative if unknown. */
 int mr_guest_is_running(struct mr_guest *g);
 void mr_guest_release(struct mr_guest *g);
+/* Lets go of the guest without destroying it or deleting its overlay (a kept cell). */
+void mr_guest_detach(struct mr_guest *g);
 
 #endif

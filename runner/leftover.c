@@ -83,10 +83,62 @@ static int is_locked(int fd)
     return flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 }
 
-/* 1 if a live run holds dir's lock, 0 if not. A run holds the lock on its folder itself
+static int is_run_id(const char *s);
+
+/* ---- kept cells ---- */
+
+/* When a cell's guest is kept (--keep-failed), its run folder stays after the run with
+ * the overlay, the run's key and a known_hosts file, and this file in it: "until EPOCH"
+ * (seconds), then a line per kept cell, "CELL PORT USER DOMAIN KEY" separated by tabs,
+ * KEY relative to the folder. Until then the folder and the guest count as alive. */
+#define KEPT_FILE "kept"
+
+/* The expiry of a run folder's kept cells (seconds since the epoch), or 0 if none. */
+static int64_t kept_until(const char *dir)
+{
+    _cleanup_free_ char *path = mr_xasprintf("%s/" KEPT_FILE, dir);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    long long until = 0;
+    if (fscanf(f, "until %lld", &until) != 1)
+        until = 0;
+    fclose(f);
+    return until;
+}
+
+int mr_leftover_keep_cell(const char *workdir, int64_t until, const char *cell, int port,
+                          const char *user, const char *domain, const char *key_rel,
+                          struct mr_err *err)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    _cleanup_free_ char *path = mr_xasprintf("%s/" KEPT_FILE, workdir);
+    _cleanup_free_ char *line = mr_xasprintf("%s\t%d\t%s\t%s\t%s\n", cell, port, user,
+                                             domain, key_rel);
+    pthread_mutex_lock(&lock);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int r = fd < 0 ? -errno : 0;
+    struct stat st;
+    if (!r && fstat(fd, &st) == 0 && st.st_size == 0) {
+        _cleanup_free_ char *head = mr_xasprintf("until %lld\n", (long long)until);
+        if (write(fd, head, strlen(head)) != (ssize_t)strlen(head))
+            r = -EIO;
+    }
+    if (!r && write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+        r = errno ? -errno : -EIO;
+    if (fd >= 0 && close(fd) < 0 && !r)
+        r = -errno;
+    pthread_mutex_unlock(&lock);
+    if (r < 0)
+        mr_err_set(err, "cannot write '%s': %s", path, strerror(-r));
+    return r;
+}
+
+/* 1 if a live run holds dir's lock, or (unless with_kept) its cells are kept and their
+ * time has not run out; 0 if not. A run holds the lock on its folder itself
  * (mr_leftover_workdir_create()) or, as runs made with mr_leftover_lock_run() do, on
  * the folder's .lock file. */
-static int run_is_live(const char *dir)
+static int run_is_live_kept(const char *dir, int with_kept)
 {
     int live = 0;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -99,7 +151,80 @@ static int run_is_live(const char *dir)
         live = is_locked(fd);
         close(fd);
     }
+    if (!live && !with_kept && kept_until(dir) > mr_wall_ms() / 1000)
+        live = 1;
     return live;
+}
+
+static __thread int scan_with_kept; /* set for one mr_leftover_scan() call */
+
+static int run_is_live(const char *dir)
+{
+    return run_is_live_kept(dir, scan_with_kept);
+}
+
+int mr_leftover_kept_list(const char *workbase, struct mr_kept **ret, size_t *ret_n)
+{
+    *ret = NULL;
+    *ret_n = 0;
+    DIR *d = opendir(workbase);
+    if (!d)
+        return errno == ENOENT ? 0 : -errno;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!is_run_id(de->d_name))
+            continue;
+        _cleanup_free_ char *dir = mr_xasprintf("%s/%s", workbase, de->d_name);
+        _cleanup_free_ char *path = mr_xasprintf("%s/" KEPT_FILE, dir);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        long long until = 0;
+        char line[1024];
+        if (fscanf(f, "until %lld\n", &until) == 1) {
+            while (fgets(line, sizeof(line), f)) {
+                char cell[256], user[256], dom[256], key[256];
+                int port;
+                if (sscanf(line, "%255[^\t]\t%d\t%255[^\t]\t%255[^\t]\t%255[^\t\n]", cell,
+                           &port, user, dom, key) != 5)
+                    continue;
+                *ret = mr_xrealloc(*ret, (*ret_n + 1) * sizeof(**ret));
+                struct mr_kept *k = &(*ret)[(*ret_n)++];
+                k->run_id = mr_xstrdup(de->d_name);
+                k->cell = mr_xstrdup(cell);
+                k->user = mr_xstrdup(user);
+                k->domain = mr_xstrdup(dom);
+                k->key = mr_xasprintf("%s/%s", dir, key);
+                k->known_hosts = mr_xasprintf("%s/%s.known_hosts", dir, cell);
+                k->port = port;
+                k->until = until;
+                k->locked = run_is_live_kept(dir, 1);
+            }
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return 0;
+}
+
+char *mr_kept_ssh_command(const struct mr_kept *k)
+{
+    return mr_xasprintf("ssh -i %s -p %d -o IdentitiesOnly=yes -o UserKnownHostsFile=%s "
+                        "-o StrictHostKeyChecking=yes %s@127.0.0.1",
+                        k->key, k->port, k->known_hosts, k->user);
+}
+
+void mr_kept_free(struct mr_kept *k, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(k[i].run_id);
+        free(k[i].cell);
+        free(k[i].user);
+        free(k[i].domain);
+        free(k[i].key);
+        free(k[i].known_hosts);
+    }
+    free(k);
 }
 
 /* The work folders hold the run's private key, the guests' seeds (their private host
@@ -419,9 +544,10 @@ static int scan_volumes(virConnectPtr conn, const char *workbase, struct mr_left
     return 0;
 }
 
-int mr_leftover_scan(virConnectPtr conn, const char *workbase, struct mr_leftovers *ret,
-                     struct mr_err *err)
+int mr_leftover_scan(virConnectPtr conn, const char *workbase, int flags,
+                     struct mr_leftovers *ret, struct mr_err *err)
 {
+    scan_with_kept = (flags & MR_LEFTOVER_KEPT) != 0;
     struct mr_leftovers l = { 0 };
     int fd = -1;
     struct stat st;

@@ -18,6 +18,7 @@
 #define MR_LEFTOVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libvirt/libvirt.h>
 
@@ -64,13 +65,37 @@ struct mr_leftovers {
  * Static; at most 32 characters. */
 const char *mr_controller_id(void);
 
+/* Kept cells (run --keep-failed, --keep): their run folder stays with a file "kept" that
+ * names them and their expiry; until it, the folder and the guests count as alive, so
+ * neither a later run nor `clean` takes them, unless the scan asks for them
+ * (MR_LEFTOVER_KEPT). */
+#define MR_LEFTOVER_KEPT 1
+struct mr_kept {
+    char *run_id, *cell, *user, *domain;
+    char *key;         /* the private key file to log in with */
+    char *known_hosts; /* a known_hosts file holding the guest's pinned host key */
+    int port;          /* the guest's SSH port on 127.0.0.1 */
+    int64_t until;     /* expiry, seconds since the epoch */
+    int locked;        /* its run is still going on */
+};
+/* Notes a kept cell in workdir's "kept" file (made with until on the first call). The
+ * key's path is relative to workdir. Thread-safe. Returns 0 or -errno with err set. */
+int mr_leftover_keep_cell(const char *workdir, int64_t until, const char *cell, int port,
+                          const char *user, const char *domain, const char *key_rel,
+                          struct mr_err *err) MR_WUR;
+/* The kept cells of every run folder under workbase. Returns 0 or -errno. */
+int mr_leftover_kept_list(const char *workbase, struct mr_kept **ret, size_t *ret_n) MR_WUR;
+/* The ssh command line that logs into a kept cell (caller frees). */
+char *mr_kept_ssh_command(const struct mr_kept *k);
+void mr_kept_free(struct mr_kept *k, size_t n);
+
 /* Finds leftovers: run folders under workbase (names of the run-id form only; a
  * workbase that mr_leftover_check_dir() refuses is an error: `clean` removes nothing from
  * a folder others could fill) and, if
  * conn is not NULL, domains carrying matrixrun's metadata and volumes of conn's
  * matrixrun pool (if it has one). Returns 0 or -errno. */
-int mr_leftover_scan(virConnectPtr conn, const char *workbase, struct mr_leftovers *ret,
-                     struct mr_err *err) MR_WUR;
+int mr_leftover_scan(virConnectPtr conn, const char *workbase, int flags,
+                     struct mr_leftovers *ret, struct mr_err *err) MR_WUR;
 /* Destroys the domains, deletes the volumes (from conn's pool) and removes the folders;
  * keeps going past failures and returns the first one (err names it). */
 int mr_leftover_remove(virConnectPtr conn, const struct mr_leftovers *l, struct mr_err *err) MR_WUR;

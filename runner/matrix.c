@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "matrix.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <limits.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libxml/tree.h>
@@ -223,17 +225,19 @@ static int check_cloud_config(struct loader *ld, xmlNodePtr n, const char *path)
  * the formal definition; this table exists because libxml2's schema messages for
  * interleaved content ("Expecting an element image, got nothing") do not name the
  * offending element, and users deserve a message that does. */
+#define RULE_ATTRS 9 /* the most attributes an element has, and room for the end */
 struct elem_rule {
     const char *name;
     const char *parent;
-    const char *attrs[7];    /* allowed; a leading '!' marks a required one, "*" allows any */
-    int min, max;            /* occurrences under one parent */
+    const char *attrs[RULE_ATTRS]; /* allowed; a leading '!' marks a required one, "*" any */
+    int min, max;                  /* occurrences under one parent */
 };
 
 static const struct elem_rule rules[] = {
     { "host", "matrix", { "uri", "accel" }, 0, MR_MAX_HOSTS },
     { "image", "matrix",
-      { "!name", "!family", "version", "user", "memory-mib", "vcpus", "boot-timeout" }, 1,
+      { "!name", "!family", "version", "user", "memory-mib", "vcpus", "boot-timeout",
+        "network" }, 1,
       100000 },
     { "package", "matrix", { "!name", "!version", "install-timeout" }, 1, 1 },
     { "test", "matrix", { "!name", "timeout" }, 1, 100000 },
@@ -243,7 +247,9 @@ static const struct elem_rule rules[] = {
     { "kernel", "image", { "!path", "!initrd", "cmdline" }, 0, 1 },
     { "hostkey", "image", { "!path" }, 0, 1 },
     { "cloud-config", "image", { "!path" }, 0, 1 },
+    { "login", "image", { "user", "!key", "!hostkey" }, 0, 1 },
     { "artifact", "package", { "!family", "!path", "version" }, 1, 100 },
+    { "depends", "artifact", { "!path" }, 0, 1000 },
     { "axis", "matrix", { "!name" }, 0, MR_MAX_CELLS },
     { "value", "axis", { NULL }, 1, MR_MAX_CELLS },
     /* Their other attributes are named after the axes: read_rule() checks them. */
@@ -261,7 +267,7 @@ static int check_attrs(struct loader *ld, xmlNodePtr n, const char *const *allow
 {
     for (xmlAttrPtr a = n->properties; a; a = a->next) {
         int ok = 0;
-        for (size_t i = 0; i < 7 && allowed[i]; i++) {
+        for (size_t i = 0; i < RULE_ATTRS && allowed[i]; i++) {
             const char *name = allowed[i][0] == '!' ? allowed[i] + 1 : allowed[i];
             if (strcmp(name, "*") == 0 || strcmp(name, (const char *)a->name) == 0)
                 ok = 1;
@@ -270,7 +276,7 @@ static int check_attrs(struct loader *ld, xmlNodePtr n, const char *const *allow
             return fail(ld, mr_xml_line(n), "<%s> has an unknown attribute '%s'",
                         (const char *)n->name, (const char *)a->name);
     }
-    for (size_t i = 0; i < 7 && allowed[i]; i++) {
+    for (size_t i = 0; i < RULE_ATTRS && allowed[i]; i++) {
         if (allowed[i][0] == '!' && !xmlHasProp(n, (const xmlChar *)allowed[i] + 1))
             return fail(ld, mr_xml_line(n), "<%s> lacks the required attribute '%s'",
                         (const char *)n->name, allowed[i] + 1);
@@ -373,6 +379,45 @@ static int load_host(struct loader *ld, xmlNodePtr n, struct mr_matrix *m)
     return 0;
 }
 
+/* <login user key hostkey>: the image logs in with its own key. The private key must be
+ * its owner's alone (as ssh demands) and have its public half beside it (KEY.pub, which
+ * libssh2 reads); the host key is pinned as <hostkey>'s is. <hostkey> itself is for the
+ * other kind of baked image (the run's key on the kernel command line): not both. */
+static int load_login(struct loader *ld, xmlNodePtr n, struct mr_image *img)
+{
+    int r, line = mr_xml_line(n);
+    if (img->hostkey)
+        return fail(ld, line, "<login> and <hostkey> in one <image>: <login> names the host "
+                              "key itself (hostkey=...)");
+    if ((r = file_attr(ld, n, "key", &img->login_key)) < 0 ||
+        (r = file_attr(ld, n, "hostkey", &img->hostkey)) < 0)
+        return r;
+    struct stat st;
+    if (stat(img->login_key, &st) < 0)
+        return fail(ld, line, "<login> key='%s': %s", img->login_key, strerror(errno));
+    if (st.st_mode & 077)
+        return fail(ld, line,
+                    "<login> key='%s' can be read or written by others (mode %04o): a private "
+                    "key must be its owner's alone (chmod 600 '%s')",
+                    img->login_key, (unsigned)(st.st_mode & 07777), img->login_key);
+    if (st.st_uid != geteuid())
+        return fail(ld, line, "<login> key='%s' belongs to uid %u, not to the user running "
+                              "matrixrun (%u)",
+                    img->login_key, (unsigned)st.st_uid, (unsigned)geteuid());
+    _cleanup_free_ char *pub = mr_xasprintf("%s.pub", img->login_key);
+    if (!mr_file_exists(pub))
+        return fail(ld, line,
+                    "<login> key='%s': its public half '%s' is missing (ssh-keygen -y -f '%s' "
+                    "> '%s' makes it)",
+                    img->login_key, pub, img->login_key, pub);
+    _cleanup_free_ char *user = mr_xml_attr(n, "user");
+    if (user) {
+        free(img->user);
+        img->user = MR_TAKE_PTR(user);
+    }
+    return 0;
+}
+
 static int load_image(struct loader *ld, xmlNodePtr n, struct mr_image *img)
 {
     int r;
@@ -404,6 +449,10 @@ static int load_image(struct loader *ld, xmlNodePtr n, struct mr_image *img)
         (r = size_attr(ld, n, MR_AXIS_VCPUS, &img->vcpus)) < 0 ||
         (r = uint_attr(ld, n, "boot-timeout", 1, 86400, &img->boot_timeout_s)) < 0)
         return r;
+    _cleanup_free_ char *net = mr_xml_attr(n, "network");
+    if (net && mr_network_parse(net, &img->network) < 0)
+        return fail(ld, img->line, "<image> '%s' network='%s' is not isolated or outbound",
+                    img->name, net);
     for (xmlNodePtr c = n->children; c; c = c->next) {
         if (mr_xml_is_elem(c, "disk")) {
             if ((r = file_attr(ld, c, "path", &img->disk)) < 0)
@@ -414,7 +463,14 @@ static int load_image(struct loader *ld, xmlNodePtr n, struct mr_image *img)
                 return r;
             img->cmdline = mr_xml_attr(c, "cmdline");
         } else if (mr_xml_is_elem(c, "hostkey")) {
+            if (img->login_key)
+                return fail(ld, mr_xml_line(c), "<login> and <hostkey> in one <image>: "
+                                                "<login> names the host key itself "
+                                                "(hostkey=...)");
             if ((r = file_attr(ld, c, "path", &img->hostkey)) < 0)
+                return r;
+        } else if (mr_xml_is_elem(c, "login")) {
+            if ((r = load_login(ld, c, img)) < 0)
                 return r;
         } else if (mr_xml_is_elem(c, "cloud-config")) {
             if ((r = file_attr(ld, c, "path", &img->cloud_config)) < 0 ||
@@ -428,6 +484,12 @@ static int load_image(struct loader *ld, xmlNodePtr n, struct mr_image *img)
     }
     if (!img->disk && !img->kernel)
         return fail(ld, img->line, "<image> '%s' has neither <disk> nor <kernel>", img->name);
+    if (img->login_key)
+        return img->cloud_config ? fail(ld, img->line,
+                                        "<image> '%s' has both <login> and <cloud-config>: an "
+                                        "image with its own login is not seeded",
+                                        img->name)
+                                 : 0;
     /* A baked host key means the image takes the run's key from the kernel command line
      * (no cloud-init): that needs direct kernel boot. */
     if (img->hostkey && !img->kernel)
@@ -441,6 +503,77 @@ static int load_image(struct loader *ld, xmlNodePtr n, struct mr_image *img)
                     "<image> '%s' has both <hostkey> and <cloud-config>: only seeded images "
                     "(no <hostkey>) read cloud-config",
                     img->name);
+    return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* An artifact's <depends>: each a file of the family's format, or a folder whose files of
+ * that format (in name order) are all taken; a folder with none is a mistake. */
+static int load_depends(struct loader *ld, xmlNodePtr art, struct mr_artifact *a,
+                        const char *fmt)
+{
+    for (xmlNodePtr c = art->children; c; c = c->next) {
+        if (!mr_xml_is_elem(c, "depends"))
+            continue;
+        int line = mr_xml_line(c);
+        _cleanup_free_ char *v = mr_xml_attr(c, "path");
+        if (!v || !v[0])
+            return fail(ld, line, "<depends> path is empty");
+        _cleanup_free_ char *p = mr_path_join(ld->dir, v);
+        struct stat st;
+        if (stat(p, &st) < 0)
+            return fail(ld, line, "<depends> path='%s': %s (looked for '%s')", v,
+                        strerror(errno), p);
+        size_t fl = strlen(fmt);
+        if (S_ISDIR(st.st_mode)) {
+            DIR *d = opendir(p);
+            if (!d)
+                return fail(ld, line, "<depends> path='%s': cannot read the folder '%s': %s", v,
+                            p, strerror(errno));
+            size_t before = a->n_deps;
+            struct dirent *de;
+            while ((de = readdir(d))) {
+                size_t nl = strlen(de->d_name);
+                if (nl <= fl + 1 || de->d_name[nl - fl - 1] != '.' ||
+                    strcmp(de->d_name + nl - fl, fmt) != 0)
+                    continue;
+                _cleanup_free_ char *f = mr_xasprintf("%s/%s", p, de->d_name);
+                if (!mr_file_exists(f))
+                    continue;
+                a->deps = mr_xrealloc(a->deps, (a->n_deps + 1) * sizeof(*a->deps));
+                a->deps[a->n_deps++] = MR_TAKE_PTR(f);
+            }
+            closedir(d);
+            if (a->n_deps == before)
+                return fail(ld, line, "<depends> path='%s': the folder '%s' holds no .%s file",
+                            v, p, fmt);
+            qsort(a->deps + before, a->n_deps - before, sizeof(*a->deps), by_name);
+            continue;
+        }
+        if (!S_ISREG(st.st_mode) || access(p, R_OK) < 0)
+            return fail(ld, line, "<depends> path='%s': not a readable file or folder ('%s')", v,
+                        p);
+        size_t pl = strlen(p);
+        if (pl <= fl + 1 || p[pl - fl - 1] != '.' || strcmp(p + pl - fl, fmt) != 0)
+            return fail(ld, line,
+                        "<depends> path='%s' does not end in '.%s', the package format of "
+                        "family '%s'",
+                        v, fmt, a->family);
+        a->deps = mr_xrealloc(a->deps, (a->n_deps + 1) * sizeof(*a->deps));
+        a->deps[a->n_deps++] = MR_TAKE_PTR(p);
+    }
+    /* The family's install command must take several files at once. */
+    const struct mr_family *f = mr_family_find(a->family);
+    for (size_t i = 0; a->n_deps && i < f->n_installs; i++)
+        if (!strstr(f->installs[i].command, "{artifacts}"))
+            return fail(ld, a->line,
+                        "<artifact> family '%s' has <depends>, but its install command "
+                        "installs one file (no {artifacts} in the catalogue's <install>)",
+                        a->family);
     return 0;
 }
 
@@ -497,6 +630,8 @@ static int load_package(struct loader *ld, xmlNodePtr n, struct mr_matrix *m)
                         "<artifact> path='%s' does not end in '.%s', the package format of "
                         "family '%s'",
                         a->path, fmt, a->family);
+        if ((r = load_depends(ld, c, a, fmt)) < 0)
+            return r;
     }
     return 0;
 }
@@ -1102,6 +1237,22 @@ fail:
     return r;
 }
 
+const char *mr_network_name(enum mr_network n)
+{
+    return n == MR_NETWORK_OUTBOUND ? "outbound" : "isolated";
+}
+
+int mr_network_parse(const char *s, enum mr_network *ret)
+{
+    if (strcmp(s, "isolated") == 0)
+        *ret = MR_NETWORK_ISOLATED;
+    else if (strcmp(s, "outbound") == 0)
+        *ret = MR_NETWORK_OUTBOUND;
+    else
+        return -EINVAL;
+    return 0;
+}
+
 const char *mr_matrix_expected_version(const struct mr_matrix *m, const struct mr_artifact *a)
 {
     return a && a->version ? a->version : m->pkg_version;
@@ -1183,6 +1334,7 @@ void mr_matrix_free(struct mr_matrix *m)
         free(img->initrd);
         free(img->cmdline);
         free(img->hostkey);
+        free(img->login_key);
         free(img->os_version);
         free(img->cloud_config);
     }
@@ -1191,6 +1343,9 @@ void mr_matrix_free(struct mr_matrix *m)
         free(m->artifacts[i].family);
         free(m->artifacts[i].path);
         free(m->artifacts[i].version);
+        for (size_t j = 0; j < m->artifacts[i].n_deps; j++)
+            free(m->artifacts[i].deps[j]);
+        free(m->artifacts[i].deps);
     }
     free(m->artifacts);
     for (size_t i = 0; i < m->n_tests; i++) {

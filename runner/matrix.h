@@ -21,6 +21,15 @@ int mr_accel_parse(const char *s, enum mr_accel *ret) MR_WUR;
 
 struct mr_family;
 
+/* What a guest's network reaches besides its SSH forward (image/@network). */
+enum mr_network {
+    MR_NETWORK_ISOLATED, /* nothing: slirp's restrict=on (the default) */
+    MR_NETWORK_OUTBOUND, /* NAT to whatever the host reaches; no inbound port but SSH's */
+};
+const char *mr_network_name(enum mr_network n);
+/* Parses "isolated" or "outbound"; 0 or -EINVAL. */
+int mr_network_parse(const char *s, enum mr_network *ret) MR_WUR;
+
 struct mr_image {
     char *name;
     char *family;
@@ -39,6 +48,11 @@ struct mr_image {
      * with a host key made for them. */
     char *hostkey;
     char *cloud_config; /* extra cloud-config merged into the seed, or NULL */
+    /* A pre-provisioned login (<login>): the private key file to log in with (its public
+     * half in key.pub); hostkey then holds the host key to pin. Neither seed nor kernel
+     * command line carries a key: the image has its own. NULL otherwise. */
+    char *login_key;
+    enum mr_network network;
     int line;
 };
 
@@ -46,6 +60,10 @@ struct mr_artifact {
     char *family;
     char *path;
     char *version; /* the version the family's package manager reports, if not the package's */
+    /* The packages it needs (<depends>: files, and the files of the family's format in
+     * folders, each folder's in name order), installed with it in one transaction. */
+    char **deps;
+    size_t n_deps;
     int line;
 };
 

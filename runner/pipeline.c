@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "family.h"
 #include "host.h"
 #include "leftover.h"
 #include "report_write.h"
@@ -75,7 +76,7 @@ static void report_leftovers(struct mr_run *run, const struct mr_run_host *h, si
 {
     struct mr_leftovers lo = { 0 };
     struct mr_err le = { 0 };
-    if (mr_leftover_scan(h->conn, base, &lo, &le) == 0) {
+    if (mr_leftover_scan(h->conn, base, 0, &lo, &le) == 0) {
         size_t dirs = i == 0 ? lo.n_dirs : 0;
         if (dirs || lo.n_domains || lo.n_volumes)
             mr_pipeline_progress(run, MR_PROGRESS_RUN, NULL,
@@ -162,15 +163,31 @@ static size_t open_hosts(struct mr_run *run, const char *base, struct mr_err *se
     return n_up;
 }
 
-/* The run's key pair, and what the run can do: why no cell can start, or how many may
+unsigned mr_run_keytypes(const struct mr_run *run)
+{
+    const struct mr_run_opts *o = run->o;
+    size_t n = o->cells ? o->n_cells : run->m->n_cells;
+    unsigned types = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct mr_image *img = o->cells ? o->cells[i]->img : run->m->cells[i].img;
+        if (!img->login_key) /* a pre-provisioned login brings its own key */
+            types |= 1u << mr_family_keytype(img->fam, img->os_version);
+    }
+    return types;
+}
+
+/* The run's key pairs, and what the run can do: why no cell can start, or how many may
  * run at once. Returns whether any cell can start. */
 static int ready_to_start(struct mr_run *run, size_t n_up, struct mr_err *setup)
 {
     const struct mr_run_opts *o = run->o;
     _cleanup_free_ char *keydir = mr_xasprintf("%s/ssh", run->workdir);
     _cleanup_free_ char *comment = mr_xasprintf("matrixrun-%s", run->run_id);
-    if (n_up && mr_sshkey_generate(&run->key, keydir, comment, setup) < 0)
-        n_up = 0;
+    unsigned types = mr_run_keytypes(run);
+    for (unsigned t = 0; n_up && t < MR_KEYTYPE_COUNT; t++)
+        if ((types & (1u << t)) &&
+            mr_sshkey_generate(&run->keys[t], keydir, (enum mr_keytype)t, comment, setup) < 0)
+            n_up = 0;
     if (!n_up) {
         if (!setup->msg)
             mr_err_set(setup, "no libvirt host could be reached");
@@ -237,9 +254,11 @@ static void run_release(struct mr_run *run, int lock_fd)
     free(run->hosts);
     mr_remote_store_event_loop_stop();
     free(run->ports);
-    /* The private key lives only in the work folder and goes with it. */
-    mr_sshkey_release(&run->key);
-    if (run->workdir)
+    /* The private keys live only in the work folder and go with it, unless cells were
+     * kept: then the folder stays for them (its "kept" file says until when). */
+    for (size_t t = 0; t < MR_KEYTYPE_COUNT; t++)
+        mr_sshkey_release(&run->keys[t]);
+    if (run->workdir && !run->n_kept)
         (void)mr_rm_rf(run->workdir);
     if (lock_fd >= 0)
         close(lock_fd);

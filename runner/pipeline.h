@@ -7,6 +7,14 @@
 #include "junit.h"
 #include "matrix.h"
 
+/* Which cells' guests outlive the run (run --keep-failed, --keep). */
+enum mr_keep {
+    MR_KEEP_NONE,
+    MR_KEEP_FAILED, /* cells with a failure or an error */
+    MR_KEEP_ALL,
+};
+#define MR_DEFAULT_KEEP_FOR_S (4 * 3600)
+
 /* What a progress call reports. */
 enum mr_progress_kind {
     MR_PROGRESS_RUN,   /* run-wide news; cell is NULL */
@@ -28,6 +36,10 @@ struct mr_run_opts {
     double overcommit_cpu;  /* vCPUs per host CPU the run may use; 0: MR_DEFAULT_OVERCOMMIT_CPU */
     double overcommit_mem;  /* share of the host's free memory; 0: MR_DEFAULT_OVERCOMMIT_MEM */
     int stagger_ms;         /* least time between two guest starts; <0: MR_DEFAULT_STAGGER_MS */
+    enum mr_keep keep;      /* guests left running after the run (local hosts only) */
+    int network;            /* 0: each image's network; else 1 + the enum mr_network
+                               every cell gets (--network) */
+    long keep_for_s;        /* how long kept guests stay before clean takes them */
     /* Called on every state change of a cell, from the cell's own thread: it must be
      * thread-safe. cell is the cell's id, NULL for run-wide news. */
     void (*progress)(void *ud, enum mr_progress_kind kind, const char *cell, const char *msg);

@@ -52,7 +52,9 @@ struct mr_run {
     char *run_id;
     char *workdir;
     char *outdir_abs;
-    struct mr_sshkey key;
+    /* The run's key pairs by enum mr_keytype, made for the types its cells take
+     * (mr_run_keytypes); the others are left empty (type NULL). */
+    struct mr_sshkey keys[MR_KEYTYPE_COUNT];
     struct mr_report *report;
     int64_t stagger_ms;
     /* Guarded by lock: placement, ports handed out, the next boot slot. */
@@ -62,6 +64,7 @@ struct mr_run {
     int *ports;
     size_t n_ports;
     int64_t next_boot_ms;
+    unsigned n_kept; /* cells whose guest outlives the run (their folder stays) */
 };
 
 /* A cell's place in the run: its thread and the report its attempts go into. */
@@ -97,6 +100,7 @@ struct mr_cell_run {
     struct mr_guest g;
     struct mr_remote_store rs; /* remote hosts: the cell's volumes */
     struct mr_sshkey hostkey;
+    struct mr_sshkey login;  /* a pre-provisioned login's key (<login key>), else empty */
     struct mr_transport *conn; /* only cellio.c uses it */
     struct mr_transport_target target; /* how to reach the guest again */
     int64_t t0_ms;         /* the attempt's start */
@@ -125,6 +129,8 @@ static inline double mr_secs_since(int64_t t0_ms)
 /* Hands a progress event to the run's callback, if any. */
 void mr_pipeline_progress(struct mr_run *run, enum mr_progress_kind kind, const char *cell,
                           const char *fmt, ...) MR_PRINTF(4, 5);
+/* The key types the run's cells take, as a mask of 1u << enum mr_keytype. */
+unsigned mr_run_keytypes(const struct mr_run *run);
 /* Suite properties of numbers. */
 void mr_pipeline_set_uint(struct mr_suite *s, const char *name, unsigned long v);
 void mr_pipeline_set_double(struct mr_suite *s, const char *name, const char *fmt, double v);
@@ -171,6 +177,8 @@ void mr_cell_step_error(struct mr_case *c, int r, const char *step, const char *
 /* A family command template expanded for the cell (artifact: its path in the guest, or
  * NULL). Caller frees. */
 char *mr_cell_expand(const struct mr_cell_run *cl, const char *tmpl, const char *artifact);
+/* The cell's network: the run's --network, else its image's. */
+enum mr_network mr_cell_network(const struct mr_cell_run *cl);
 /* Copies an exec's stdout and stderr into c, saying what the output cap dropped. */
 void mr_cell_exec_output(struct mr_case *c, const struct mr_exec *x);
 
@@ -199,6 +207,14 @@ int mr_cell_test_verdict(struct mr_case *c, const struct mr_test *t,
 
 /* Connects to the guest (cell's port and keys) by deadline_ms. mr_ssh_connect's codes. */
 int mr_cell_connect(struct mr_cell_run *cl, int64_t deadline_ms, struct mr_err *e) MR_WUR;
+/* The SSH key type of the cell's guest, host key and user key alike: the catalogue's
+ * choice for its image's family and OS version. */
+enum mr_keytype mr_cell_keytype(const struct mr_cell_run *cl);
+/* The run's key pair the cell logs in with (of mr_cell_keytype). Borrowed from the run. */
+const struct mr_sshkey *mr_cell_user_key(const struct mr_cell_run *cl);
+/* Sets the suite's ssh.hostkey, ssh.kex, ssh.cipher and ssh.mac properties to what a
+ * connection negotiated. */
+void mr_cell_set_methods(struct mr_suite *s, const struct mr_transport_methods *m);
 /* When a new connection must be made after one dropped: MR_CELL_RECONNECT_TIMEOUT_S
  * from now, or the cell's deadline if that comes first. */
 int64_t mr_cell_reconnect_deadline(int64_t now_ms, int64_t cell_deadline_ms);

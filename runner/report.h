@@ -31,11 +31,18 @@
 #define MR_PROP_HOST_CPU_MODEL "host.cpu.model" /* a local host's CPU model name */
 #define MR_PROP_HOST_NESTED "host.nested"     /* a local host's nested virtualization: yes,
                                                  no, unknown */
+#define MR_PROP_NETWORK "network"             /* isolated or outbound (image/@network) */
 #define MR_PROP_PROVISIONING "provisioning"   /* how the guest got its key: kernel command
                                                  line, cloud-init or cloudbase-init seed */
 #define MR_PROP_CLOUD_INIT_STATUS "cloud-init.status" /* `cloud-init status` in the guest */
 #define MR_PROP_GUEST_CPU_SECONDS "guest.cpu.seconds" /* CPU time the guest's QEMU used */
 #define MR_PROP_SSH_RECONNECTS "ssh.reconnects" /* times the SSH connection was made again */
+/* What the guest's SSH connection negotiated (libssh2_session_methods); cipher and MAC
+ * of the client to server direction. */
+#define MR_PROP_SSH_HOSTKEY "ssh.hostkey"     /* host key algorithm: ssh-ed25519, ssh-rsa */
+#define MR_PROP_SSH_KEX "ssh.kex"             /* key exchange: curve25519-sha256, ... */
+#define MR_PROP_SSH_CIPHER "ssh.cipher"       /* aes128-ctr, ... */
+#define MR_PROP_SSH_MAC "ssh.mac"             /* hmac-sha2-256, ... */
 #define MR_PROP_RETRIES "retries"             /* times the cell was run again after a boot
                                                  failure */
 #define MR_PROP_TIME_PREPARE "time.prepare"   /* seconds before the boot: keys, seed, overlay */
@@ -43,6 +50,8 @@
                                                              waiting for a boot slot */
 #define MR_PROP_TIME_COLLECT "time.collect"   /* seconds collecting the guest's logs */
 #define MR_PROP_TIME_TEARDOWN "time.teardown" /* seconds destroying the guest, archiving */
+#define MR_PROP_KEPT_UNTIL "kept.until"       /* a kept cell's guest runs until then (UTC,
+                                                 ISO 8601): run --keep-failed, --keep */
 /* The value of a property matrixrun could not find out (guest.kernel, host.cpu.model,
  * host.nested). */
 #define MR_PROP_UNKNOWN "unknown"

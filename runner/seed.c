@@ -248,6 +248,17 @@ static void meta_data_common(struct mr_buf *b, const struct mr_seed_spec *s)
     mr_buf_adds(b, "\n");
 }
 
+/* The host key's kind as cloud-init's ssh_keys and OpenSSH's ssh_host_<kind>_key name it,
+ * from its public line; NULL for a type the seed does not write. */
+static const char *host_key_kind(const char *pub)
+{
+    if (strncmp(pub, "ssh-ed25519 ", 12) == 0)
+        return "ed25519";
+    if (strncmp(pub, "ssh-rsa ", 8) == 0)
+        return "rsa";
+    return NULL;
+}
+
 static void render_cloud_init(const struct mr_seed_spec *s, struct mr_seed_files *f)
 {
     struct mr_buf b;
@@ -278,11 +289,14 @@ static void render_cloud_init(const struct mr_seed_spec *s, struct mr_seed_files
         yaml_str(&b, s->user_pubkey);
         mr_buf_adds(&b, "\n");
     }
-    /* The guest's host key is the one matrixrun made and pins; no other is generated. */
-    mr_buf_adds(&b, "ssh_deletekeys: true\nssh_genkeytypes: []\nssh_keys:\n"
-                    "  ed25519_private: |\n");
+    /* The guest's host key is the one matrixrun made and pins; no other is generated.
+     * cloud-init before 0.7.7 takes rsa_ and dsa_ keys only, and ignores the others
+     * without a word: the catalogue gives such guests an RSA key. */
+    const char *kind = host_key_kind(s->host_pubkey);
+    mr_buf_addf(&b, "ssh_deletekeys: true\nssh_genkeytypes: []\nssh_keys:\n"
+                    "  %s_private: |\n", kind);
     yaml_block(&b, s->host_privkey, 4);
-    mr_buf_adds(&b, "  ed25519_public: ");
+    mr_buf_addf(&b, "  %s_public: ", kind);
     yaml_str(&b, s->host_pubkey);
     mr_buf_adds(&b, "\n");
     if (s->extra_cloud_config) {
@@ -370,8 +384,10 @@ static void render_cloudbase_init(const struct mr_seed_spec *s, struct mr_seed_f
                     "Get-ChildItem -Path (Join-Path $sshdir 'ssh_host_*') -ErrorAction "
                     "SilentlyContinue | Remove-Item -Force\n");
     /* The host key matrixrun made and pins; the runner refuses any other. */
-    ps_write_private(&b, "ssh_host_ed25519_key", s->host_privkey);
-    ps_write_private(&b, "ssh_host_ed25519_key.pub", s->host_pubkey);
+    _cleanup_free_ char *keyfile = mr_xasprintf("ssh_host_%s_key", host_key_kind(s->host_pubkey));
+    _cleanup_free_ char *pubfile = mr_xasprintf("%s.pub", keyfile);
+    ps_write_private(&b, keyfile, s->host_privkey);
+    ps_write_private(&b, pubfile, s->host_pubkey);
     /* Members of Administrators authenticate against this file only, not ~/.ssh. */
     ps_write_private(&b, "administrators_authorized_keys", s->user_pubkey);
     mr_buf_adds(&b, "Set-Service -Name sshd -StartupType Automatic\n"
@@ -398,8 +414,16 @@ int mr_seed_render(const struct mr_seed_spec *s, struct mr_seed_files *ret, stru
         mr_err_set(err, "seed: the host private key is not an OpenSSH private key");
         return -EINVAL;
     }
-    if (strncmp(s->host_pubkey, "ssh-ed25519 ", 12) != 0) {
-        mr_err_set(err, "seed: the host key must be ssh-ed25519 (got '%.20s')", s->host_pubkey);
+    if (!host_key_kind(s->host_pubkey)) {
+        mr_err_set(err, "seed: the host key must be ssh-ed25519 or ssh-rsa (got '%.20s')",
+                   s->host_pubkey);
+        return -EINVAL;
+    }
+    /* OpenSSH before 6.5 reads PEM private keys only; an RSA key is for such guests. */
+    if (strcmp(host_key_kind(s->host_pubkey), "rsa") == 0 &&
+        !strstr(s->host_privkey, "-----BEGIN RSA PRIVATE KEY-----")) {
+        mr_err_set(err, "seed: the RSA host private key is not in PEM format, which OpenSSH "
+                        "before 6.5 needs");
         return -EINVAL;
     }
     if (s->kind == MR_SEED_CLOUDBASE_INIT && s->extra_cloud_config) {

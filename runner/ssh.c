@@ -20,6 +20,7 @@
 #include <libssh2_sftp.h>
 
 #include "ssh2lib.h"
+#include "sshoffer.h"
 
 struct mr_ssh {
     int fd;
@@ -50,8 +51,8 @@ static int parse_pub_line(struct mr_sshkey *k, const char *line, struct mr_err *
     return 0;
 }
 
-int mr_sshkey_generate(struct mr_sshkey *k, const char *dir, const char *comment,
-                       struct mr_err *err)
+int mr_sshkey_generate(struct mr_sshkey *k, const char *dir, enum mr_keytype type,
+                       const char *comment, struct mr_err *err)
 {
     memset(k, 0, sizeof(*k));
     int r = mr_mkdir_p(dir, 0700);
@@ -59,12 +60,19 @@ int mr_sshkey_generate(struct mr_sshkey *k, const char *dir, const char *comment
         mr_err_set(err, "cannot create key folder '%s': %s", dir, strerror(r < 0 ? -r : errno));
         return r < 0 ? r : -errno;
     }
-    _cleanup_free_ char *priv = mr_xasprintf("%s/id_ed25519", dir);
-    _cleanup_free_ char *pub = mr_xasprintf("%s/id_ed25519.pub", dir);
+    int rsa = type == MR_KEYTYPE_RSA;
+    _cleanup_free_ char *priv = mr_xasprintf("%s/id_%s", dir, rsa ? "rsa" : "ed25519");
+    _cleanup_free_ char *pub = mr_xasprintf("%s.pub", priv);
     (void)unlink(priv);
     (void)unlink(pub);
-    char *argv[] = { "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", (char *)comment,
-                     "-f", priv, NULL };
+    /* RSA is for guests whose OpenSSH predates 6.5: 3072 bits (ssh-keygen's default since
+     * 8.0, stated so an older ssh-keygen makes the same), and the PEM private key format,
+     * the only one such an OpenSSH (and cloud-init's ssh_keys there) reads. */
+    char *argv_rsa[] = { "ssh-keygen", "-q", "-t", "rsa", "-b", "3072", "-m", "PEM", "-N", "",
+                         "-C", (char *)comment, "-f", priv, NULL };
+    char *argv_ed[] = { "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", (char *)comment,
+                        "-f", priv, NULL };
+    char **argv = rsa ? argv_rsa : argv_ed;
     struct mr_buf out;
     mr_buf_init(&out);
     r = mr_spawn(argv, &out);
@@ -88,6 +96,11 @@ int mr_sshkey_generate(struct mr_sshkey *k, const char *dir, const char *comment
     }
     if ((r = parse_pub_line(k, line, err, pub)) < 0)
         return r;
+    if (strcmp(k->type, mr_keytype_name(type)) != 0) {
+        mr_err_set(err, "ssh-keygen made a '%s' key, not '%s'", k->type, mr_keytype_name(type));
+        mr_sshkey_release(k);
+        return -EIO;
+    }
     k->priv_path = MR_TAKE_PTR(priv);
     return 0;
 }
@@ -313,6 +326,103 @@ static int wait_banner(int fd, int64_t deadline, const struct mr_transport_targe
     }
 }
 
+/* The host key algorithms that verify a key of the pinned type: an RSA key signs with
+ * SHA-2 where both sides can (rsa-sha2-*, which OpenSSH 8.8 and later offer alone by
+ * default) and with SHA-1 (ssh-rsa, which is all OpenSSH before 7.2 and libssh2 before
+ * 1.11 know). */
+static const char *hostkey_pref(const char *type)
+{
+    return strcmp(type, "ssh-rsa") == 0 ? "rsa-sha2-512,rsa-sha2-256,ssh-rsa" : type;
+}
+
+/* The names of want (a comma list; NULL: all) that this libssh2 supports for method, as
+ * a comma list in want's order, or NULL for none. Caller frees. */
+static char *supported_of(LIBSSH2_SESSION *session, int method, const char *want)
+{
+    const char **algs = NULL;
+    int n = libssh2_session_supported_algs(session, method, &algs);
+    struct mr_buf b;
+    mr_buf_init(&b);
+    if (want) {
+        for (const char *p = want; *p;) {
+            size_t len = strcspn(p, ",");
+            for (int i = 0; i < n; i++)
+                if (strlen(algs[i]) == len && strncmp(algs[i], p, len) == 0)
+                    mr_buf_addf(&b, "%s%s", b.len ? "," : "", algs[i]);
+            p += len + (p[len] == ',');
+        }
+    } else {
+        for (int i = 0; i < n; i++)
+            mr_buf_addf(&b, "%s%s", b.len ? "," : "", algs[i]);
+    }
+    if (n > 0)
+        libssh2_free(session, algs);
+    if (!b.len) {
+        mr_buf_release(&b);
+        return NULL;
+    }
+    return mr_buf_detach(&b, NULL);
+}
+
+/* "Unable to exchange encryption keys": the two sides have no algorithm of some kind in
+ * common. libssh2 does not say which, nor what the server offered, so a connection of
+ * our own reads the server's offer (its first packet) and the message names each kind
+ * that does not meet. Returns -EKEYREJECTED when the server has no host key of the
+ * pinned type (as good as a wrong key: it is never logged in to), else -EAGAIN. */
+static int kex_failed(struct mr_ssh *s, const struct mr_transport_target *t, int64_t deadline,
+                      struct mr_err *err)
+{
+    const char *pref = t->pinned_host ? hostkey_pref(t->pinned_host->type) : NULL;
+    _cleanup_free_ char *hk = supported_of(s->session, LIBSSH2_METHOD_HOSTKEY, pref);
+    const char *ours_hk = hk ? hk : "(none)";
+    struct mr_buf b;
+    mr_buf_init(&b);
+    mr_buf_addf(&b, "SSH handshake with %s:%d failed: %s", t->host, t->port, ssh_msg(s));
+    int64_t probe_deadline = min64(deadline, mr_now_ms() + 5000);
+    struct mr_err perr = { 0 };
+    struct mr_ssh_offer o = { 0 };
+    int fd = t->dial ? t->dial(t->dial_ctx, t->host, t->port, probe_deadline, &perr)
+                     : tcp_connect(t->host, t->port, probe_deadline, &perr);
+    int r = fd < 0 ? fd : mr_ssh_offer_read(fd, probe_deadline, &o, &perr);
+    if (fd >= 0)
+        close(fd);
+    int hostkey_miss = 0;
+    if (r < 0) {
+        mr_buf_addf(&b, "; matrixrun offered host key types %s%s; what the server offers "
+                        "could not be read: %s",
+                    ours_hk, pref ? " (the pinned key's type)" : "", mr_err_msg(&perr));
+    } else {
+        static const struct {
+            const char *what;
+            int method;
+        } kinds[] = {
+            { "host key type", LIBSSH2_METHOD_HOSTKEY }, { "key exchange", LIBSSH2_METHOD_KEX },
+            { "cipher", LIBSSH2_METHOD_CRYPT_CS },     { "MAC", LIBSSH2_METHOD_MAC_CS },
+        };
+        const char *theirs[] = { o.hostkey, o.kex, o.cipher, o.mac };
+        size_t missing = 0;
+        for (size_t i = 0; i < MR_ARRAY_SIZE(kinds); i++) {
+            _cleanup_free_ char *all = i ? supported_of(s->session, kinds[i].method, NULL) : NULL;
+            const char *ours = i ? (all ? all : "(none)") : ours_hk;
+            if (mr_ssh_names_meet(ours, theirs[i]))
+                continue;
+            missing++;
+            hostkey_miss |= i == 0;
+            mr_buf_addf(&b, "; no %s in common: matrixrun offers %s%s, the server %s",
+                        kinds[i].what, ours, i == 0 && pref ? " (the pinned key's type)" : "",
+                        theirs[i]);
+        }
+        if (!missing)
+            mr_buf_addf(&b, "; matrixrun offers host key types %s, the server %s", ours_hk,
+                        o.hostkey);
+    }
+    mr_err_set(err, "%s", b.data);
+    mr_buf_release(&b);
+    mr_err_release(&perr);
+    mr_ssh_offer_release(&o);
+    return hostkey_miss && pref ? -EKEYREJECTED : -EAGAIN;
+}
+
 static int connect_once(const struct mr_transport_target *t, int64_t deadline,
                         struct mr_ssh **ret, struct mr_err *err)
 {
@@ -336,14 +446,25 @@ static int connect_once(const struct mr_transport_target *t, int64_t deadline,
     }
     libssh2_session_set_blocking(s->session, 0);
     /* Ask for the pinned key's type only: a guest that also holds keys of other types
-     * (Win32-OpenSSH makes them at service start) must still show the pinned one. */
+     * (Win32-OpenSSH makes them at service start) must still show the pinned one. Names
+     * this libssh2 does not know are left out first: libssh2 before 1.11 removes them
+     * with an overlapping memcpy (libssh2 issue 611), which AddressSanitizer reports. */
+    _cleanup_free_ char *pref =
+        t->pinned_host ? supported_of(s->session, LIBSSH2_METHOD_HOSTKEY,
+                                      hostkey_pref(t->pinned_host->type))
+                       : NULL;
     if (t->pinned_host &&
-        libssh2_session_method_pref(s->session, LIBSSH2_METHOD_HOSTKEY, t->pinned_host->type)) {
+        (!pref || libssh2_session_method_pref(s->session, LIBSSH2_METHOD_HOSTKEY, pref))) {
         mr_err_set(err, "this libssh2 cannot verify host keys of type '%s'", t->pinned_host->type);
         mr_ssh_free(s);
         return -EPERM;
     }
     int rc = NB(s, deadline, libssh2_session_handshake(s->session, fd));
+    if (rc == LIBSSH2_ERROR_KEX_FAILURE) {
+        rc = kex_failed(s, t, deadline, err);
+        mr_ssh_free(s);
+        return rc;
+    }
     if (rc) {
         mr_err_set(err, "SSH handshake with %s:%d failed: %s", t->host, t->port,
                    rc == -EINTR ? "interrupted" : ssh_msg(s));
@@ -380,6 +501,9 @@ int mr_ssh_connect(const struct mr_transport_target *t, int64_t deadline_ms, str
     }
     int64_t backoff = 250;
     struct mr_err last = { 0 };
+    /* The last failure that said why (not a timeout): the attempt the deadline cuts
+     * short says only that time ran out, and the user needs the cause. */
+    _cleanup_free_ char *cause = NULL;
     for (;;) {
         /* One attempt may not take the whole budget: a guest that accepted the TCP
          * connection but stalls mid-handshake is retried. */
@@ -389,6 +513,10 @@ int mr_ssh_connect(const struct mr_transport_target *t, int64_t deadline_ms, str
         if (r == 0) {
             mr_err_release(&last);
             return 0;
+        }
+        if (r != -ETIMEDOUT) {
+            free(cause);
+            cause = mr_xstrdup(mr_err_msg(&last));
         }
         if (r == -EKEYREJECTED && !t->retry_host_mismatch)
             r = -EPERM;
@@ -401,8 +529,13 @@ int mr_ssh_connect(const struct mr_transport_target *t, int64_t deadline_ms, str
         }
         int64_t now = mr_now_ms();
         if (now >= deadline_ms) {
-            mr_err_set(err, "no SSH login on %s:%d before the deadline; last attempt: %s",
-                       t->host, t->port, mr_err_msg(&last));
+            if (cause && r == -ETIMEDOUT)
+                mr_err_set(err, "no SSH login on %s:%d before the deadline; last attempt: %s; "
+                           "an earlier attempt failed with: %s",
+                           t->host, t->port, mr_err_msg(&last), cause);
+            else
+                mr_err_set(err, "no SSH login on %s:%d before the deadline; last attempt: %s",
+                           t->host, t->port, mr_err_msg(&last));
             mr_err_release(&last);
             return -ETIMEDOUT;
         }
@@ -663,6 +796,20 @@ out:
     return r;
 }
 
+int mr_ssh_methods(struct mr_ssh *s, struct mr_transport_methods *ret)
+{
+    struct mr_transport_methods m = {
+        .hostkey = libssh2_session_methods(s->session, LIBSSH2_METHOD_HOSTKEY),
+        .kex = libssh2_session_methods(s->session, LIBSSH2_METHOD_KEX),
+        .cipher = libssh2_session_methods(s->session, LIBSSH2_METHOD_CRYPT_CS),
+        .mac = libssh2_session_methods(s->session, LIBSSH2_METHOD_MAC_CS),
+    };
+    if (!m.hostkey || !m.kex || !m.cipher || !m.mac)
+        return -ENODATA;
+    *ret = m;
+    return 0;
+}
+
 /* ---- the transport backend --------------------------------------------------------- */
 
 static int op_connect(const struct mr_transport_target *t, int64_t deadline_ms, void **ret_conn,
@@ -692,10 +839,16 @@ static void op_close(void *conn)
     mr_ssh_free(conn);
 }
 
+static int op_methods(void *conn, struct mr_transport_methods *ret)
+{
+    return mr_ssh_methods(conn, ret);
+}
+
 const struct mr_transport_ops mr_ssh_transport = {
     .name = "ssh",
     .connect = op_connect,
     .exec = op_exec,
     .upload = op_upload,
     .close = op_close,
+    .methods = op_methods,
 };

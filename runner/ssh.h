@@ -8,19 +8,21 @@
 
 #include <stddef.h>
 
+#include "keytype.h"
 #include "transport.h"
 #include "util.h"
 
 struct mr_sshkey {
     char *priv_path;  /* file 0600 in a folder 0700; never copied into a report */
     char *pub_line;   /* "ssh-ed25519 AAAA... comment" */
-    char *type;       /* "ssh-ed25519" */
+    char *type;       /* "ssh-ed25519", "ssh-rsa" */
     char *blob_b64;   /* the base64 key blob */
 };
 
-/* Generates an ed25519 pair in dir (created 0700) with ssh-keygen. */
-int mr_sshkey_generate(struct mr_sshkey *k, const char *dir, const char *comment,
-                       struct mr_err *err) MR_WUR;
+/* Generates a pair of the given type in dir (created 0700) with ssh-keygen: dir/id_ed25519,
+ * or dir/id_rsa (3072 bits, private key in PEM format, which OpenSSH before 6.5 reads). */
+int mr_sshkey_generate(struct mr_sshkey *k, const char *dir, enum mr_keytype type,
+                       const char *comment, struct mr_err *err) MR_WUR;
 /* Reads an OpenSSH one-line public key file (type, blob, optional comment). */
 int mr_sshkey_load_public(struct mr_sshkey *k, const char *path, struct mr_err *err) MR_WUR;
 void mr_sshkey_release(struct mr_sshkey *k);
@@ -44,6 +46,10 @@ void mr_ssh_free(struct mr_ssh *s);
  * its end-of-file, until timeout_ms). Return codes: transport.h's exec. */
 int mr_ssh_exec(struct mr_ssh *s, const char *cmd, int64_t timeout_ms, struct mr_exec *x,
                 struct mr_err *err) MR_WUR;
+
+/* The algorithms the session negotiated (libssh2_session_methods): host key, kex, and
+ * the client to server cipher and MAC. Borrowed from s. 0, or -ENODATA. */
+int mr_ssh_methods(struct mr_ssh *s, struct mr_transport_methods *ret) MR_WUR;
 
 /* Uploads a local file over SFTP to remote_path with the given mode. Return codes:
  * transport.h's upload. */

@@ -2,6 +2,7 @@
  * with, and the output record every backend fills. */
 #include "transport.h"
 
+#include <errno.h>
 #include <string.h>
 
 struct mr_transport {
@@ -68,6 +69,13 @@ int mr_transport_upload(struct mr_transport *tr, const char *local, const char *
                         long mode, int64_t timeout_ms, struct mr_err *err)
 {
     return tr->ops->upload(tr->conn, local, remote_path, mode, timeout_ms, err);
+}
+
+int mr_transport_methods(struct mr_transport *tr, struct mr_transport_methods *ret)
+{
+    if (!tr->ops->methods)
+        return -ENOTSUP;
+    return tr->ops->methods(tr->conn, ret);
 }
 
 const char *mr_transport_name(const struct mr_transport *tr)

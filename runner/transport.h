@@ -53,6 +53,16 @@ void mr_exec_add_err(struct mr_exec *x, const void *data, size_t n);
 
 struct mr_sshkey; /* ssh.h: a key pair, or a public key alone */
 
+/* The algorithms a connection negotiated, by their protocol names ("ssh-ed25519",
+ * "curve25519-sha256", "aes128-ctr", "hmac-sha2-256"); cipher and mac are the client to
+ * server direction. Borrowed from the connection, valid until it is closed. */
+struct mr_transport_methods {
+    const char *hostkey;
+    const char *kex;
+    const char *cipher;
+    const char *mac;
+};
+
 /* Where a guest is and who it should be. */
 struct mr_transport_target {
     const char *host; /* an IPv4 address, as the dial callback (or this host) sees it */
@@ -84,6 +94,9 @@ struct mr_transport_ops {
     int (*upload)(void *conn, const char *local, const char *remote_path, long mode,
                   int64_t timeout_ms, struct mr_err *err);
     void (*close)(void *conn);
+    /* What the connection negotiated; NULL for a backend with no such thing. 0, or
+     * -ENODATA. */
+    int (*methods)(void *conn, struct mr_transport_methods *ret);
 };
 
 struct mr_transport;
@@ -100,6 +113,9 @@ int mr_transport_exec(struct mr_transport *tr, const char *cmd, int64_t timeout_
 /* Copies the local file to remote_path in the guest with the given mode. */
 int mr_transport_upload(struct mr_transport *tr, const char *local, const char *remote_path,
                         long mode, int64_t timeout_ms, struct mr_err *err) MR_WUR;
+/* What the connection negotiated (see struct mr_transport_methods). 0, or -ENOTSUP for
+ * a backend that negotiates nothing, or -ENODATA. */
+int mr_transport_methods(struct mr_transport *tr, struct mr_transport_methods *ret) MR_WUR;
 /* The backend's name, for messages; borrowed. */
 const char *mr_transport_name(const struct mr_transport *tr);
 /* Ends the connection and frees tr. NULL does nothing. */

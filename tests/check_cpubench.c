@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cpubench.h"
 
@@ -169,6 +171,42 @@ START_TEST(program_lookup)
 }
 END_TEST
 
+/* An installed matrixrun (bin/matrixrun) finds mrbench in libexec/matrixrun, where the
+ * install rules put it; $MATRIXRUN_MRBENCH's folder is the only place looked in. */
+START_TEST(program_lookup_installed)
+{
+    char root[] = "/tmp/mr-install-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(root));
+    char bin[128], libexec[128], prog[160];
+    snprintf(bin, sizeof(bin), "%s/bin", root);
+    snprintf(libexec, sizeof(libexec), "%s/libexec", root);
+    ck_assert_int_eq(mkdir(bin, 0755), 0);
+    ck_assert_int_eq(mkdir(libexec, 0755), 0);
+    snprintf(libexec, sizeof(libexec), "%s/libexec/matrixrun", root);
+    ck_assert_int_eq(mkdir(libexec, 0755), 0);
+    snprintf(prog, sizeof(prog), "%s/mrbench", libexec);
+    FILE *f = fopen(prog, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    struct mr_err e = { 0 };
+    char *p = mr_cpubench_program_in(bin, 0, 0, &e);
+    ck_assert_msg(p != NULL, "%s", mr_err_msg(&e));
+    char *want = mr_xasprintf("%s/../libexec/matrixrun/mrbench", bin);
+    ck_assert_str_eq(p, want);
+    free(want);
+    free(p);
+    ck_assert_ptr_null(mr_cpubench_program_in(bin, 1, 0, &e)); /* $MATRIXRUN_MRBENCH's: no */
+    ck_assert_ptr_null(mr_cpubench_program_in(bin, 0, 1, &e)); /* no mrbench.exe there */
+    mr_err_release(&e);
+    unlink(prog);
+    rmdir(libexec);
+    snprintf(libexec, sizeof(libexec), "%s/libexec", root);
+    rmdir(libexec);
+    rmdir(bin);
+    rmdir(root);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cpubench");
@@ -181,6 +219,7 @@ int main(void)
     tcase_add_test(tc, paired_side_fails);
     tcase_add_test(tc, noisy);
     tcase_add_test(tc, program_lookup);
+    tcase_add_test(tc, program_lookup_installed);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

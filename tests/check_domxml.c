@@ -156,6 +156,13 @@ START_TEST(test_domxml_carries_run_facts)
     ASSERT_XPATH(xml, "string(/domain/@type)", "kvm");
     ASSERT_XPATH(xml, "string(/domain/cpu/@mode)", "host-passthrough");
     free(xml);
+    /* Outbound: no restrict=on (slirp NATs the guest's own connections), the same single
+     * forward on 127.0.0.1. */
+    s.outbound = 1;
+    xml = mr_domxml_build(&s, NULL);
+    ASSERT_XPATH(xml, "string(/domain/q:commandline/q:arg[2]/@value)",
+                 "user,id=mrnet0,hostfwd=tcp:127.0.0.1:40022-:22");
+    free(xml);
 }
 END_TEST
 

@@ -40,7 +40,7 @@ START_TEST(test_family_builtin_catalogue_covers_the_seed_list)
     ck_assert_uint_gt(f->boot_timeout_hint_s, 0);
     ck_assert_uint_ge(f->n_logs, 3);
     for (size_t i = 0; i < f->n_installs; i++)
-        ck_assert_ptr_nonnull(strstr(f->installs[i].command, "{artifact}"));
+        ck_assert_ptr_nonnull(strstr(f->installs[i].command, "{artifact"));
     ck_assert_ptr_nonnull(strstr(f->version_cmd, "{package}"));
 }
 END_TEST
@@ -68,6 +68,52 @@ START_TEST(test_family_picks_install_by_os_version)
     ck_assert_ptr_nonnull(strstr(mr_family_install_template(sles, "15-SP5"), "zypper"));
     const struct mr_family *deb = mr_family_find("debian");
     ck_assert_ptr_nonnull(strstr(mr_family_install_template(deb, "12"), "apt-get install"));
+}
+END_TEST
+
+/* ed25519 where the guest's OpenSSH (>= 6.5) and cloud-init (>= 0.7.7) take it, RSA
+ * below: CentOS 6 has OpenSSH 5.3 and cloud-init 0.7.5, RHEL 5 OpenSSH 4.3. */
+START_TEST(test_family_picks_keytype_by_os_version)
+{
+    static const struct {
+        const char *family, *version;
+        enum mr_keytype want;
+    } cases[] = {
+        { "rhel", "5", MR_KEYTYPE_RSA },          { "rhel", "5.11", MR_KEYTYPE_RSA },
+        { "centos", "6", MR_KEYTYPE_RSA },        { "centos", "7", MR_KEYTYPE_RSA },
+        { "centos", "8", MR_KEYTYPE_ED25519 },    { "rhel", "9.4", MR_KEYTYPE_ED25519 },
+        { "rhel", NULL, MR_KEYTYPE_ED25519 },     { "debian", "8", MR_KEYTYPE_RSA },
+        { "debian", "9", MR_KEYTYPE_ED25519 },    { "debian", "12", MR_KEYTYPE_ED25519 },
+        { "debian", NULL, MR_KEYTYPE_ED25519 },   { "ubuntu", "14.04", MR_KEYTYPE_RSA },
+        { "ubuntu", "16.04", MR_KEYTYPE_ED25519 }, { "sles", "11-SP4", MR_KEYTYPE_RSA },
+        { "sles", "12-SP3", MR_KEYTYPE_ED25519 }, { "windows", "2008", MR_KEYTYPE_ED25519 },
+        { "windows", NULL, MR_KEYTYPE_ED25519 },
+    };
+    for (size_t i = 0; i < MR_ARRAY_SIZE(cases); i++) {
+        const struct mr_family *f = mr_family_find(cases[i].family);
+        ck_assert_ptr_nonnull(f);
+        enum mr_keytype got = mr_family_keytype(f, cases[i].version);
+        ck_assert_msg(got == cases[i].want, "%s %s: %s, want %s", cases[i].family,
+                      cases[i].version ? cases[i].version : "(no version)",
+                      mr_keytype_name(got), mr_keytype_name(cases[i].want));
+    }
+}
+END_TEST
+
+/* A catalogue without <ssh> entries means ed25519; a range upside down is refused. */
+START_TEST(test_family_keytype_defaults_and_bad_range)
+{
+    struct mr_err e = { 0 };
+    ck_assert_int_eq(mr_family_catalogue_load(MR_TEST_DATA "/catalogue/only-plan9.xml", &e), 0);
+    const struct mr_family *f = mr_family_find("plan9");
+    ck_assert_int_eq(mr_family_keytype(f, "1"), MR_KEYTYPE_ED25519);
+    ck_assert_int_eq(mr_family_keytype(f, NULL), MR_KEYTYPE_ED25519);
+    ck_assert_int_lt(mr_family_catalogue_load(MR_TEST_DATA "/catalogue/bad-ssh-range.xml", &e), 0);
+    ck_assert_msg(strstr(mr_err_msg(&e), "bad-ssh-range.xml:3: <ssh> min-version 7 is above "
+                                         "max-version 6"),
+                  "%s", mr_err_msg(&e));
+    mr_err_release(&e);
+    mr_family_catalogue_reset();
 }
 END_TEST
 
@@ -410,6 +456,80 @@ START_TEST(test_family_logs_script_runs_in_sh)
 }
 END_TEST
 
+/* {artifacts}: the artifact, then each dependency, each quoted on its own; the families
+ * whose tools take several files in one transaction use it. */
+START_TEST(test_family_expands_artifacts_with_dependencies)
+{
+    const struct mr_family *f = mr_family_find("debian");
+    const char *deps[] = { "/tmp/lib it's.deb", "/tmp/b.deb" };
+    struct mr_family_vars v = { .artifact = "/tmp/a.deb", .package = "a", .user = "root",
+                                .deps = deps, .n_deps = 2 };
+    char *got = mr_family_expand(f, "dpkg -i {artifacts} && echo {artifact}", &v);
+    ck_assert_str_eq(got, "dpkg -i '/tmp/a.deb' '/tmp/lib it'\\''s.deb' '/tmp/b.deb' && echo '/tmp/a.deb'");
+    free(got);
+    v.n_deps = 0;
+    got = mr_family_expand(f, "x {artifacts}", &v);
+    ck_assert_str_eq(got, "x '/tmp/a.deb'");
+    free(got);
+    static const char *const families[] = { "debian", "ubuntu", "rhel", "centos", "sles" };
+    for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+        f = mr_family_find(families[i]);
+        for (size_t j = 0; j < f->n_installs; j++)
+            ck_assert_msg(strstr(f->installs[j].command, "{artifacts}"), "%s: %s", families[i],
+                          f->installs[j].command);
+    }
+}
+END_TEST
+
+/* What each package manager prints about a missing dependency names it. */
+START_TEST(test_family_names_the_missing_dependency)
+{
+    static const struct {
+        const char *output, *want;
+    } cases[] = {
+        /* dpkg 1.21, as `dpkg -i mr-demo-plus_1.0_all.deb` printed it here */
+        { "Selecting previously unselected package mr-demo-plus.\n"
+          "dpkg: dependency problems prevent configuration of mr-demo-plus:\n"
+          " mr-demo-plus depends on mr-demo-lib (>= 1.0); however:\n"
+          "  Package mr-demo-lib is not installed.\n",
+          "mr-demo-lib" },
+        /* the minimal image's dpkg, as it printed it in e2e_deps.sh */
+        { "dpkg: package mr-demo-plus depends on mr-demo-lib, which is not installed or "
+          "flagged to be installed\n",
+          "mr-demo-lib" },
+        /* apt 2.6 */
+        { "The following packages have unmet dependencies:\n"
+          " mr-demo-plus : Depends: mr-demo-lib but it is not installable\n"
+          "E: Unable to correct problems, you have held broken packages.\n",
+          "mr-demo-lib" },
+        /* dnf 4 */
+        { "Error: \n Problem: conflicting requests\n"
+          "  - nothing provides mr-demo-lib needed by mr-demo-plus-1.0-1.noarch\n",
+          "mr-demo-lib" },
+        /* zypper 1.14 */
+        { "Problem: nothing provides 'mr-demo-lib' needed by the to be installed "
+          "mr-demo-plus-1.0-1.noarch\n",
+          "mr-demo-lib" },
+        /* yum 3 */
+        { "Error: Package: mr-demo-plus-1.0-1.noarch (/mr-demo-plus-1.0-1.noarch)\n"
+          "           Requires: mr-demo-lib\n",
+          "mr-demo-lib" },
+        /* rpm 4.18, as `rpm -i` printed it on this project's machine less a /bin/sh line */
+        { "error: Failed dependencies:\n\tmr-demo-lib >= 1.0 is needed by mr-demo-plus-1.0-1.noarch\n",
+          "mr-demo-lib" },
+        { "E: Sub-process /usr/bin/dpkg returned an error code (1)\n", NULL },
+        { "", NULL },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *got = mr_family_missing_dependency(cases[i].output);
+        ck_assert_msg((got == NULL) == (cases[i].want == NULL) &&
+                          (!got || strcmp(got, cases[i].want) == 0),
+                      "case %zu: got '%s', want '%s'", i, got, cases[i].want);
+        free(got);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("family");
@@ -418,8 +538,12 @@ int main(void)
     tcase_add_loop_test(tc, test_family_builtin_catalogue_covers_the_seed_list, 0,
                         (int)(sizeof(families) / sizeof(families[0])));
     tcase_add_test(tc, test_family_unknown_is_null);
+    tcase_add_test(tc, test_family_expands_artifacts_with_dependencies);
+    tcase_add_test(tc, test_family_names_the_missing_dependency);
     tcase_add_test(tc, test_family_logs_script_runs_in_sh);
     tcase_add_test(tc, test_family_picks_install_by_os_version);
+    tcase_add_test(tc, test_family_picks_keytype_by_os_version);
+    tcase_add_test(tc, test_family_keytype_defaults_and_bad_range);
     tcase_add_test(tc, test_family_other_catalogue_replaces_builtin);
     suite_add_tcase(s, tc);
     TCase *tx = tcase_create("commands");

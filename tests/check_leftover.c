@@ -91,14 +91,14 @@ START_TEST(test_workdir_made_locked_and_private_to_us)
     ck_assert_int_eq(flock(other, LOCK_EX | LOCK_NB), -1);
     ck_assert_int_eq(errno, EWOULDBLOCK);
     struct mr_leftovers lo = { 0 };
-    ck_assert_int_eq(mr_leftover_scan(NULL, base, &lo, &e), 0);
+    ck_assert_int_eq(mr_leftover_scan(NULL, base, 0, &lo, &e), 0);
     ck_assert_uint_eq(lo.n_dirs, 0);
     mr_leftovers_release(&lo);
     /* Without the lock the folder is a leftover; no temporary folder is left beside it. */
     close(fd);
     ck_assert_int_eq(flock(other, LOCK_EX | LOCK_NB), 0);
     close(other);
-    ck_assert_int_eq(mr_leftover_scan(NULL, base, &lo, &e), 0);
+    ck_assert_int_eq(mr_leftover_scan(NULL, base, 0, &lo, &e), 0);
     ck_assert_uint_eq(lo.n_dirs, 1);
     ck_assert_str_eq(lo.dirs[0], path);
     mr_leftovers_release(&lo);
@@ -141,7 +141,7 @@ START_TEST(test_workdir_refuses_symlink_base)
     ck_assert_ptr_nonnull(strstr(mr_err_msg(&e), "is a symbolic link"));
     /* `clean` does not list, let alone empty, a base it would refuse to run in. */
     struct mr_leftovers lo = { 0 };
-    ck_assert_int_eq(mr_leftover_scan(NULL, base, &lo, &e), -ELOOP);
+    ck_assert_int_eq(mr_leftover_scan(NULL, base, 0, &lo, &e), -ELOOP);
     mr_err_release(&e);
     free(made);
     free(base);
@@ -250,6 +250,61 @@ START_TEST(test_check_dir_refuses_writable_folder)
 }
 END_TEST
 
+/* A run whose cells were kept leaves its folder unlocked with a "kept" file: until its
+ * time runs out the folder is no leftover (clean leaves it, a later run does not warn);
+ * after, it is; MR_LEFTOVER_KEPT counts it whatever its time. */
+START_TEST(test_kept_cells_are_leftovers_once_their_time_is_up)
+{
+    char *base = in_top("base");
+    struct mr_err e = { 0 };
+    char *path = NULL;
+    int fd = -1;
+    ck_assert_msg(mr_leftover_workdir_create(base, RUN_ID, &path, &fd, &e) == 0, "%s",
+                  mr_err_msg(&e));
+    int64_t now = mr_wall_ms() / 1000;
+    ck_assert_int_eq(mr_leftover_keep_cell(path, now + 3600, "deb-a", 40022, "root",
+                                           "mr-" RUN_ID "-deb-a", "ssh/id_ed25519", &e), 0);
+    ck_assert_int_eq(mr_leftover_keep_cell(path, now + 3600, "deb-b", 40023, "debian",
+                                           "mr-" RUN_ID "-deb-b", "ssh/id_ed25519", &e), 0);
+    close(fd); /* the run ended */
+    struct mr_leftovers lo = { 0 };
+    ck_assert_int_eq(mr_leftover_scan(NULL, base, 0, &lo, &e), 0);
+    ck_assert_uint_eq(lo.n_dirs, 0);
+    mr_leftovers_release(&lo);
+    ck_assert_int_eq(mr_leftover_scan(NULL, base, MR_LEFTOVER_KEPT, &lo, &e), 0);
+    ck_assert_uint_eq(lo.n_dirs, 1);
+    mr_leftovers_release(&lo);
+    struct mr_kept *k;
+    size_t n;
+    ck_assert_int_eq(mr_leftover_kept_list(base, &k, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(k[1].cell, "deb-b");
+    ck_assert_str_eq(k[1].user, "debian");
+    ck_assert_int_eq(k[1].port, 40023);
+    ck_assert_int_eq(k[1].until, now + 3600);
+    char *cmd = mr_kept_ssh_command(&k[1]);
+    char *want = mr_xasprintf("ssh -i %s/ssh/id_ed25519 -p 40023 -o IdentitiesOnly=yes "
+                              "-o UserKnownHostsFile=%s/deb-b.known_hosts "
+                              "-o StrictHostKeyChecking=yes debian@127.0.0.1", path, path);
+    ck_assert_str_eq(cmd, want);
+    free(cmd);
+    free(want);
+    mr_kept_free(k, n);
+    /* Its time runs out: a leftover like any other. */
+    char *kept = mr_xasprintf("%s/kept", path);
+    char *line = mr_xasprintf("until %lld\n", (long long)(now - 1));
+    ck_assert_int_eq(mr_file_write_atomic(kept, line, strlen(line), &e), 0);
+    ck_assert_int_eq(mr_leftover_scan(NULL, base, 0, &lo, &e), 0);
+    ck_assert_uint_eq(lo.n_dirs, 1);
+    mr_leftovers_release(&lo);
+    free(line);
+    free(kept);
+    free(path);
+    free(base);
+    mr_err_release(&e);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("leftover");
@@ -264,6 +319,7 @@ int main(void)
     tcase_add_test(tc, test_workdir_refuses_existing_run_folder);
     tcase_add_test(tc, test_workdir_refuses_bad_names);
     tcase_add_test(tc, test_check_dir_refuses_writable_folder);
+    tcase_add_test(tc, test_kept_cells_are_leftovers_once_their_time_is_up);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

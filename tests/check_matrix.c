@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "family.h"
@@ -640,11 +641,152 @@ START_TEST(test_accel_parse)
 }
 END_TEST
 
+/* <depends>: files and folders of the family's format, installed with the artifact; the
+ * image's network. Each mistake is refused with its line and value. */
+static char *deps_matrix(const char *dir, const char *image_attrs, const char *artifact_body,
+                         const char *extra_artifact)
+{
+    char *path = mr_xasprintf("%s/m.xml", dir);
+    char *xml = mr_xasprintf(
+        "<?xml version=\"1.0\"?>\n<matrix version=\"1\">\n"
+        "  <image name=\"a\" family=\"debian\" %s>\n"
+        "    <kernel path=\"" DATA "files/vmlinuz\" initrd=\"" DATA "files/initrd\"/>\n"
+        "    <hostkey path=\"" DATA "files/host.pub\"/>\n  </image>\n"
+        "  <package name=\"pkg\" version=\"1\">\n"
+        "    <artifact family=\"debian\" path=\"pkg.deb\">%s</artifact>\n%s"
+        "  </package>\n  <test name=\"t\">true</test>\n</matrix>\n",
+        image_attrs, artifact_body, extra_artifact);
+    struct mr_err e = { 0 };
+    ck_assert_int_eq(mr_file_write_atomic(path, xml, strlen(xml), &e), 0);
+    free(xml);
+    return path;
+}
+
+static void touch_in(const char *dir, const char *rel)
+{
+    char *p = mr_xasprintf("%s/%s", dir, rel);
+    char *d = mr_path_dirname(p);
+    ck_assert_int_eq(mr_mkdir_p(d, 0755), 0);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    free(d);
+    free(p);
+}
+
+START_TEST(test_matrix_depends_and_network)
+{
+    char dir[] = "/tmp/mr-check-deps-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    touch_in(dir, "pkg.deb");
+    touch_in(dir, "deps/z-last.deb");
+    touch_in(dir, "deps/a-first.deb");
+    touch_in(dir, "deps/notes.txt");
+    touch_in(dir, "more/one.deb");
+    touch_in(dir, "empty/notes.txt");
+    touch_in(dir, "tool.msi");
+    struct mr_err e = { 0 };
+    struct mr_matrix *m;
+    char *path = deps_matrix(dir, "network=\"outbound\"",
+                             "<depends path=\"deps\"/><depends path=\"more/one.deb\"/>", "");
+    ck_assert_msg(mr_matrix_load(path, &m, &e) == 0, "%s", mr_err_msg(&e));
+    const struct mr_artifact *a = mr_matrix_artifact(m, "debian");
+    ck_assert_uint_eq(a->n_deps, 3);
+    char *want = mr_xasprintf("%s/deps/a-first.deb", dir);
+    ck_assert_str_eq(a->deps[0], want); /* a folder's files in name order, absolute */
+    free(want);
+    ck_assert_ptr_nonnull(strstr(a->deps[1], "/deps/z-last.deb"));
+    ck_assert_ptr_nonnull(strstr(a->deps[2], "/more/one.deb"));
+    ck_assert_int_eq(m->images[0].network, MR_NETWORK_OUTBOUND);
+    mr_matrix_free(m);
+    free(path);
+    static const struct {
+        const char *image_attrs, *body, *extra, *needle;
+    } bad[] = {
+        { "", "<depends path=\"deps/notes.txt\"/>", "",
+          ":8: <depends> path='deps/notes.txt' does not end in '.deb'" },
+        { "", "<depends path=\"empty\"/>", "", ":8: <depends> path='empty': the folder" },
+        { "", "<depends path=\"nowhere.deb\"/>", "", ":8: <depends> path='nowhere.deb': No such file" },
+        { "network=\"open\"", "", "", ":3: <image> 'a' network='open' is not isolated or outbound" },
+        { "", "", "    <artifact family=\"windows\" path=\"tool.msi\"><depends path=\"tool.msi\"/></artifact>\n",
+          "family 'windows' has <depends>, but its install command installs one file" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        path = deps_matrix(dir, bad[i].image_attrs, bad[i].body, bad[i].extra);
+        ck_assert_int_lt(mr_matrix_load(path, &m, &e), 0);
+        ck_assert_msg(strstr(mr_err_msg(&e), bad[i].needle), "case %zu: %s", i, mr_err_msg(&e));
+        free(path);
+    }
+    mr_err_release(&e);
+    (void)mr_rm_rf(dir);
+}
+END_TEST
+
+/* <login>: the key file must be its owner's alone and have its .pub; not with <hostkey>. */
+START_TEST(test_matrix_login)
+{
+    char dir[] = "/tmp/mr-check-login-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    touch_in(dir, "pkg.deb");
+    touch_in(dir, "id");
+    touch_in(dir, "id.pub");
+    touch_in(dir, "nopub");
+    char *key = mr_xasprintf("%s/id", dir), *nopub = mr_xasprintf("%s/nopub", dir);
+    ck_assert_int_eq(chmod(key, 0600), 0);
+    ck_assert_int_eq(chmod(nopub, 0600), 0);
+    char *path = mr_xasprintf("%s/m.xml", dir);
+    struct mr_err e = { 0 };
+    struct mr_matrix *m;
+    const char *fmt =
+        "<matrix version=\"1\">\n  <image name=\"a\" family=\"debian\" user=\"debian\">\n"
+        "    <disk path=\"" DATA "files/base.qcow2\"/>\n"
+        "    <login %s key=\"%s\" hostkey=\"" DATA "files/host.pub\"/>%s\n  </image>\n"
+        "  <package name=\"pkg\" version=\"1\"><artifact family=\"debian\" path=\"pkg.deb\"/>"
+        "</package>\n  <test name=\"t\">true</test>\n</matrix>\n";
+    char *xml = mr_xasprintf(fmt, "user=\"root\"", key, "");
+    ck_assert_int_eq(mr_file_write_atomic(path, xml, strlen(xml), &e), 0);
+    free(xml);
+    ck_assert_msg(mr_matrix_load(path, &m, &e) == 0, "%s", mr_err_msg(&e));
+    ck_assert_str_eq(m->images[0].login_key, key);
+    ck_assert_str_eq(m->images[0].user, "root"); /* login's user over the image's */
+    ck_assert_ptr_nonnull(strstr(m->images[0].hostkey, "files/host.pub"));
+    mr_matrix_free(m);
+    static const struct {
+        const char *user, *extra;
+        int mode, nopub;
+        const char *needle;
+    } bad[] = {
+        { "", "", 0644, 0, "can be read or written by others (mode 0644)" },
+        { "", "", 0640, 0, "(mode 0640)" },
+        { "", "", 0600, 1, "its public half" },
+        { "", "\n    <hostkey path=\"" DATA "files/host.pub\"/>", 0600, 0,
+          "<login> and <hostkey> in one <image>" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *k = bad[i].nopub ? nopub : key;
+        ck_assert_int_eq(chmod(k, (mode_t)bad[i].mode), 0);
+        xml = mr_xasprintf(fmt, bad[i].user, k, bad[i].extra);
+        ck_assert_int_eq(mr_file_write_atomic(path, xml, strlen(xml), &e), 0);
+        free(xml);
+        ck_assert_int_lt(mr_matrix_load(path, &m, &e), 0);
+        ck_assert_msg(strstr(mr_err_msg(&e), bad[i].needle), "case %zu: %s", i, mr_err_msg(&e));
+        ck_assert_int_eq(chmod(k, 0600), 0);
+    }
+    mr_err_release(&e);
+    free(path);
+    free(key);
+    free(nopub);
+    (void)mr_rm_rf(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("matrix");
     TCase *tc = tcase_create("load");
     tcase_add_test(tc, test_matrix_loads_valid_fixture);
+    tcase_add_test(tc, test_matrix_depends_and_network);
+    tcase_add_test(tc, test_matrix_login);
     tcase_add_test(tc, test_matrix_applies_defaults);
     tcase_add_test(tc, test_matrix_loads_hosts_and_cell_timeout);
     tcase_add_test(tc, test_matrix_loads_seeded_image);

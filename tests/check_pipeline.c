@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "family.h"
 #include "host.h"
 #include "pipelinepriv.h"
 
@@ -21,6 +22,28 @@ static struct mr_suite *new_suite(struct mr_report **rep)
     *rep = mr_report_new("m");
     return mr_report_add_suite(*rep, "cell");
 }
+
+/* ---- what the SSH connection negotiated ---- */
+
+START_TEST(test_pipeline_suite_says_what_ssh_negotiated)
+{
+    struct mr_report *rep;
+    struct mr_suite *s = new_suite(&rep);
+    struct mr_transport_methods m = { "ssh-rsa", "diffie-hellman-group14-sha1", "aes128-cbc",
+                                      "hmac-sha1" };
+    mr_cell_set_methods(s, &m);
+    ck_assert_str_eq(mr_suite_prop(s, "ssh.hostkey"), "ssh-rsa");
+    ck_assert_str_eq(mr_suite_prop(s, "ssh.kex"), "diffie-hellman-group14-sha1");
+    ck_assert_str_eq(mr_suite_prop(s, "ssh.cipher"), "aes128-cbc");
+    ck_assert_str_eq(mr_suite_prop(s, "ssh.mac"), "hmac-sha1");
+    /* A reconnect's values replace the first connection's. */
+    m.cipher = "aes256-ctr";
+    mr_cell_set_methods(s, &m);
+    ck_assert_str_eq(mr_suite_prop(s, "ssh.cipher"), "aes256-ctr");
+    ck_assert_uint_eq(s->n_props, 4);
+    mr_report_free(rep);
+}
+END_TEST
 
 /* How a test's exec ended, and the verdict, type, message and go-on decision it gives. */
 static const struct verdict_case {
@@ -462,6 +485,42 @@ static void check_shard_membership(const struct mr_matrix *m, char **only, size_
     free(sel);
 }
 
+/* The run makes a key pair of each type its cells' guests take, and no other. */
+START_TEST(test_pipeline_run_keys_follow_the_cells_guests)
+{
+    struct mr_matrix *m = NULL;
+    struct mr_err e = { 0 };
+    struct mr_run_opts o = { 0 };
+    struct mr_run run = { .o = &o };
+    ck_assert_int_eq(mr_matrix_load(DATA "axes.xml", &m, &e), 0);
+    run.m = m;
+    ck_assert_uint_eq(mr_run_keytypes(&run), 1u << MR_KEYTYPE_ED25519);
+    mr_matrix_free(m);
+    ck_assert_msg(mr_matrix_load(DATA "keytypes.xml", &m, &e) == 0, "%s", mr_err_msg(&e));
+    run.m = m;
+    ck_assert_uint_eq(mr_run_keytypes(&run), (1u << MR_KEYTYPE_ED25519) | (1u << MR_KEYTYPE_RSA));
+    /* The cells chosen to run count, not the matrix's: the Debian 12 cell alone needs
+     * ed25519 only, the CentOS 6 cell alone RSA only. */
+    ck_assert_str_eq(m->cells[0].img->name, "centos-6");
+    const struct mr_cell *only[] = { &m->cells[1] };
+    o.cells = only;
+    o.n_cells = 1;
+    ck_assert_uint_eq(mr_run_keytypes(&run), 1u << MR_KEYTYPE_ED25519);
+    only[0] = &m->cells[0];
+    ck_assert_uint_eq(mr_run_keytypes(&run), 1u << MR_KEYTYPE_RSA);
+    /* Each cell logs in with the run's key of its guest's type, and its host key is
+     * made of that type. */
+    for (size_t i = 0; i < m->n_cells; i++) {
+        struct mr_cell_run cl = { .run = &run, .img = m->cells[i].img,
+                                  .fam = m->cells[i].img->fam };
+        enum mr_keytype want = i == 0 ? MR_KEYTYPE_RSA : MR_KEYTYPE_ED25519;
+        ck_assert_int_eq(mr_cell_keytype(&cl), want);
+        ck_assert_ptr_eq(mr_cell_user_key(&cl), &run.keys[want]);
+    }
+    mr_matrix_free(m);
+}
+END_TEST
+
 START_TEST(test_pipeline_shards_hold_every_nth_cell)
 {
     struct mr_matrix *m = NULL;
@@ -481,6 +540,8 @@ int main(void)
     tcase_add_loop_test(tv, test_pipeline_test_verdict_from_its_end, 0,
                         (int)MR_ARRAY_SIZE(verdict_cases));
     tcase_add_test(tv, test_pipeline_error_skips_every_later_case);
+    tcase_add_test(tv, test_pipeline_suite_says_what_ssh_negotiated);
+    tcase_add_test(tv, test_pipeline_run_keys_follow_the_cells_guests);
     tcase_add_test(tv, test_pipeline_stop_keeps_earlier_verdicts);
     tcase_add_test(tv, test_pipeline_interruption_skips_with_its_reason);
     tcase_add_test(tv, test_pipeline_exit_code_errors_win_over_failures);

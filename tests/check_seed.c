@@ -19,6 +19,11 @@
 #define HOSTPUB "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyHostKeyHostKeyHostKeyHostKey matrixrun-host-c"
 #define USERPUB "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIUserKeyUserKeyUserKeyUserKeyUserKey matrixrun-run"
 
+/* An RSA host key, PEM as ssh-keygen -m PEM writes it, for guests whose cloud-init
+ * predates 0.7.7 (CentOS 6's 0.7.5 takes rsa_private and ignores ed25519_private). */
+#define RSAPRIV "-----BEGIN RSA PRIVATE KEY-----\nMIIG5AIBAAKCAYEAnotarealkey\n-----END RSA PRIVATE KEY-----\n"
+#define RSAPUB "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQCnotarealkey matrixrun-host-c"
+
 static struct mr_seed_spec linux_spec(void)
 {
     return (struct mr_seed_spec){
@@ -72,6 +77,39 @@ START_TEST(test_seed_cloud_init_user_data_parses_as_intended)
                                 "'52:54:00:ab:cd:ef' and d['config'][0]['subnets'] == [{'type': 'dhcp'}]"),
                      0);
     mr_seed_files_release(&f);
+}
+END_TEST
+
+START_TEST(test_seed_rsa_host_key_goes_to_rsa_private)
+{
+    struct mr_seed_spec spec = linux_spec();
+    spec.host_privkey = RSAPRIV;
+    spec.host_pubkey = RSAPUB;
+    struct mr_seed_files f;
+    struct mr_err e = { 0 };
+    ck_assert_msg(mr_seed_render(&spec, &f, &e) == 0, "%s", mr_err_msg(&e));
+    ck_assert_int_eq(yaml_check(f.user_data, "d['ssh_keys'] == {'rsa_private': '''" RSAPRIV
+                                             "''', 'rsa_public': '" RSAPUB "'}"),
+                     0);
+    ck_assert_int_eq(yaml_check(f.user_data, "d['ssh_genkeytypes'] == [] and d['ssh_deletekeys'] is True"), 0);
+    mr_seed_files_release(&f);
+    /* Windows: sshd reads the RSA key from its own file name. */
+    spec.kind = MR_SEED_CLOUDBASE_INIT;
+    spec.user = "Administrator";
+    spec.mac = NULL;
+    spec.windows_password = "pw";
+    ck_assert_msg(mr_seed_render(&spec, &f, &e) == 0, "%s", mr_err_msg(&e));
+    ck_assert_ptr_nonnull(strstr(f.user_data, "$f = Join-Path $sshdir 'ssh_host_rsa_key'\n"
+                                              "[IO.File]::WriteAllText($f, ((@'\n" RSAPRIV "'@"));
+    ck_assert_ptr_nonnull(strstr(f.user_data, "$f = Join-Path $sshdir 'ssh_host_rsa_key.pub'\n"));
+    ck_assert_ptr_null(strstr(f.user_data, "ssh_host_ed25519"));
+    mr_seed_files_release(&f);
+    /* A type the seed cannot place is refused, not written under a wrong name. */
+    spec.kind = MR_SEED_CLOUD_INIT;
+    spec.host_pubkey = "ecdsa-sha2-nistp256 AAAAE2VjZHNh matrixrun-host-c";
+    ck_assert_int_eq(mr_seed_render(&spec, &f, &e), -EINVAL);
+    ck_assert_msg(strstr(mr_err_msg(&e), "must be ssh-ed25519 or ssh-rsa"), "%s", mr_err_msg(&e));
+    mr_err_release(&e);
 }
 END_TEST
 
@@ -202,8 +240,9 @@ START_TEST(test_seed_rejects_values_that_break_out)
     ck_assert_int_eq(mr_seed_render(&spec, &f, &e), -EINVAL);
     ck_assert_ptr_nonnull(strstr(mr_err_msg(&e), "control character"));
     spec = linux_spec();
-    spec.host_pubkey = "ssh-rsa AAAA x";
+    spec.host_pubkey = "ssh-rsa AAAA x"; /* with an OpenSSH-format private key */
     ck_assert_int_eq(mr_seed_render(&spec, &f, &e), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(mr_err_msg(&e), "not in PEM format"));
     spec = linux_spec();
     spec.host_privkey = "not a key";
     ck_assert_int_eq(mr_seed_render(&spec, &f, &e), -EINVAL);
@@ -352,6 +391,7 @@ int main(void)
     tcase_set_timeout(tr, 120);
     tcase_add_test(tr, test_seed_cloud_init_user_data_parses_as_intended);
     tcase_add_test(tr, test_seed_root_user_gets_top_level_keys);
+    tcase_add_test(tr, test_seed_rsa_host_key_goes_to_rsa_private);
     tcase_add_test(tr, test_seed_appends_extra_cloud_config);
     tcase_add_loop_test(tr, test_seed_refuses_extra_that_sets_seed_keys, 0,
                         (int)(sizeof(hostile) / sizeof(hostile[0])));

@@ -12,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ssh.h"
 #include "sshd_fixture.h"
+#include "sshoffer.h"
 #include "transport.h"
 
 static struct mr_ssh *connect_ok(int port)
@@ -295,6 +297,247 @@ START_TEST(test_transport_ssh_gives_up_or_retries_as_the_dial_says)
 }
 END_TEST
 
+/* ---- negotiated algorithms and host key types ------------------------------------ */
+
+/* A server limited to one cipher, MAC and kex, none of them libssh2's first choice: the
+ * connection must say it negotiated exactly those (the names come from the server's
+ * configuration, not from matrixrun). */
+#define FORCED_CIPHER "aes192-ctr"
+#define FORCED_MAC "hmac-sha1"
+#define FORCED_KEX "diffie-hellman-group14-sha256"
+
+START_TEST(test_ssh_reports_what_the_server_negotiated)
+{
+    int port;
+    pid_t pid = sshd_start_other("sshd-forced", NULL,
+                                 "Ciphers " FORCED_CIPHER "\nMACs " FORCED_MAC
+                                 "\nKexAlgorithms " FORCED_KEX "\n",
+                                 &port);
+    struct mr_transport_target target = {
+        .host = "127.0.0.1", .port = port, .user = g_user, .key = &g_client,
+        .pinned_host = &g_hostkey,
+    };
+    struct mr_err e = { 0 };
+    struct mr_transport *tr = NULL;
+    int r = mr_transport_connect(&mr_ssh_transport, &target, mr_now_ms() + 20000, &tr, &e);
+    ck_assert_msg(r == 0, "%d: %s", r, mr_err_msg(&e));
+    struct mr_transport_methods m = { 0 };
+    ck_assert_int_eq(mr_transport_methods(tr, &m), 0);
+    ck_assert_str_eq(m.hostkey, "ssh-ed25519");
+    ck_assert_str_eq(m.kex, FORCED_KEX);
+    ck_assert_str_eq(m.cipher, FORCED_CIPHER);
+    ck_assert_str_eq(m.mac, FORCED_MAC);
+    mr_transport_close(tr);
+    sshd_stop_other(pid);
+    /* The fixture's own server, unrestricted: libssh2's first choices differ. */
+    struct mr_ssh *s = connect_ok(g_sshd_port);
+    ck_assert_int_eq(mr_ssh_methods(s, &m), 0);
+    ck_assert_str_eq(m.hostkey, "ssh-ed25519");
+    ck_assert_str_ne(m.cipher, FORCED_CIPHER);
+    ck_assert_str_ne(m.kex, FORCED_KEX);
+    mr_ssh_free(s);
+    mr_err_release(&e);
+}
+END_TEST
+
+/* A server with an RSA host key only, as OpenSSH 5.3 is: it offers ssh-rsa (which a
+ * modern sshd offers only when told to, and which is all libssh2 1.10 verifies). */
+static pid_t start_rsa_only_with(const char *name, const char *extra, int *port)
+{
+    run("test -f %s/host_rsa || ssh-keygen -q -t rsa -b 3072 -m PEM -N '' -C mr-host-rsa "
+        "-f %s/host_rsa",
+        g_dir, g_dir);
+    _cleanup_free_ char *hostkeys = mr_xasprintf("HostKey %s/host_rsa\n", g_dir);
+    _cleanup_free_ char *conf = mr_xasprintf("HostKeyAlgorithms +ssh-rsa\n%s", extra);
+    return sshd_start_other(name, hostkeys, conf, port);
+}
+
+static pid_t start_rsa_only(int *port)
+{
+    return start_rsa_only_with("sshd-rsa", "", port);
+}
+
+static int connect_pinned(int port, const struct mr_sshkey *pinned, int retry,
+                          int64_t budget_ms, struct mr_ssh **s)
+{
+    struct mr_transport_target target = {
+        .host = "127.0.0.1", .port = port, .user = g_user, .key = &g_client,
+        .pinned_host = pinned, .retry_host_mismatch = retry,
+    };
+    struct mr_err e = { 0 };
+    int r = mr_ssh_connect(&target, mr_now_ms() + budget_ms, s, &e);
+    free(msg);
+    msg = mr_xstrdup(mr_err_msg(&e));
+    mr_err_release(&e);
+    return r;
+}
+
+START_TEST(test_ssh_pinned_rsa_key_logs_in_to_an_rsa_only_server)
+{
+    int port;
+    pid_t pid = start_rsa_only(&port);
+    struct mr_sshkey rsa = { 0 };
+    struct mr_err e = { 0 };
+    _cleanup_free_ char *pub = path_in("host_rsa.pub");
+    ck_assert_int_eq(mr_sshkey_load_public(&rsa, pub, &e), 0);
+    ck_assert_str_eq(rsa.type, "ssh-rsa");
+    struct mr_ssh *s = NULL;
+    int r = connect_pinned(port, &rsa, 0, 20000, &s);
+    ck_assert_msg(r == 0, "%d: %s", r, msg);
+    struct mr_transport_methods m;
+    ck_assert_int_eq(mr_ssh_methods(s, &m), 0);
+    ck_assert_msg(strstr(m.hostkey, "rsa"), "%s", m.hostkey);
+    mr_ssh_free(s);
+    mr_sshkey_release(&rsa);
+    sshd_stop_other(pid);
+}
+END_TEST
+
+/* libssh2 asks for the pinned key's type only; a server without one fails the key
+ * exchange, and the message says which host key types each side had. That is refused
+ * at once like a wrong key, and retried like one for a seeded guest. */
+START_TEST(test_ssh_pinned_ed25519_on_an_rsa_only_server_names_the_types)
+{
+    int port;
+    pid_t pid = start_rsa_only(&port);
+    struct mr_ssh *s = NULL;
+    int64_t t0 = mr_now_ms();
+    int r = connect_pinned(port, &g_hostkey, 0, 20000, &s);
+    ck_assert_msg(r == -EPERM, "%d: %s", r, msg);
+    ck_assert_int_lt(mr_now_ms() - t0, 10000);
+    ck_assert_msg(strstr(msg, "Unable to exchange encryption keys") &&
+                      strstr(msg, "no host key type in common: matrixrun offers ssh-ed25519 "
+                                  "(the pinned key's type), the server ") &&
+                      strstr(msg, "rsa-sha2-512") && strstr(msg, "ssh-rsa"),
+                  "%s", msg);
+    /* Nothing but the host key type is named: kex, cipher and MAC did meet. */
+    ck_assert_msg(!strstr(msg, "no key exchange") && !strstr(msg, "no cipher") &&
+                      !strstr(msg, "no MAC"),
+                  "%s", msg);
+    r = connect_pinned(port, &g_hostkey, 1, 2500, &s);
+    ck_assert_msg(r == -ETIMEDOUT && strstr(msg, "no host key type in common"), "%d: %s", r,
+                  msg);
+    sshd_stop_other(pid);
+}
+END_TEST
+
+/* Only the cipher fails to meet: the message names it, and the failure is retried (it is
+ * no sign of a wrong guest). */
+START_TEST(test_ssh_kex_failure_names_the_cipher)
+{
+    int port;
+    pid_t pid = sshd_start_other("sshd-gcm", NULL, "Ciphers aes256-gcm@openssh.com\n", &port);
+    struct mr_ssh *s = NULL;
+    int r = connect_pinned(port, &g_hostkey, 0, 2500, &s);
+    ck_assert_msg(r == -ETIMEDOUT, "%d: %s", r, msg);
+    ck_assert_msg(strstr(msg, "no cipher in common: matrixrun offers ") &&
+                      strstr(msg, "aes128-ctr") &&
+                      strstr(msg, ", the server aes256-gcm@openssh.com") &&
+                      !strstr(msg, "no host key type"),
+                  "%s", msg);
+    sshd_stop_other(pid);
+}
+END_TEST
+
+/* The legacy guest whole: an RSA host key and an RSA user key, as OpenSSH 5.3 takes them
+ * (libssh2 1.10 signs RSA logins with SHA-1, which a modern sshd takes only when told
+ * to). The key is made by mr_sshkey_generate and checked with ssh-keygen's own eyes. */
+START_TEST(test_ssh_rsa_user_key_is_3072_bit_pem_and_logs_in)
+{
+    _cleanup_free_ char *kd = path_in("client-rsa");
+    struct mr_sshkey key = { 0 };
+    struct mr_err e = { 0 };
+    ck_assert_msg(mr_sshkey_generate(&key, kd, MR_KEYTYPE_RSA, "mr-rsa-test", &e) == 0, "%s",
+                  mr_err_msg(&e));
+    ck_assert_str_eq(key.type, "ssh-rsa");
+    ck_assert_msg(strstr(key.priv_path, "/id_rsa"), "%s", key.priv_path);
+    _cleanup_free_ char *priv = NULL;
+    size_t len;
+    ck_assert_int_eq(mr_file_read(key.priv_path, &priv, &len), 0);
+    ck_assert_int_eq(strncmp(priv, "-----BEGIN RSA PRIVATE KEY-----\n", 32), 0);
+    explicit_bzero(priv, len);
+    struct stat st;
+    ck_assert_int_eq(stat(key.priv_path, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    _cleanup_free_ char *cmd = mr_xasprintf("ssh-keygen -l -f %s.pub", key.priv_path);
+    FILE *f = popen(cmd, "r");
+    int bits = 0;
+    char kind[32] = "";
+    ck_assert_int_eq(fscanf(f, "%d %*s %*s %31s", &bits, kind), 2);
+    pclose(f);
+    ck_assert_int_eq(bits, 3072);
+    ck_assert_str_eq(kind, "(RSA)");
+    run("cat %s.pub >> %s/authorized_keys", key.priv_path, g_dir);
+
+    int port;
+    pid_t pid = start_rsa_only_with("sshd-legacy", "PubkeyAcceptedAlgorithms +ssh-rsa\n", &port);
+    struct mr_sshkey host = { 0 };
+    _cleanup_free_ char *hostpub = path_in("host_rsa.pub");
+    ck_assert_int_eq(mr_sshkey_load_public(&host, hostpub, &e), 0);
+    struct mr_transport_target target = {
+        .host = "127.0.0.1", .port = port, .user = g_user, .key = &key, .pinned_host = &host,
+    };
+    struct mr_ssh *s = NULL;
+    int r = mr_ssh_connect(&target, mr_now_ms() + 20000, &s, &e);
+    ck_assert_msg(r == 0, "%d: %s", r, mr_err_msg(&e));
+    struct mr_exec out;
+    mr_exec_init(&out);
+    ck_assert_int_eq(mr_ssh_exec(s, "echo legacy", 10000, &out, &e), 0);
+    ck_assert_str_eq(out.out.data, "legacy\n");
+    mr_exec_release(&out);
+    mr_ssh_free(s);
+    sshd_stop_other(pid);
+    mr_sshkey_release(&host);
+    mr_sshkey_release(&key);
+    mr_err_release(&e);
+}
+END_TEST
+
+START_TEST(test_ssh_offer_parse_reads_a_kexinit)
+{
+    /* Two preamble lines, the banner, then a KEXINIT with 4 bytes of padding. */
+    struct mr_buf b;
+    mr_buf_init(&b);
+    mr_buf_adds(&b, "hello\r\nworld\nSSH-2.0-Test\r\n");
+    const char *lists[] = { "kexA,kexB", "ssh-rsa", "aes128-ctr", "aes256-ctr", "hmac-sha1",
+                            "hmac-md5", "", "", "", "" };
+    struct mr_buf pay;
+    mr_buf_init(&pay);
+    mr_buf_add(&pay, "\x14" "0123456789abcdef", 17);
+    for (size_t i = 0; i < MR_ARRAY_SIZE(lists); i++) {
+        uint32_t n = (uint32_t)strlen(lists[i]);
+        unsigned char be[4] = { (unsigned char)(n >> 24), (unsigned char)(n >> 16),
+                                (unsigned char)(n >> 8), (unsigned char)n };
+        mr_buf_add(&pay, be, 4);
+        mr_buf_add(&pay, lists[i], n);
+    }
+    mr_buf_add(&pay, "\0\0\0\0\0", 5); /* first_kex_packet_follows, reserved */
+    uint32_t plen = (uint32_t)(1 + pay.len + 4);
+    unsigned char head[5] = { (unsigned char)(plen >> 24), (unsigned char)(plen >> 16),
+                              (unsigned char)(plen >> 8), (unsigned char)plen, 4 };
+    mr_buf_add(&b, head, 5);
+    mr_buf_add(&b, pay.data, pay.len);
+    mr_buf_add(&b, "pppp", 4);
+    struct mr_ssh_offer o = { 0 };
+    for (size_t cut = 0; cut < b.len; cut++)
+        ck_assert_int_eq(mr_ssh_offer_parse(b.data, cut, &o), -EAGAIN);
+    ck_assert_int_eq(mr_ssh_offer_parse(b.data, b.len, &o), 0);
+    ck_assert_str_eq(o.kex, "kexA,kexB");
+    ck_assert_str_eq(o.hostkey, "ssh-rsa");
+    ck_assert_str_eq(o.cipher, "aes128-ctr");
+    ck_assert_str_eq(o.mac, "hmac-sha1");
+    mr_ssh_offer_release(&o);
+    /* Not a KEXINIT. */
+    b.data[strlen("hello\r\nworld\nSSH-2.0-Test\r\n") + 5] = 21;
+    ck_assert_int_eq(mr_ssh_offer_parse(b.data, b.len, &o), -EPROTO);
+    mr_buf_release(&b);
+    mr_buf_release(&pay);
+    ck_assert(mr_ssh_names_meet("a,bc,d", "x,bc"));
+    ck_assert(!mr_ssh_names_meet("a,bc,d", "b,c,abc"));
+    ck_assert(!mr_ssh_names_meet("", "a"));
+}
+END_TEST
+
 /* A guest that never answers gets the whole budget: the last wait ends at the deadline
  * and a last attempt is made there (the waits double up to 2 s; stopping when the next
  * wait would pass the deadline gave up to 2 s early: a 25 s boot timeout ended at 23 s). */
@@ -334,6 +577,14 @@ int main(void)
     tcase_add_test(tt, test_transport_ssh_gives_up_or_retries_as_the_dial_says);
     tcase_add_test(tt, test_transport_ssh_retries_until_the_deadline_itself);
     suite_add_tcase(s, tt);
+    TCase *ta = sshd_tcase("algorithms");
+    tcase_add_test(ta, test_ssh_reports_what_the_server_negotiated);
+    tcase_add_test(ta, test_ssh_pinned_rsa_key_logs_in_to_an_rsa_only_server);
+    tcase_add_test(ta, test_ssh_pinned_ed25519_on_an_rsa_only_server_names_the_types);
+    tcase_add_test(ta, test_ssh_kex_failure_names_the_cipher);
+    tcase_add_test(ta, test_ssh_offer_parse_reads_a_kexinit);
+    tcase_add_test(ta, test_ssh_rsa_user_key_is_3072_bit_pem_and_logs_in);
+    suite_add_tcase(s, ta);
 
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

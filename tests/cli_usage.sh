@@ -421,5 +421,25 @@ out=$(mktemp -d)
 [ -s "$out/summary.html" ] && grep -q 'deb-a' "$out/summary.html" ||
     { echo "FAIL a run's summary.html"; fails=$((fails + 1)); }
 rm -rf "$out"
+# init: a starter matrix that validate takes as written; its errors are exit 2.
+out=$(mktemp -d)
+mkdir "$out/img" "$out/pkg"
+: >"$out/img/debian-12-genericcloud-amd64.qcow2"
+: >"$out/img/CentOS-7-x86_64-GenericCloud.qcow2"
+: >"$out/pkg/tool_2.1-1_all.deb"
+: >"$out/pkg/tool-2.1-1.noarch.rpm"
+check init-one-file 2 "'init' needs image files and package files" "$mr" init "$out/pkg/tool_2.1-1_all.deb"
+check init-no-rpm 2 "looks like centos, whose packages are .rpm, and no .rpm package was given" \
+    "$mr" init "$out/img/CentOS-7-x86_64-GenericCloud.qcow2" "$out/pkg/tool_2.1-1_all.deb"
+check init-writes 0 "version 7 (guessed: check)" "$mr" init -o "$out/m.xml" "$out"/img/*.qcow2 "$out"/pkg/*
+check init-validates 0 "" "$mr" validate "$out/m.xml"
+[ "$("$mr" list "$out/m.xml" | cut -f1,3,4 | sort | tr '\t\n' ' ')" = \
+  "CentOS-7-x86_64-GenericCloud family=centos version=7 debian-12-genericcloud-amd64 family=debian version=12 " ] ||
+    { echo "FAIL init's cells: $("$mr" list "$out/m.xml")"; fails=$((fails + 1)); }
+check init-no-overwrite 2 "$out/m.xml exists" "$mr" init -o "$out/m.xml" "$out"/img/*.qcow2 "$out"/pkg/*
+(cd "$out/img" && "$mr" init -q debian-12-genericcloud-amd64.qcow2 ../pkg/tool_2.1-1_all.deb >"$out/stdout.xml" 2>"$out/stderr") &&
+    [ ! -s "$out/stderr" ] && grep -q 'path="../pkg/tool_2.1-1_all.deb"' "$out/stdout.xml" ||
+    { echo "FAIL init to stdout, -q"; fails=$((fails + 1)); }
+rm -rf "$out"
 echo "cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -63,6 +63,15 @@ for cell in minimal-1cpu minimal-2cpu; do
         "$(xp "$r" "string(//testsuite[@name='$cell']/properties/property[@name='accel']/@value)")" tcg
     expect_eq "$cell family property" \
         "$(xp "$r" "string(//testsuite[@name='$cell']/properties/property[@name='family']/@value)")" debian
+    # What the SSH connection negotiated: the host key algorithm is the type of the key
+    # the image's recipe made (its .pub), the others are protocol names.
+    expect_eq "$cell ssh.hostkey property" \
+        "$(xp "$r" "string(//testsuite[@name='$cell']/properties/property[@name='ssh.hostkey']/@value)")" \
+        "$(cut -d' ' -f1 "$src/images/out/minimal.hostkey.pub")"
+    for p in ssh.kex ssh.cipher ssh.mac; do
+        v=$(xp "$r" "string(//testsuite[@name='$cell']/properties/property[@name='$p']/@value)")
+        if [[ "$v" =~ ^[a-z][a-z0-9@.-]+$ ]]; then ok "$cell $p $v"; else bad "$cell $p '$v'"; fi
+    done
     # The paired CPU benchmark: the figures are the statistics of the pairs the report
     # lists (recomputed here), consistent with each other; tcg here, so no value is
     # asserted (see e2e_bench.sh for the rest).

@@ -69,7 +69,7 @@ static void make_keys(void)
     snprintf(kd, sizeof(kd), "%s/client", g_dir);
     struct mr_err e = { 0 };
     _cleanup_free_ char *hostpub = path_in("host_ed25519.pub");
-    if (mr_sshkey_generate(&g_client, kd, "mr-tunnel-test", &e) < 0 ||
+    if (mr_sshkey_generate(&g_client, kd, MR_KEYTYPE_ED25519, "mr-tunnel-test", &e) < 0 ||
         mr_sshkey_load_public(&g_hostkey, hostpub, &e) < 0) {
         fprintf(stderr, "sshd fixture: %s\n", mr_err_msg(&e));
         abort();
@@ -83,12 +83,14 @@ static void make_keys(void)
     pclose(f);
 }
 
-static void write_config(const char *conf, int port, const char *extra)
+/* hostkeys: the HostKey lines, NULL for the fixture's ed25519 and ECDSA keys. */
+static void write_config(const char *conf, int port, const char *hostkeys, const char *extra)
 {
+    _cleanup_free_ char *dflt = mr_xasprintf("HostKey %s/host_ed25519\nHostKey %s/host_ecdsa\n",
+                                             g_dir, g_dir);
     _cleanup_free_ char *text = mr_xasprintf(
         "ListenAddress 127.0.0.1:%d\n"
-        "HostKey %s/host_ed25519\n"
-        "HostKey %s/host_ecdsa\n"
+        "%s"
         "AuthorizedKeysFile %s/authorized_keys\n"
         "PidFile none\n"
         "StrictModes no\n"
@@ -102,19 +104,19 @@ static void write_config(const char *conf, int port, const char *extra)
         "Subsystem sftp internal-sftp\n"
         "LogLevel VERBOSE\n"
         "%s",
-        port, g_dir, g_dir, g_dir, extra);
+        port, hostkeys ? hostkeys : dflt, g_dir, extra);
     write_file(conf, text);
 }
 
 /* Starts an sshd on port with the fixture's keys; returns once it answers with its
  * banner. */
-static pid_t start_one(int port, const char *name, const char *extra)
+static pid_t start_one(int port, const char *name, const char *hostkeys, const char *extra)
 {
     _cleanup_free_ char *cf = mr_xasprintf("%s.conf", name);
     _cleanup_free_ char *lf = mr_xasprintf("%s.log", name);
     _cleanup_free_ char *conf = path_in(cf);
     _cleanup_free_ char *log = path_in(lf);
-    write_config(conf, port, extra);
+    write_config(conf, port, hostkeys, extra);
     pid_t pid = fork();
     if (pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -161,10 +163,10 @@ void sshd_start(void)
     }
     make_keys();
     g_sshd_port = mr_guest_free_port();
-    g_sshd_pid = start_one(g_sshd_port, "sshd", "");
+    g_sshd_pid = start_one(g_sshd_port, "sshd", NULL, "");
     /* A server of its own: OpenSSH 9.2 does not apply ChannelTimeout from a Match block. */
     g_sshd_port_idle_close = mr_guest_free_port();
-    g_sshd_idle_close_pid = start_one(g_sshd_port_idle_close, "sshd-idle-close",
+    g_sshd_idle_close_pid = start_one(g_sshd_port_idle_close, "sshd-idle-close", NULL,
                                       "ChannelTimeout session:command=2s\n");
     snprintf(g_known, sizeof(g_known), "%s/known_hosts", g_dir);
     _cleanup_free_ char *line =
@@ -185,6 +187,20 @@ void sshd_stop(void)
     mr_sshkey_release(&g_client);
     mr_sshkey_release(&g_hostkey);
     (void)mr_rm_rf(g_dir);
+}
+
+pid_t sshd_start_other(const char *name, const char *hostkeys, const char *extra, int *ret_port)
+{
+    *ret_port = mr_guest_free_port();
+    return start_one(*ret_port, name, hostkeys, extra);
+}
+
+void sshd_stop_other(pid_t pid)
+{
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
 }
 
 TCase *sshd_tcase(const char *name)

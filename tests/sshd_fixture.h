@@ -28,6 +28,14 @@ extern char g_known[128];          /* known_hosts listing [127.0.0.1]:port with 
 
 void sshd_start(void);
 void sshd_stop(void);
+/* Starts one more server for a single test, with the fixture's authorized_keys: name
+ * names its config and log in g_dir; hostkeys the HostKey lines (NULL: the fixture's
+ * ed25519 and ECDSA keys); extra more sshd_config lines, which take precedence over the
+ * fixture's defaults only where sshd lets a later line add (HostKey) or where the
+ * defaults do not set the option. Returns its pid; *ret_port is its port. Aborts when it
+ * cannot start. sshd_stop_other() ends it. */
+pid_t sshd_start_other(const char *name, const char *hostkeys, const char *extra, int *ret_port);
+void sshd_stop_other(pid_t pid);
 /* A TCase with sshd_start()/sshd_stop() as its unchecked fixture and room for slow
  * tests. */
 TCase *sshd_tcase(const char *name);
