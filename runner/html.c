@@ -7,7 +7,9 @@
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "junit.h"
@@ -96,7 +98,17 @@ static const char css[] =
     "svg .grid{stroke:#ddd}svg .zero{stroke:#555}svg .axis{stroke:#555}"
     "svg .bar{fill:#9cc3e6}svg .ci{stroke:#1f4e79;stroke-width:1.5}svg .dot{fill:#1f4e79}"
     "svg .failure .bar{fill:#f0a39a}svg .failure .dot{fill:#8a1c10}"
-    "svg .noisy .dot{fill:#d67f00}svg text.noisy-mark{fill:#d67f00;font-weight:600}";
+    "svg .noisy .dot{fill:#d67f00}svg text.noisy-mark{fill:#d67f00;font-weight:600}"
+    "div.tail{margin-top:.4em}p.tail-note{margin:.1em 0;color:#555;font-style:italic}"
+    "pre.tail{background:#f7f7f7;border-left:3px solid #ccc;padding:.2em .4em}"
+    "p.files a{margin-right:1em}"
+    "div.time{display:flex;align-items:center;gap:.6em;margin:.2em 0}"
+    "span.swatch{display:inline-block;width:.9em;height:.9em;vertical-align:middle;"
+    "margin:0 .25em 0 .8em}"
+    ".t-prepare{fill:#b39ddb;background:#b39ddb}.t-boot{fill:#f2c14e;background:#f2c14e}"
+    ".t-install{fill:#6aaa64;background:#6aaa64}.t-tests{fill:#3f7fd9;background:#3f7fd9}"
+    ".t-benchmark{fill:#e07a5f;background:#e07a5f}.t-collect{fill:#5c6b80;background:#5c6b80}"
+    ".t-teardown{fill:#a8a29e;background:#a8a29e}";
 
 /* The properties a run shares, as "a, b" of the distinct values over its suites. */
 static void add_distinct(struct mr_buf *b, const struct mr_report *r, const char *name)
@@ -373,6 +385,187 @@ static void chart(struct mr_buf *b, const struct mr_report *r)
     free(ch.cells);
 }
 
+/* Appends s as one path segment of a URL: every byte but unreserved ones as %XX, so a
+ * name cannot end the attribute, add a query or fragment, or climb a folder. */
+static void url_segment(struct mr_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("-._~", *p)) {
+            mr_buf_add(b, p, 1);
+        } else {
+            char e[3] = { '%', hex[*p >> 4], hex[*p & 15] };
+            mr_buf_add(b, e, 3);
+        }
+    }
+}
+
+/* The cell's files the page links when they exist: the run writes them in the report's
+ * folder under the suite's name (README, "The report"). */
+static const struct {
+    const char *file, *cls, *label;
+} cell_files[] = {
+    { "serial.log", "serial-log", "serial log" },
+    { "artifacts.tar.gz", "artifacts", "artifacts archive" },
+};
+
+/* Links to the files of the cell that exist, in a paragraph, or nothing. A name that is
+ * not one path component is never looked for: a report may be hostile. */
+static void cell_links(struct mr_buf *b, const struct mr_suite *s, const struct mr_html_files *f)
+{
+    if (!f || !*s->name || strchr(s->name, '/') || strcmp(s->name, ".") == 0 ||
+        strcmp(s->name, "..") == 0)
+        return;
+    int any = 0;
+    for (size_t i = 0; i < MR_ARRAY_SIZE(cell_files); i++) {
+        _cleanup_free_ char *path = mr_xasprintf("%s/%s/%s", f->dir, s->name, cell_files[i].file);
+        struct stat st;
+        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        mr_buf_adds(b, any ? "" : "<p class=\"files\">");
+        any = 1;
+        struct mr_buf href;
+        mr_buf_init(&href);
+        mr_buf_adds(&href, f->href_base);
+        url_segment(&href, s->name);
+        mr_buf_addf(&href, "/%s", cell_files[i].file);
+        mr_buf_addf(b, "<a class=\"%s\" href=\"", cell_files[i].cls);
+        mr_html_escape(b, href.data);
+        mr_buf_addf(b, "\">%s</a>", cell_files[i].label);
+        mr_buf_release(&href);
+    }
+    if (any)
+        mr_buf_adds(b, "</p>\n");
+}
+
+/* Where a cell's time went, in the order it went there. */
+enum phase {
+    PHASE_PREPARE,
+    PHASE_BOOT,
+    PHASE_INSTALL,
+    PHASE_TESTS,
+    PHASE_BENCHMARK,
+    PHASE_COLLECT,
+    PHASE_TEARDOWN,
+    N_PHASES
+};
+static const char *const phase_names[N_PHASES] = { "prepare", "boot", "install", "tests",
+                                                   "benchmark", "collect", "teardown" };
+/* Width of a cell's time bar, in SVG user units. */
+#define TIME_BAR_W 600
+
+/* Seconds as a bar may hold them: a missing, unreadable, negative or absurd (past 30
+ * years, which would make the sum overflow) figure is 0. */
+static double phase_seconds(double v)
+{
+    return isfinite(v) && v > 0 && v < 1e9 ? v : 0;
+}
+
+static double prop_seconds(const struct mr_suite *s, const char *name)
+{
+    double v = 0;
+    const char *t = mr_suite_prop(s, name);
+    if (!t || mr_parse_double(t, &v) < 0)
+        return 0;
+    return phase_seconds(v);
+}
+
+/* The seconds of each phase: prepare, collect and teardown from the suite's properties,
+ * the others from its testcases (tests: every testcase but boot, install and
+ * benchmark.cpu, the first of each). */
+static void cell_phases(const struct mr_suite *s, double sec[N_PHASES])
+{
+    int have[N_PHASES] = { 0 };
+    memset(sec, 0, N_PHASES * sizeof(*sec));
+    sec[PHASE_PREPARE] = prop_seconds(s, MR_PROP_TIME_PREPARE);
+    sec[PHASE_COLLECT] = prop_seconds(s, MR_PROP_TIME_COLLECT);
+    sec[PHASE_TEARDOWN] = prop_seconds(s, MR_PROP_TIME_TEARDOWN);
+    for (size_t j = 0; j < s->n_cases; j++) {
+        const struct mr_case *c = s->cases[j];
+        enum phase p = PHASE_TESTS;
+        if (strcmp(c->name, MR_CASE_BOOT) == 0)
+            p = PHASE_BOOT;
+        else if (strcmp(c->name, MR_CASE_INSTALL) == 0)
+            p = PHASE_INSTALL;
+        else if (strcmp(c->name, MR_CASE_BENCHMARK_CPU) == 0)
+            p = PHASE_BENCHMARK;
+        if (p != PHASE_TESTS && have[p])
+            p = PHASE_TESTS;
+        have[p] = 1;
+        sec[p] += phase_seconds(c->time_s);
+    }
+}
+
+/* The legend of the cells' time bars, once above them. */
+static void time_legend(struct mr_buf *b)
+{
+    mr_buf_adds(b, "<p class=\"time-legend\">Each cell's bar shows where its time went, as "
+                   "shares of its total:");
+    for (size_t i = 0; i < N_PHASES; i++)
+        mr_buf_addf(b, "<span class=\"swatch t-%s\"></span>%s", phase_names[i], phase_names[i]);
+    mr_buf_adds(b, ". Tests are every testcase but boot, install and benchmark.cpu; a "
+                   "time the report lacks counts as 0.</p>\n");
+}
+
+/* A cell's time bar: a segment per phase, as wide as its share of the cell's total. */
+static void time_bar(struct mr_buf *b, const struct mr_suite *s)
+{
+    double sec[N_PHASES], total = 0;
+    cell_phases(s, sec);
+    for (size_t i = 0; i < N_PHASES; i++)
+        total += sec[i];
+    if (total <= 0) {
+        mr_buf_adds(b, "<p class=\"time-none\">No times in the report for this cell.</p>\n");
+        return;
+    }
+    mr_buf_addf(b, "<div class=\"time\"><svg xmlns=\"http://www.w3.org/2000/svg\" "
+                   "class=\"time-bar\" width=\"%d\" height=\"14\" viewBox=\"0 0 %d 14\" "
+                   "role=\"img\" aria-label=\"where the cell's time went\" "
+                   "data-total=\"%.3f\">\n",
+                TIME_BAR_W, TIME_BAR_W, total);
+    double x = 0;
+    for (size_t i = 0; i < N_PHASES; i++) {
+        double w = sec[i] / total * TIME_BAR_W;
+        mr_buf_addf(b, "<rect class=\"t-%s\" x=\"%.3f\" y=\"0\" width=\"%.3f\" height=\"14\" "
+                       "data-phase=\"%s\" data-seconds=\"%.3f\"><title>%s %.2f s</title>"
+                       "</rect>\n",
+                    phase_names[i], x, w, phase_names[i], sec[i], phase_names[i], sec[i]);
+        x += w;
+    }
+    mr_buf_addf(b, "</svg><span class=\"time-total\">%.1f s</span></div>\n", total);
+}
+
+/* The end of a failed case's output stream under its message, with a note when it was
+ * cut. */
+static void case_tail(struct mr_buf *b, const char *stream, const struct mr_tail *t)
+{
+    if (!t)
+        return;
+    mr_buf_addf(b, "<div class=\"tail\" data-stream=\"%s\"><p class=\"tail-note\">%s", stream,
+                stream);
+    if (!t->text) {
+        mr_buf_addf(b, ": %llu line(s), not shown: the page shows at most %u MiB of output "
+                       "in all</p></div>",
+                    (unsigned long long)t->total_lines, MR_TAIL_MAX_TOTAL >> 20);
+        return;
+    }
+    if (t->cut)
+        mr_buf_addf(b, ", cut: the last %zu of %llu lines (%zu of %llu bytes)", t->lines,
+                    (unsigned long long)t->total_lines, strlen(t->text),
+                    (unsigned long long)t->total_bytes);
+    else
+        mr_buf_addf(b, " (%zu line(s))", t->lines);
+    mr_buf_adds(b, "</p><pre class=\"tail\">");
+    /* A last newline ends the last line; in <pre> it would show as an empty one. */
+    size_t len = strlen(t->text);
+    if (len && t->text[len - 1] == '\n')
+        len--;
+    _cleanup_free_ char *text = mr_xstrndup(t->text, len);
+    mr_html_escape(b, text);
+    mr_buf_adds(b, "</pre></div>");
+}
+
 static void cell_meta(struct mr_buf *b, const struct mr_suite *s)
 {
     static const struct {
@@ -400,7 +593,7 @@ static void cell_meta(struct mr_buf *b, const struct mr_suite *s)
     mr_buf_addf(b, "%s%.1f s</p>\n", any ? " &#183; " : "", s->time_s);
 }
 
-static void verdicts(struct mr_buf *b, const struct mr_report *r)
+static void verdicts(struct mr_buf *b, const struct mr_report *r, const struct mr_html_files *f)
 {
     mr_buf_adds(b, "<h2>Cells</h2>\n<table class=\"overview\"><thead><tr><th>cell</th>"
                    "<th>passed</th><th>failed</th><th>errors</th><th>skipped</th></tr></thead>"
@@ -416,6 +609,8 @@ static void verdicts(struct mr_buf *b, const struct mr_report *r)
                     n.skipped);
     }
     mr_buf_adds(b, "</tbody></table>\n");
+    if (r->n_suites)
+        time_legend(b);
     for (size_t i = 0; i < r->n_suites; i++) {
         const struct mr_suite *s = r->suites[i];
         /* The anchor is the suite's index: a name can hold anything. */
@@ -425,6 +620,8 @@ static void verdicts(struct mr_buf *b, const struct mr_report *r)
         mr_html_escape(b, s->name);
         mr_buf_adds(b, "</h3>\n");
         cell_meta(b, s);
+        cell_links(b, s, f);
+        time_bar(b, s);
         mr_buf_adds(b, "<table class=\"verdicts\"><thead><tr><th>testcase</th><th>verdict</th>"
                        "<th>time</th><th>message</th></tr></thead><tbody>\n");
         for (size_t j = 0; j < s->n_cases; j++) {
@@ -436,7 +633,10 @@ static void verdicts(struct mr_buf *b, const struct mr_report *r)
                         verdict_name(c->verdict), c->time_s);
             if (c->message)
                 esc_cut(b, c->message, MAX_MESSAGE_BYTES);
-            mr_buf_adds(b, "</pre></td></tr>\n");
+            mr_buf_adds(b, "</pre>");
+            case_tail(b, "system-out", c->out_tail);
+            case_tail(b, "system-err", c->err_tail);
+            mr_buf_adds(b, "</td></tr>\n");
         }
         if (!s->n_cases)
             mr_buf_adds(b, "<tr><td colspan=\"4\">no testcases</td></tr>\n");
@@ -445,6 +645,12 @@ static void verdicts(struct mr_buf *b, const struct mr_report *r)
 }
 
 char *mr_html_render(const struct mr_report *r, const char *source, size_t *ret_len)
+{
+    return mr_html_render_files(r, source, NULL, ret_len);
+}
+
+char *mr_html_render_files(const struct mr_report *r, const char *source,
+                           const struct mr_html_files *files, size_t *ret_len)
 {
     struct mr_buf b;
     mr_buf_init(&b);
@@ -459,9 +665,37 @@ char *mr_html_render(const struct mr_report *r, const char *source, size_t *ret_
     mr_buf_adds(&b, "</h1>\n");
     header(&b, r, source);
     chart(&b, r);
-    verdicts(&b, r);
+    verdicts(&b, r, files);
     mr_buf_adds(&b, "</body>\n</html>\n");
     return mr_buf_detach(&b, ret_len);
+}
+
+/* The path from folder from to folder to (both absolute and canonical) as a relative URL
+ * ending in "/", or "" when they are the same. */
+static char *relative_href(const char *from, const char *to)
+{
+    size_t common = 0;
+    /* The longest common prefix ending at a component's end. */
+    for (size_t i = 0;; i++) {
+        int from_end = from[i] == '/' || !from[i], to_end = to[i] == '/' || !to[i];
+        if (from_end && to_end)
+            common = i;
+        if (!from[i] || !to[i] || from[i] != to[i])
+            break;
+    }
+    struct mr_buf b;
+    mr_buf_init(&b);
+    mr_buf_add(&b, "", 0);
+    for (const char *p = from + common; *p; p++)
+        if (*p == '/' && p[1])
+            mr_buf_adds(&b, "../");
+    _cleanup_free_ char *rest = mr_xstrdup(to + common);
+    char *save = NULL;
+    for (char *c = strtok_r(rest, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+        url_segment(&b, c);
+        mr_buf_adds(&b, "/");
+    }
+    return mr_buf_detach(&b, NULL);
 }
 
 static int html_write(const char *junit_path, const char *html_path,
@@ -471,8 +705,17 @@ static int html_write(const char *junit_path, const char *html_path,
     int ret = mr_report_read_max(junit_path, MR_REPORT_MAX_ITEMS, max_bytes, &r, err);
     if (ret < 0)
         return ret;
+    /* The cells' files are linked relative to the page, so the links hold when the
+     * folders are copied or served together; without both folders' real paths (the
+     * page's folder missing: the write fails below) there are no links. */
+    _cleanup_free_ char *jdir = mr_path_dirname(junit_path);
+    _cleanup_free_ char *pdir = mr_path_dirname(html_path);
+    _cleanup_free_ char *jreal = realpath(jdir, NULL);
+    _cleanup_free_ char *preal = realpath(pdir, NULL);
+    _cleanup_free_ char *href = jreal && preal ? relative_href(preal, jreal) : NULL;
+    struct mr_html_files files = { .dir = jdir, .href_base = href };
     size_t len;
-    _cleanup_free_ char *html = mr_html_render(r, junit_path, &len);
+    _cleanup_free_ char *html = mr_html_render_files(r, junit_path, href ? &files : NULL, &len);
     mr_report_free(r);
     return mr_file_write_atomic(html_path, html, len, err);
 }

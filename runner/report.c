@@ -162,8 +162,17 @@ struct mr_report *mr_report_new(const char *name)
     return r;
 }
 
+static void tail_free(struct mr_tail *t)
+{
+    if (t)
+        free(t->text);
+    free(t);
+}
+
 static void case_free(struct mr_case *c)
 {
+    tail_free(c->out_tail);
+    tail_free(c->err_tail);
     free(c->name);
     free(c->classname);
     free(c->type);

@@ -87,6 +87,21 @@
 #define MR_CASE_BENCHMARK_CPU "benchmark.cpu" /* the paired CPU benchmark, when the matrix
                                                  has one */
 
+/* The end of a failed or errored case's system-out or system-err, as read back from a
+ * report (report_read.c) for the HTML summary: at most the last MR_TAIL_MAX_LINES lines
+ * within the last MR_TAIL_MAX_BYTES bytes. A report's cases hold at most
+ * MR_TAIL_MAX_TOTAL bytes of tails in all; past that a tail has no text. */
+#define MR_TAIL_MAX_LINES 40
+#define MR_TAIL_MAX_BYTES 4096
+#define MR_TAIL_MAX_TOTAL (32u * 1024 * 1024)
+struct mr_tail {
+    char *text;          /* the last lines (a UTF-8 sequence is never split at the start),
+                            or NULL when the report's tails took MR_TAIL_MAX_TOTAL */
+    size_t lines;        /* lines in text (a last line without a newline counts) */
+    uint64_t total_lines, total_bytes; /* in the whole stream */
+    int cut;             /* text is less than the whole stream */
+};
+
 enum mr_verdict {
     MR_VERDICT_PASS,
     MR_VERDICT_FAIL,  /* a test ran and failed */
@@ -109,6 +124,9 @@ struct mr_case {
      * they are in memory. Read them with mr_case_read_text, which knows both places. */
     int64_t out_at, err_at;
     struct mr_spill *spill; /* the spill file new output goes to (counted), or NULL */
+    /* Only in a report read back, and only for a failed or errored case: the end of its
+     * system-out and system-err, or NULL when it has none (owned by the case). */
+    struct mr_tail *out_tail, *err_tail;
 };
 
 struct mr_prop {

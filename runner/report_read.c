@@ -40,12 +40,94 @@ int mr_parse_double(const char *s, double *ret)
     return 0;
 }
 
+/* The end of one output stream as it streams past: the last bytes (at most twice
+ * MR_TAIL_MAX_BYTES, cut back to MR_TAIL_MAX_BYTES when they grow past it, so each byte
+ * is moved at most once or twice) and counts over the whole stream. */
+struct tail {
+    struct mr_buf keep;
+    uint64_t bytes, newlines;
+    char last;
+    int seen; /* the testcase had this element */
+};
+
+static void tail_add(struct tail *t, const char *p, size_t n)
+{
+    if (!n)
+        return;
+    t->bytes += n;
+    for (const char *q = p, *end = p + n; (q = memchr(q, '\n', (size_t)(end - q))); q++)
+        t->newlines++;
+    t->last = p[n - 1];
+    if (n >= MR_TAIL_MAX_BYTES) {
+        t->keep.len = 0;
+        mr_buf_add(&t->keep, p + n - MR_TAIL_MAX_BYTES, MR_TAIL_MAX_BYTES);
+        return;
+    }
+    if (t->keep.len + n > 2 * MR_TAIL_MAX_BYTES) {
+        size_t drop = t->keep.len + n - MR_TAIL_MAX_BYTES; /* <= keep.len since n < max */
+        memmove(t->keep.data, t->keep.data + drop, t->keep.len - drop);
+        t->keep.len -= drop;
+    }
+    mr_buf_add(&t->keep, p, n);
+}
+
+static void tail_reset(struct tail *t)
+{
+    t->keep.len = 0;
+    t->bytes = t->newlines = 0;
+    t->last = 0;
+    t->seen = 0;
+}
+
+/* Lines in n bytes: its newlines, and a last line that has none. */
+static uint64_t count_lines(const char *p, size_t n)
+{
+    uint64_t lines = 0;
+    for (const char *q = p, *end = p + n; (q = memchr(q, '\n', (size_t)(end - q))); q++)
+        lines++;
+    return lines + (n && p[n - 1] != '\n');
+}
+
+/* The stream's last MR_TAIL_MAX_LINES lines within what was kept, as a new mr_tail
+ * (text NULL when *room, the report's budget, cannot take it); t is emptied. */
+static struct mr_tail *tail_take(struct tail *t, size_t *room)
+{
+    const char *s = t->keep.data ? t->keep.data : "";
+    size_t len = t->keep.len;
+    if (len > MR_TAIL_MAX_BYTES) {
+        s += len - MR_TAIL_MAX_BYTES;
+        len = MR_TAIL_MAX_BYTES;
+    }
+    size_t i = len;
+    if (i && s[i - 1] == '\n')
+        i--; /* the last line's own newline */
+    for (size_t seen = 0; i > 0; i--)
+        if (s[i - 1] == '\n' && ++seen == MR_TAIL_MAX_LINES)
+            break;
+    /* Cut by bytes, the first line starts mid-line: at least not mid-character. */
+    if (i == 0 && t->bytes > len)
+        while (i < len && ((unsigned char)s[i] & 0xC0) == 0x80)
+            i++;
+    struct mr_tail *ret = mr_xcalloc(1, sizeof(*ret));
+    ret->total_bytes = t->bytes;
+    ret->total_lines = t->newlines + (t->bytes && t->last != '\n');
+    ret->lines = (size_t)count_lines(s + i, len - i);
+    ret->cut = t->bytes > len - i;
+    if (len - i <= *room) {
+        ret->text = mr_xstrndup(s + i, len - i);
+        *room -= len - i;
+    }
+    tail_reset(t);
+    return ret;
+}
+
 /* The reader's state between SAX callbacks. The report is built while the file streams
  * past, so its memory is the report's, not a document tree's. Only the elements a
  * JUnit report has at their places are read: <testsuite> as the root or a child of
  * <testsuites>; <properties>/<property> and <testcase> in a suite; the first
- * <failure>/<error>/<skipped> in a testcase. Anything else is skipped with what it
- * holds. */
+ * <failure>/<error>/<skipped> in a testcase, and its first <system-out> and
+ * <system-err> (only their ends, kept for a failure or an error). Anything else is
+ * skipped with what it holds. */
 struct reader {
     xmlParserCtxtPtr ctxt;
     const char *path;
@@ -69,6 +151,10 @@ struct reader {
     enum mr_verdict text_verdict;
     char *text_type;
     struct mr_buf text;
+    struct tail tails[2];    /* the open testcase's system-out and system-err */
+    int out_depth;           /* of the open <system-out> or <system-err>, or 0 */
+    int out_which;           /* 0 system-out, 1 system-err */
+    size_t tail_room;        /* bytes of tails the report may still keep */
 };
 
 static int line(const struct reader *rd)
@@ -247,6 +333,31 @@ static void end_verdict(struct reader *rd)
     rd->text_depth = 0;
 }
 
+/* The first <system-out> or <system-err> of a testcase: its text goes to a tail. */
+static void start_output(struct reader *rd, int which)
+{
+    if (rd->tails[which].seen)
+        return;
+    rd->tails[which].seen = 1;
+    rd->out_depth = rd->depth;
+    rd->out_which = which;
+}
+
+/* Keeps the ends of a failed or errored case's output; a passing or skipped case's
+ * output is dropped, so the report's memory does not grow with it. */
+static void end_case(struct reader *rd)
+{
+    int keep = rd->kase->verdict == MR_VERDICT_FAIL || rd->kase->verdict == MR_VERDICT_ERROR;
+    struct mr_tail **to[2] = { &rd->kase->out_tail, &rd->kase->err_tail };
+    for (int w = 0; w < 2; w++) {
+        struct tail *t = &rd->tails[w];
+        if (t->seen && keep && !rd->failed && !*to[w])
+            *to[w] = tail_take(t, &rd->tail_room);
+        else
+            tail_reset(t);
+    }
+}
+
 static void start_root(struct reader *rd, const char *elem, const xmlChar **attrs, int n)
 {
     int lone = strcmp(elem, "testsuite") == 0;
@@ -294,8 +405,13 @@ static void on_start(void *ud, const xmlChar *localname, const xmlChar *prefix,
     } else if (rd->props_depth && d == rd->props_depth + 1) {
         if (strcmp(elem, "property") == 0)
             read_prop(rd, attrs, n_attrs);
-    } else if (rd->kase && d == rd->case_depth + 1 && !rd->case_has_verdict) {
-        start_verdict(rd, elem, attrs, n_attrs);
+    } else if (rd->kase && d == rd->case_depth + 1) {
+        if (strcmp(elem, "system-out") == 0)
+            start_output(rd, 0);
+        else if (strcmp(elem, "system-err") == 0)
+            start_output(rd, 1);
+        else if (!rd->case_has_verdict)
+            start_verdict(rd, elem, attrs, n_attrs);
     }
 }
 
@@ -309,7 +425,10 @@ static void on_end(void *ud, const xmlChar *localname, const xmlChar *prefix,
     int d = rd->depth--;
     if (d == rd->text_depth)
         end_verdict(rd);
+    if (d == rd->out_depth)
+        rd->out_depth = 0;
     if (d == rd->case_depth) {
+        end_case(rd);
         rd->kase = NULL;
         rd->case_depth = 0;
     }
@@ -324,6 +443,8 @@ static void on_text(void *ud, const xmlChar *ch, int len)
     struct reader *rd = ((xmlParserCtxtPtr)ud)->_private;
     if (rd->text_depth && !rd->failed)
         mr_buf_add(&rd->text, ch, (size_t)len);
+    if (rd->out_depth && rd->depth == rd->out_depth && !rd->failed)
+        tail_add(&rd->tails[rd->out_which], (const char *)ch, (size_t)len);
 }
 
 /* Comments and processing instructions would otherwise be kept on the (empty) document,
@@ -454,8 +575,10 @@ int mr_report_read_max(const char *path, size_t max_items, unsigned long long ma
     __attribute__((cleanup(fd_closep))) int fd = open_report(path, max_bytes, err);
     if (fd < 0)
         return fd;
-    struct reader rd = { .path = path, .max_items = max_items };
+    struct reader rd = { .path = path, .max_items = max_items, .tail_room = MR_TAIL_MAX_TOTAL };
     mr_buf_init(&rd.text);
+    mr_buf_init(&rd.tails[0].keep);
+    mr_buf_init(&rd.tails[1].keep);
     int r = parse(fd, &rd, err);
     if (r == 0 && rd.failed) {
         mr_err_set(err, "%s", mr_err_msg(&rd.problem));
@@ -468,6 +591,8 @@ int mr_report_read_max(const char *path, size_t max_items, unsigned long long ma
     mr_strmap_free(rd.prop_index);
     free(rd.text_type);
     mr_buf_release(&rd.text);
+    mr_buf_release(&rd.tails[0].keep);
+    mr_buf_release(&rd.tails[1].keep);
     if (r < 0) {
         mr_report_free(rd.rep);
         return r;

@@ -20,15 +20,16 @@
 
 /* Parses path (no network, no DTD: a DOCTYPE is refused, so no entity is ever expanded)
  * into suites with name, hostname, timestamp, time, properties and testcases (name,
- * classname, time, verdict, type, message; output is not kept). The root must be
+ * classname, time, verdict, type, message; of the output only the ends of a failed or
+ * errored case's system-out and system-err, struct mr_tail in report.h). The root must be
  * <testsuites> or a lone <testsuite>. The file streams through the parser: no document
  * tree is kept, and time and memory grow with the file's size. On failure returns
  * -errno or -EINVAL with err "FILE[:LINE]: what is wrong". */
 int mr_report_read(const char *path, struct mr_report **ret, struct mr_err *err) MR_WUR;
 /* mr_report_read() with other limits than MR_REPORT_MAX_ITEMS and MR_REPORT_MAX_BYTES
- * (tests use small ones). A run reads its own junit.xml back with no byte limit: output
- * is not kept, so its size costs time but not memory, and a run may have any number of
- * cells. */
+ * (tests use small ones). A run reads its own junit.xml back with no byte limit: of the
+ * output only bounded tails are kept (MR_TAIL_MAX_TOTAL in all), so its size costs time
+ * but not memory, and a run may have any number of cells. */
 int mr_report_read_max(const char *path, size_t max_items, unsigned long long max_bytes,
                        struct mr_report **ret, struct mr_err *err) MR_WUR;
 

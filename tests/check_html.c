@@ -4,15 +4,18 @@
 #define _GNU_SOURCE
 #include <check.h>
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libxml/HTMLparser.h>
 #include <libxml/xpath.h>
 
 #include "html.h"
+#include "junit.h"
 #include "report_read.h"
 
 #define DATA MR_TEST_DATA "/report/"
@@ -159,7 +162,7 @@ START_TEST(test_no_benchmark_says_so)
 {
     struct mr_report *r = read_ok(DATA "no-benchmark.xml");
     char *html = render(r);
-    ck_assert_ptr_null(strstr(html, "<svg"));
+    ck_assert_ptr_null(strstr(html, "overhead-chart"));
     expect_xpath(html, "count(//p[@class='no-benchmark'])", "1");
     expect_xpath(html, "count(//section[@class='cell'])", "1");
     free(html);
@@ -239,7 +242,7 @@ START_TEST(test_garbage_figures_leave_the_chart_with_a_note)
     /* Every figure unusable: a note per cell and no chart. */
     r = one_cell("nan", "1", "2");
     html = render(r);
-    ck_assert_ptr_null(strstr(html, "<svg"));
+    ck_assert_ptr_null(strstr(html, "overhead-chart"));
     expect_xpath(html, "count(//p[@class='no-benchmark'])", "1");
     expect_xpath(html, "count(//p[contains(@class,'invalid')])", "1");
     free(html);
@@ -359,6 +362,224 @@ START_TEST(test_page_of_100000_cells)
 }
 END_TEST
 
+/* A failed or errored testcase shows the end of its output under its message, escaped,
+ * with a note saying how much was cut; a passing one shows none of its output. */
+START_TEST(test_failure_shows_the_end_of_its_output)
+{
+    struct mr_report *r = read_ok(DATA "failures.xml");
+    char *html = render(r);
+    const char *row = "//section[@id='cell-0']//tr[td[@class='name']='long-output']";
+    char *e = NULL;
+    /* system-out: 100 lines, the last 40 shown. */
+    ck_assert_int_ne(asprintf(&e, "string(%s//div[@data-stream='system-out']/pre)", row), -1);
+    char *out = xpath(html, e);
+    free(e);
+    ck_assert(strncmp(out, "out 60: step <60> done\n", 23) == 0);
+    ck_assert_ptr_nonnull(strstr(out, "\nout 99: step <99> done"));
+    ck_assert_ptr_null(strstr(out, "out 59:"));
+    ck_assert_uint_eq(count(out, "\n"), 39);
+    free(out);
+    ck_assert_int_ne(asprintf(&e, "string(%s//div[@data-stream='system-out']/p)", row), -1);
+    expect_xpath(html, e, "system-out, cut: the last 40 of 100 lines (920 of 2280 bytes)");
+    free(e);
+    /* system-err: markup that stays text, whole. */
+    ck_assert_int_ne(asprintf(&e, "string(%s//div[@data-stream='system-err']/pre)", row), -1);
+    expect_xpath(html, e, "</pre><script>alert(3)</script> & <b>\"bold\"</b>\n"
+                          "second line of stderr");
+    free(e);
+    ck_assert_int_ne(asprintf(&e, "string(%s//div[@data-stream='system-err']/p)", row), -1);
+    expect_xpath(html, e, "system-err (2 line(s))");
+    free(e);
+    expect_xpath(html, "count(//script|//b)", "0");
+    /* The message stays the row's first <pre>. */
+    ck_assert_int_ne(asprintf(&e, "string(%s//pre)", row), -1);
+    expect_xpath(html, e, "'long-output' exited with status 3");
+    free(e);
+    /* An error's output too; a passing case's and a quiet failure's: none. */
+    expect_xpath(html, "string(//tr[td[@class='name']='broken']//div[@data-stream='system-out']/pre)",
+                 "first\nlast");
+    expect_xpath(html, "count(//tr[td[@class='name']='passes']//div[@class='tail'])", "0");
+    expect_xpath(html, "count(//tr[td[@class='name']='fails-quietly']//div[@class='tail'])", "0");
+    ck_assert_ptr_null(strstr(html, "PASSING-OUTPUT"));
+    expect_xpath(html, "count(//div[@class='tail'])", "3");
+    free(html);
+    mr_report_free(r);
+}
+END_TEST
+
+/* A tail the report's budget could not take says so instead of showing nothing. */
+START_TEST(test_failure_output_not_kept_says_so)
+{
+    struct mr_report *r = mr_report_new("r");
+    struct mr_suite *s = mr_report_add_suite(r, "c");
+    struct mr_case *c = mr_suite_add_case(s, "c", "t");
+    mr_case_set(c, MR_VERDICT_FAIL, NULL, "failed");
+    c->out_tail = mr_xcalloc(1, sizeof(*c->out_tail));
+    c->out_tail->total_lines = 7;
+    c->out_tail->total_bytes = 70;
+    c->out_tail->cut = 1;
+    char *html = render(r);
+    expect_xpath(html, "string(//div[@data-stream='system-out']/p)",
+                 "system-out: 7 line(s), not shown: the page shows at most 32 MiB of output in all");
+    expect_xpath(html, "count(//div[@data-stream='system-out']/pre)", "0");
+    free(html);
+    mr_report_free(r);
+}
+END_TEST
+
+static void touch(const char *dir, const char *cell, const char *file)
+{
+    char *path = mr_xasprintf("%s/%s", dir, cell);
+    (void)mkdir(path, 0755);
+    free(path);
+    path = mr_xasprintf("%s/%s/%s", dir, cell, file);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("x\n", f);
+    fclose(f);
+    free(path);
+}
+
+static char *page_of(const char *junit, const char *page)
+{
+    struct mr_err e = { 0 };
+    ck_assert_msg(mr_html_write(junit, page, &e) == 0, "%s", mr_err_msg(&e));
+    char *html;
+    size_t len;
+    ck_assert_int_eq(mr_file_read(page, &html, &len), 0);
+    return html;
+}
+
+/* Each cell links its serial log and artifacts archive when they exist as
+ * CELL/serial.log and CELL/artifacts.tar.gz next to the report: relative to the page,
+ * the name percent-encoded, and never for a name that is not one path component. */
+START_TEST(test_cell_links_only_files_that_exist)
+{
+    char dir[] = "/tmp/mr-html-links-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char *rdir = mr_xasprintf("%s/reports", dir), *sub = mr_xasprintf("%s/pages/deep", dir);
+    ck_assert_int_eq(mkdir(rdir, 0755), 0);
+    ck_assert_int_eq(mr_mkdir_p(sub, 0755), 0);
+    struct mr_report *r = mr_report_new("r");
+    static const char *const cells[] = { "both", "serial-only", "none", "a b#?&\"<", ".",
+                                         "..", "x/y" };
+    for (size_t i = 0; i < MR_ARRAY_SIZE(cells); i++)
+        mr_suite_set_prop(mr_report_add_suite(r, cells[i]), "run.id", "r");
+    char *junit = mr_xasprintf("%s/junit.xml", rdir);
+    struct mr_err e = { 0 };
+    ck_assert_int_eq(mr_junit_write(r, junit, &e), 0);
+    mr_report_free(r);
+    touch(rdir, "both", "serial.log");
+    touch(rdir, "both", "artifacts.tar.gz");
+    touch(rdir, "serial-only", "serial.log");
+    touch(rdir, "a b#?&\"<", "artifacts.tar.gz");
+    touch(rdir, ".", "serial.log");   /* reports/serial.log */
+    touch(dir, ".", "serial.log");    /* reports/../serial.log */
+    touch(rdir, "x", "y");            /* not a file: "x/y/serial.log" is not looked for */
+    char *page = mr_xasprintf("%s/summary.html", rdir);
+    char *html = page_of(junit, page);
+    expect_xpath(html, "string(//section[@data-cell='both']//a[@class='serial-log']/@href)",
+                 "both/serial.log");
+    expect_xpath(html, "string(//section[@data-cell='both']//a[@class='artifacts']/@href)",
+                 "both/artifacts.tar.gz");
+    expect_xpath(html, "string(//section[@data-cell='both']//a[@class='serial-log'])",
+                 "serial log");
+    expect_xpath(html, "string(//section[@data-cell='serial-only']//a[@class='serial-log']/@href)",
+                 "serial-only/serial.log");
+    expect_xpath(html, "count(//section[@data-cell='serial-only']//a[@class='artifacts'])", "0");
+    expect_xpath(html, "count(//section[@data-cell='none']//p[@class='files'])", "0");
+    expect_xpath(html, "string(//section[@id='cell-3']//a[@class='artifacts']/@href)",
+                 "a%20b%23%3F%26%22%3C/artifacts.tar.gz");
+    /* 4 links in all: none for ".", ".." or "x/y". */
+    expect_xpath(html, "count(//a[@class='serial-log' or @class='artifacts'])", "4");
+    ck_assert_ptr_null(strstr(html, "://localhost"));
+    free(html);
+    /* A page elsewhere links the same files from where it is. */
+    free(page);
+    page = mr_xasprintf("%s/page.html", sub);
+    html = page_of(junit, page);
+    expect_xpath(html, "string(//section[@data-cell='both']//a[@class='serial-log']/@href)",
+                 "../../reports/both/serial.log");
+    free(html);
+    /* The files gone: no links. */
+    char *gone = mr_xasprintf("%s/both/serial.log", rdir);
+    ck_assert_int_eq(unlink(gone), 0);
+    html = page_of(junit, page);
+    expect_xpath(html, "count(//section[@data-cell='both']//a[@class='serial-log'])", "0");
+    expect_xpath(html, "count(//section[@data-cell='both']//a[@class='artifacts'])", "1");
+    free(html);
+    free(gone);
+    free(page);
+    free(junit);
+    free(rdir);
+    free(sub);
+    char *cmd = mr_xasprintf("rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(cmd);
+}
+END_TEST
+
+/* The time bar: a segment per phase as wide as its share of the cell's total, the
+ * seconds as data, missing or unreadable parts as 0, and a legend once. */
+START_TEST(test_time_bar_widths_are_proportional)
+{
+    struct mr_report *r = read_ok(DATA "failures.xml");
+    char *html = render(r);
+    static const struct {
+        const char *phase;
+        double sec;
+    } want[] = {
+        { "prepare", 2 }, { "boot", 4 },      { "install", 2 },  { "tests", 6 },
+        { "benchmark", 4 }, { "collect", 1 }, { "teardown", 1 },
+    };
+    const char *bar = "//section[@id='cell-0']//*[local-name()='svg'][@class='time-bar']";
+    char *e = NULL;
+    ck_assert_int_ne(asprintf(&e, "string(%s/@data-total)", bar), -1);
+    ck_assert_double_eq_tol(num(html, e), 20, 1e-9);
+    free(e);
+    double x = 0;
+    for (size_t i = 0; i < MR_ARRAY_SIZE(want); i++) {
+        char *rect = NULL;
+        ck_assert_int_ne(asprintf(&rect, "%s/*[local-name()='rect'][%zu]", bar, i + 1), -1);
+        ck_assert_int_ne(asprintf(&e, "string(%s/@data-phase)", rect), -1);
+        expect_xpath(html, e, want[i].phase);
+        free(e);
+        ck_assert_int_ne(asprintf(&e, "string(%s/@data-seconds)", rect), -1);
+        ck_assert_double_eq_tol(num(html, e), want[i].sec, 1e-9);
+        free(e);
+        ck_assert_int_ne(asprintf(&e, "string(%s/@width)", rect), -1);
+        double w = num(html, e);
+        free(e);
+        ck_assert_msg(fabs(w - want[i].sec / 20 * 600) < 0.01, "%s: width %g", want[i].phase, w);
+        ck_assert_int_ne(asprintf(&e, "string(%s/@x)", rect), -1);
+        ck_assert_msg(fabs(num(html, e) - x) < 0.01, "%s: x", want[i].phase);
+        free(e);
+        x += w;
+        free(rect);
+    }
+    ck_assert_msg(fabs(x - 600) < 0.01, "bar of %g", x);
+    /* Some times: an unreadable prepare and the missing parts are 0. */
+    bar = "//section[@id='cell-1']//*[local-name()='svg'][@class='time-bar']";
+    ck_assert_int_ne(asprintf(&e, "string(%s/*[@data-phase='boot']/@width)", bar), -1);
+    ck_assert_double_eq_tol(num(html, e), 450, 0.01);
+    free(e);
+    ck_assert_int_ne(asprintf(&e, "string(%s/*[@data-phase='teardown']/@width)", bar), -1);
+    ck_assert_double_eq_tol(num(html, e), 150, 0.01);
+    free(e);
+    ck_assert_int_ne(asprintf(&e, "string(%s/*[@data-phase='prepare']/@width)", bar), -1);
+    ck_assert_double_eq_tol(num(html, e), 0, 1e-9);
+    free(e);
+    /* None: said instead of a bar. */
+    expect_xpath(html, "count(//section[@id='cell-2']//*[local-name()='svg'])", "0");
+    expect_xpath(html, "count(//section[@id='cell-2']//p[@class='time-none'])", "1");
+    /* The legend, once, names every phase. */
+    expect_xpath(html, "count(//p[@class='time-legend'])", "1");
+    expect_xpath(html, "count(//p[@class='time-legend']/span[contains(@class,'swatch')])", "7");
+    free(html);
+    mr_report_free(r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("html");
@@ -378,6 +599,12 @@ int main(void)
     tcase_set_timeout(tm, 300);
     tcase_add_test(tm, test_page_of_100000_cells);
     suite_add_tcase(s, tm);
+    TCase *tf = tcase_create("failures");
+    tcase_add_test(tf, test_failure_shows_the_end_of_its_output);
+    tcase_add_test(tf, test_failure_output_not_kept_says_so);
+    tcase_add_test(tf, test_cell_links_only_files_that_exist);
+    tcase_add_test(tf, test_time_bar_widths_are_proportional);
+    suite_add_tcase(s, tf);
     TCase *tw = tcase_create("write");
     tcase_add_test(tw, test_write_is_atomic_and_errors_name_the_file);
     suite_add_tcase(s, tw);

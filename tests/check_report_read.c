@@ -344,6 +344,113 @@ START_TEST(test_read_names_lines_past_65535)
 }
 END_TEST
 
+/* Of the output only the end of a failed or errored case's streams is kept: the last
+ * 40 lines within the last 4 KiB, with the counts of the whole stream, whatever its size;
+ * a passing case keeps nothing. */
+START_TEST(test_read_keeps_only_the_tail_of_failed_output)
+{
+    char path[] = "/tmp/mr-tail-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("<testsuites><testsuite name=\"s\">\n<testcase name=\"lines\"><failure message=\"m\"/>"
+          "<system-out>", f);
+    for (int i = 0; i < 200000; i++)
+        fprintf(f, "line %d &lt;b&gt;\n", i);
+    fputs("</system-out><system-err>a\nb</system-err></testcase>\n"
+          "<testcase name=\"one-long-line\"><error message=\"m\"/><system-err>", f);
+    for (int i = 0; i < 500000; i++)
+        fputs("\xc3\xa9", f); /* a megabyte of 'é' and an 'a', no newline: the last
+                                  4096 bytes start mid-character */
+    fputs("a</system-err></testcase>\n<testcase name=\"passes\"><system-out>", f);
+    for (int i = 0; i < 100000; i++)
+        fputs("passing output\n", f);
+    fputs("</system-out></testcase>\n<testcase name=\"short\"><failure message=\"m\"/>"
+          "<system-out>x\ny\n</system-out><system-out>second is ignored</system-out>"
+          "</testcase>\n</testsuite></testsuites>\n", f);
+    fclose(f);
+    struct mr_report *r = read_ok(path);
+    const struct mr_suite *s = r->suites[0];
+
+    const struct mr_case *c = mr_suite_case(s, "lines");
+    const struct mr_tail *t = c->out_tail;
+    ck_assert_ptr_nonnull(t);
+    ck_assert_uint_eq(t->lines, 40);
+    ck_assert_uint_eq(t->total_lines, 200000);
+    ck_assert(t->cut);
+    ck_assert_uint_le(strlen(t->text), MR_TAIL_MAX_BYTES);
+    ck_assert(strncmp(t->text, "line 199960 <b>\n", 16) == 0);
+    ck_assert_str_eq(t->text + strlen(t->text) - 16, "line 199999 <b>\n");
+    ck_assert_ptr_nonnull(c->err_tail);
+    ck_assert_str_eq(c->err_tail->text, "a\nb");
+    ck_assert_uint_eq(c->err_tail->lines, 2);
+    ck_assert_uint_eq(c->err_tail->total_bytes, 3);
+    ck_assert(!c->err_tail->cut);
+
+    c = mr_suite_case(s, "one-long-line");
+    ck_assert_ptr_null(c->out_tail);
+    t = c->err_tail;
+    ck_assert_ptr_nonnull(t);
+    ck_assert(t->cut);
+    ck_assert_uint_eq(t->total_bytes, 1000001);
+    ck_assert_uint_eq(t->total_lines, 1);
+    ck_assert_uint_eq(t->lines, 1);
+    ck_assert_uint_le(strlen(t->text), MR_TAIL_MAX_BYTES);
+    ck_assert_uint_ge(strlen(t->text), MR_TAIL_MAX_BYTES - 1);
+    ck_assert_msg(((unsigned char)t->text[0] & 0xC0) != 0x80, "starts mid-character");
+
+    c = mr_suite_case(s, "passes");
+    ck_assert_ptr_null(c->out_tail);
+    ck_assert_ptr_null(c->err_tail);
+
+    c = mr_suite_case(s, "short");
+    ck_assert_str_eq(c->out_tail->text, "x\ny\n");
+    ck_assert_uint_eq(c->out_tail->lines, 2);
+    ck_assert_uint_eq(c->out_tail->total_lines, 2);
+    ck_assert(!c->out_tail->cut);
+    mr_report_free(r);
+    unlink(path);
+}
+END_TEST
+
+/* However many failed cases, their tails take at most MR_TAIL_MAX_TOTAL bytes in all;
+ * the cases past it say how much there was but keep no text. */
+START_TEST(test_read_bounds_the_tails_of_a_report)
+{
+    enum { N = MR_TAIL_MAX_TOTAL / MR_TAIL_MAX_BYTES + 100 };
+    char path[] = "/tmp/mr-tails-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    char chunk[MR_TAIL_MAX_BYTES + 1];
+    memset(chunk, 'x', sizeof(chunk) - 1);
+    chunk[sizeof(chunk) - 1] = '\0';
+    fputs("<testsuites><testsuite name=\"s\">\n", f);
+    for (int i = 0; i < N; i++)
+        fprintf(f, "<testcase name=\"c%d\"><failure/><system-out>%s</system-out></testcase>\n",
+                i, chunk);
+    fputs("</testsuite></testsuites>\n", f);
+    fclose(f);
+    struct mr_report *r = read_ok(path);
+    const struct mr_suite *s = r->suites[0];
+    ck_assert_uint_eq(s->n_cases, N);
+    size_t kept = 0, without = 0;
+    for (size_t i = 0; i < s->n_cases; i++) {
+        const struct mr_tail *t = s->cases[i]->out_tail;
+        ck_assert_ptr_nonnull(t);
+        ck_assert_uint_eq(t->total_bytes, MR_TAIL_MAX_BYTES);
+        if (t->text)
+            kept += strlen(t->text);
+        else
+            without++;
+    }
+    ck_assert_uint_le(kept, MR_TAIL_MAX_TOTAL);
+    ck_assert_uint_eq(without, 100);
+    mr_report_free(r);
+    unlink(path);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("report_read");
@@ -357,6 +464,8 @@ int main(void)
     tcase_add_test(tr, test_read_decodes_markup_and_skips_what_is_out_of_place);
     tcase_add_test(tr, test_read_refuses_too_many_items);
     tcase_add_test(tr, test_read_names_lines_past_65535);
+    tcase_add_test(tr, test_read_keeps_only_the_tail_of_failed_output);
+    tcase_add_test(tr, test_read_bounds_the_tails_of_a_report);
     suite_add_tcase(s, tr);
     TCase *tb = tcase_create("bench");
     tcase_add_test(tb, test_bench_figures_of_the_fixture_cells);

@@ -95,7 +95,17 @@ for cell in minimal-1cpu minimal-2cpu; do
     expect_eq "$cell no cloud-init log archived" "$(tar -tzf "$a" 2>&1 | grep -c '^logs/cloud-init.log$')" 0
     expect_has "$cell manifest carries the guest's error for the missing log" \
         "$(tar -xzOf "$a" MANIFEST.txt 2>&1 | grep -A1 '^logs/cloud-init.log ')" "No such file or directory"
+    # The page the run wrote beside the report: the cell's files exist by then, so both
+    # are linked, relative to it.
+    for f in serial.log artifacts.tar.gz; do
+        expect_has "$cell page links its $f" "$(grep -o "href=\"$cell/$f\"" "$tmp/reports/summary.html")" \
+            "href=\"$cell/$f\""
+    done
 done
+# The page shows the end of known-bug's stderr in each cell, and a time bar per cell.
+expect_eq "page shows known-bug's stderr in both cells" \
+    "$(grep -o 'class="tail">[^<]*fails on purpose' "$tmp/reports/summary.html" | wc -l)" 2
+expect_eq "page has a time bar per cell" "$(grep -o 'class="time-bar"' "$tmp/reports/summary.html" | wc -l)" 2
 expect_eq "1-vCPU cell's vcpus property" \
     "$(xp "$r" "string(//testsuite[@name='minimal-1cpu']/properties/property[@name='vcpus']/@value)")" 1
 expect_eq "2-vCPU cell's vcpus property" \
