@@ -126,7 +126,7 @@ $(image flood "$cmdline")
 $(image restart "$cmdline")
 $(package)
   <test name="flood" timeout="300">if [ "\$MATRIXRUN_CELL" = flood ]; then printf '$head_bytes'; head -c 100000000 /dev/urandom; printf '$head_bytes'; fi</test>
-  <test name="window" timeout="300">if [ "\$MATRIXRUN_CELL" = restart ]; then sleep 60; fi; echo survived</test>
+  <test name="window" timeout="300">if [ "\$MATRIXRUN_CELL" = restart ]; then sleep 45; fi; echo survived</test>
   <test name="after" timeout="60">echo after</test>
 </matrix>
 XML
@@ -140,6 +140,14 @@ $(package)
 XML
 
 # ---- faults 1 and 3 (run A) beside fault 2 (run B) ----
+# Fault 3 kills the host's libvirtd: not under another test's or user's guests (see below).
+# Wait for an idle host first, a bounded while.
+for ((i = 0; i < 600; i++)); do
+    others=$(foreign_guests)
+    [ -z "$others" ] && break
+    [ "$i" = 0 ] && echo "e2e: waiting (at most 5 min) for other guests on this host to end: $others"
+    sleep 0.5
+done
 export MATRIXRUN_WORKDIR=$work
 /usr/bin/time -v -o "$tmp/timeA" "$mr" "$tmp/chaos.xml" -o "$tmp/rA" --overcommit 2 \
     >"$tmp/outA" 2>"$tmp/errA" &
@@ -162,7 +170,7 @@ fi
 # libvirtd is the host's: a guest of another test or user running now would lose its
 # client's connection (and its autodestroy) too. Wait a little for them; else do not kill.
 others=
-for _ in $(seq 100); do
+for _ in $(seq 75); do
     others=$(foreign_guests)
     [ -z "$others" ] && break
     sleep 0.2
@@ -227,7 +235,7 @@ expect_eq "restart: the window test saw it through" \
     "$(xp "$rA" "string($(tc "$rA" restart window)/system-out)")" survived
 expect_verdict "$rA" restart after pass
 t=$(xp "$rA" "string($(tc "$rA" restart window)/@time)")
-if awk -v t="$t" 'BEGIN { exit !(t >= 59 && t < 120) }'; then ok "restart: window took ${t} s"; else bad "restart: window time '$t'"; fi
+if awk -v t="$t" 'BEGIN { exit !(t >= 44 && t < 120) }'; then ok "restart: window took ${t} s"; else bad "restart: window time '$t'"; fi
 
 # Fault 2: the install is a clear failure naming the install, the rest skipped.
 rB=$tmp/rB/junit.xml
