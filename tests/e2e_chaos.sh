@@ -141,12 +141,11 @@ XML
 
 # ---- faults 1 and 3 (run A) beside fault 2 (run B) ----
 # Fault 3 kills the host's libvirtd: not under another test's or user's guests (see below).
-# Wait for an idle host first, a bounded while.
-for ((i = 0; i < 600; i++)); do
-    others=$(foreign_guests)
-    [ -z "$others" ] && break
-    [ "$i" = 0 ] && echo "e2e: waiting (at most 5 min) for other guests on this host to end: $others"
-    sleep 0.5
+# Wait for an idle host first, a bounded while (E2E_CHAOS_IDLE_WAIT seconds, default 300).
+idle_deadline=$((SECONDS + ${E2E_CHAOS_IDLE_WAIT:-300}))
+while others=$(foreign_guests) && [ -n "$others" ] && [ "$SECONDS" -lt "$idle_deadline" ]; do
+    echo "e2e: waiting (until $((idle_deadline - SECONDS)) s from now) for other guests on this host to end: $others"
+    sleep 5
 done
 export MATRIXRUN_WORKDIR=$work
 /usr/bin/time -v -o "$tmp/timeA" "$mr" "$tmp/chaos.xml" -o "$tmp/rA" --overcommit 2 \
