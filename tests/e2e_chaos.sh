@@ -144,8 +144,11 @@ XML
 # Fault 3 kills the host's libvirtd: not under another test's or user's guests (see below).
 # Wait for an idle host first, a bounded while (E2E_CHAOS_IDLE_WAIT seconds, default 300).
 idle_deadline=$((SECONDS + ${E2E_CHAOS_IDLE_WAIT:-300}))
+seen=
 while others=$(foreign_guests) && [ -n "$others" ] && [ "$SECONDS" -lt "$idle_deadline" ]; do
-    echo "e2e: waiting (until $((idle_deadline - SECONDS)) s from now) for other guests on this host to end: $others"
+    [ "$others" != "$seen" ] &&
+        echo "e2e: waiting (at most $((idle_deadline - SECONDS)) s more) for other guests on this host to end: $others"
+    seen=$others
     sleep 5
 done
 export MATRIXRUN_WORKDIR=$work
