@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -139,12 +140,60 @@ int mr_guest_is_running(struct mr_guest *g)
     return r;
 }
 
+int mr_guest_destroy_by_uuid(const char *uri, const unsigned char *uuid, unsigned tries,
+                             struct mr_err *err)
+{
+    virSetErrorFunc(NULL, silent_error);
+    virConnectPtr c = NULL;
+    for (unsigned i = 0; !(c = virConnectOpen(uri)) && i + 1 < tries; i++)
+        usleep(200 * 1000);
+    if (!c) {
+        mr_err_set(err, "cannot connect to libvirt at '%s' to destroy the guest: %s", uri,
+                   virt_msg());
+        return -EIO;
+    }
+    int r = 0;
+    virDomainPtr d = virDomainLookupByUUID(c, uuid);
+    if (d) {
+        if (virDomainIsActive(d) == 1 && virDomainDestroy(d) < 0) {
+            mr_err_set(err, "cannot destroy the guest: %s", virt_msg());
+            r = -EIO;
+        }
+        virDomainFree(d);
+    }
+    virConnectClose(c);
+    return r;
+}
+
+/* The domain's connection died under it (libvirtd restarted or crashed): the new daemon
+ * knows nothing of the autodestroy, so the guest would run on. Destroy it through a
+ * fresh connection, giving a restarting daemon a few seconds to answer. */
+static void destroy_on_fresh_connection(virDomainPtr dom)
+{
+    virConnectPtr old = virDomainGetConnect(dom);
+    if (!old || virConnectIsAlive(old) == 1)
+        return; /* the connection works: the domain is gone already */
+    unsigned char uuid[VIR_UUID_BUFLEN];
+    /* Both are kept in the objects themselves: no call to the dead daemon. */
+    char *uri = virConnectGetURI(old);
+    if (uri && virDomainGetUUID(dom, uuid) == 0) {
+        /* Should that fail too, the guest is a leftover the next run warns about and
+         * `matrixrun clean` destroys (its metadata names this run). */
+        struct mr_err e = { 0 };
+        if (mr_guest_destroy_by_uuid(uri, uuid, 25, &e) < 0)
+            mr_err_release(&e);
+    }
+    free(uri);
+}
+
 void mr_guest_release(struct mr_guest *g)
 {
     if (g->dom) {
         /* A transient domain disappears once destroyed; an error here means it is
-         * already gone (it powered off or crashed), which is what we want. */
-        (void)virDomainDestroy(g->dom);
+         * already gone (it powered off or crashed), which is what we want, or that the
+         * connection to libvirtd is lost, and then a fresh one destroys it. */
+        if (virDomainDestroy(g->dom) < 0)
+            destroy_on_fresh_connection(g->dom);
         virDomainFree(g->dom);
         g->dom = NULL;
     }

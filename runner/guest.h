@@ -35,8 +35,14 @@ int mr_guest_start(struct mr_guest *g, virConnectPtr conn, const char *xml,
                    struct mr_err *err) MR_WUR;
 /* 1 while the domain runs, 0 if it stopped, negative if unknown. */
 int mr_guest_is_running(struct mr_guest *g);
+/* Destroys the guest, also when the connection it was started on is lost (libvirtd
+ * restarted): then through a fresh connection to the same URI. Deletes the overlay. */
 void mr_guest_release(struct mr_guest *g);
 /* Lets go of the guest without destroying it or deleting its overlay (a kept cell). */
 void mr_guest_detach(struct mr_guest *g);
+/* Destroys the domain with this UUID, if it runs, through a new connection to uri,
+ * trying to connect up to tries times 200 ms apart. Returns 0, or -EIO with err set. */
+int mr_guest_destroy_by_uuid(const char *uri, const unsigned char *uuid, unsigned tries,
+                             struct mr_err *err) MR_WUR;
 
 #endif

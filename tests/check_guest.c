@@ -1,6 +1,7 @@
 /* check_guest.c: guest lifecycle on libvirt's test driver, overlays with real qemu-img. */
 #define _GNU_SOURCE
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,34 @@ START_TEST(test_guest_start_and_release_on_test_driver)
     ck_assert_ptr_null(virDomainLookupByName(c, "mr-check-guest"));
     ck_assert_int_ne(access(ov, F_OK), 0); /* the overlay is gone */
     mr_guest_release(&g);                  /* releasing twice is harmless */
+    virConnectClose(c);
+}
+END_TEST
+
+/* The path teardown takes when the guest's connection died with libvirtd: a fresh
+ * connection to the same URI destroys the domain by its UUID. (test:///default shares
+ * one state between the process's connections; that the path is taken when a real
+ * libvirtd restarts is tests/e2e_chaos.sh's.) */
+START_TEST(test_guest_destroy_by_uuid_on_a_fresh_connection)
+{
+    struct mr_err e = { 0 };
+    virConnectPtr c = mr_guest_connect("test:///default", &e);
+    ck_assert_ptr_nonnull(c);
+    struct mr_guest g;
+    mr_guest_init(&g);
+    g.autodestroy = 0;
+    ck_assert_int_eq(mr_guest_start(&g, c, test_xml, &e), 0);
+    unsigned char uuid[VIR_UUID_BUFLEN];
+    ck_assert_int_eq(virDomainGetUUID(g.dom, uuid), 0);
+    ck_assert_int_eq(mr_guest_destroy_by_uuid("test:///default", uuid, 1, &e), 0);
+    ck_assert_ptr_null(virDomainLookupByName(c, "mr-check-guest")); /* transient: gone */
+    /* Gone already: nothing to do, not an error. */
+    ck_assert_int_eq(mr_guest_destroy_by_uuid("test:///default", uuid, 1, &e), 0);
+    mr_guest_release(&g); /* its destroy fails on a live connection: nothing more */
+    /* A host that does not answer is named, after the tries asked for. */
+    ck_assert_int_eq(mr_guest_destroy_by_uuid("nosuchdriver:///x", uuid, 2, &e), -EIO);
+    ck_assert_ptr_nonnull(strstr(mr_err_msg(&e), "'nosuchdriver:///x' to destroy the guest"));
+    mr_err_release(&e);
     virConnectClose(c);
 }
 END_TEST
@@ -140,6 +169,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_guest_start_and_release_on_test_driver);
     tcase_add_test(tc, test_guest_start_reports_libvirt_error);
+    tcase_add_test(tc, test_guest_destroy_by_uuid_on_a_fresh_connection);
     tcase_add_test(tc, test_guest_connect_names_bad_uri);
     tcase_add_test(tc, test_guest_resolves_auto_accel);
     tcase_add_test(tc, test_guest_free_port_is_bindable);
