@@ -295,9 +295,13 @@ kver=$(cd "$R/boot" && ls vmlinuz-* | sed 's/^vmlinuz-//')
 [ "$(wc -w <<<"$kver")" -eq 1 ] || die "expected exactly one kernel in /boot, found: $kver"
 [ -f "$R/boot/initrd.img-$kver" ] || die "no initramfs for $kver"
 [ -L "$R/vmlinuz" ] && [ -L "$R/initrd.img" ] || die "/vmlinuz or /initrd.img link missing"
-initrd_mods=$(chroot "$R" lsinitramfs "/boot/initrd.img-$kver" | sed -n 's|.*/\([a-z0-9_]*\)\.ko$|\1|p')
+# Modules may be compressed (trixie's kernel ships .ko.xz) or built into the kernel
+# (modules.builtin), which counts as present.
+initrd_mods=$(chroot "$R" lsinitramfs "/boot/initrd.img-$kver" |
+              sed -n -E 's|.*/([a-z0-9_]*)\.ko(\.(xz\|zst\|gz))?$|\1|p')
+builtin_mods=$(sed -n -E 's|.*/([a-z0-9_]*)\.ko$|\1|p' "$R/lib/modules/$kver/modules.builtin" 2>/dev/null || true)
 for m in virtio_blk virtio_pci ext4 sr_mod ata_piix; do
-    grep -qx "$m" <<<"$initrd_mods" || die "the initramfs lacks $m"
+    grep -qx "$m" <<<"$initrd_mods" || grep -qx "$m" <<<"$builtin_mods" || die "the initramfs lacks $m"
 done
 ! ls "$R"/etc/ssh/ssh_host_* >/dev/null 2>&1 || die "SSH host keys left in the image"
 awk -F: '$3 >= 1000 && $3 < 65534 { found = 1 } END { exit found }' "$R/etc/passwd" ||
