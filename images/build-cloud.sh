@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# needs: mmdebstrap apt dpkg e2fsprogs fdisk grub-pc-bin grub-common qemu-utils util-linux coreutils
+# needs: mmdebstrap apt dpkg debian-archive-keyring e2fsprogs fdisk grub-pc-bin grub-common qemu-utils util-linux coreutils
 #
 # Builds matrixrun's cloud guest: a Debian disk image like a stock cloud image (systemd,
 # openssh-server, cloud-init, Debian's kernel, sudo, ifupdown + DHCP, locales) of one release:
