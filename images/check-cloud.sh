@@ -92,8 +92,15 @@ else
         echo 'manage_etc_hosts: true'
     } > "$W/seed/user-data"
 fi
+# DHCP (IPv4) on the NIC, as matrixrun's seed asks. Without network-config cloud-init uses
+# its fallback, which from 24.x on also asks for DHCPv6 (ifupdown: "iface ens16 inet6
+# dhcp"): slirp answers no DHCPv6, and trixie's networking.service waits for it until its
+# 5 min start timeout, so sshd never starts within this script's 300 s.
+mac=52:54:00:12:34:56
+printf 'version: 1\nconfig:\n  - type: physical\n    name: eth0\n    mac_address: "%s"\n    subnets:\n      - type: dhcp\n' \
+    "$mac" > "$W/seed/network-config"
 xorriso -as mkisofs -quiet -V cidata -J -R -o "$W/seed.iso" "$W/seed/user-data" "$W/seed/meta-data" \
-    2>/dev/null
+    "$W/seed/network-config" 2>/dev/null
 qemu-img create -q -f qcow2 -F qcow2 -b "$image" "$W/overlay.qcow2"
 
 cat > "$W/dom.xml" <<EOF
@@ -117,7 +124,7 @@ cat > "$W/dom.xml" <<EOF
   <qemu:commandline>
     <qemu:arg value='-netdev'/>
     <qemu:arg value='user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$port-:22'/>
-    <qemu:arg value='-device'/><qemu:arg value='virtio-net-pci,netdev=n0,addr=0x10'/>
+    <qemu:arg value='-device'/><qemu:arg value='virtio-net-pci,netdev=n0,addr=0x10,mac=$mac'/>
   </qemu:commandline>
 </domain>
 EOF
