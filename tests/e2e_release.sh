@@ -2,7 +2,7 @@
 # e2e_release.sh MATRIXRUN SRCDIR XSD: boots a Debian release other than bookworm, the
 # Debian 11 (bullseye) cloud image that images/build-cloud.sh builds with the suite
 # "bullseye" (setup.sh builds it), from its disk with matrixrun's NoCloud seed: its own
-# OpenSSH (8.4), cloud-init (20.4), systemd and kernel (5.10). Installs the demo package
+# OpenSSH (8.4), cloud-init (20.4), systemd (247) and kernel (5.10). Installs the demo package
 # with apt, runs its two tests (one fails on purpose) and checks the verdicts, the guest
 # kernel, the OS and cloud-init facts the report and its archive carry, schema validity,
 # that no private key leaks, and that nothing is left behind.
@@ -30,7 +30,7 @@ cat >"$tmp/release.xml" <<XML
   </package>
   <test name="selftest" timeout="60">mr-demo selftest</test>
   <test name="known-bug" timeout="60">mr-demo known-bug</test>
-  <test name="os" timeout="60">. /etc/os-release &amp;&amp; echo "os: \$ID \$VERSION_ID \$VERSION_CODENAME"</test>
+  <test name="os" timeout="60">. /etc/os-release &amp;&amp; echo "os: \$ID \$VERSION_ID \$VERSION_CODENAME" &amp;&amp; ssh -V 2>&amp;1 &amp;&amp; systemctl --version | head -n 1</test>
 </matrix>
 XML
 
@@ -63,6 +63,11 @@ expect_eq "cloud-init finished" "$(prop cloud-init.status)" done
 # The OS itself says which release it is, in the test's output and on the serial console.
 expect_has "/etc/os-release in the guest" \
     "$(xp "$r" "string(//testsuite[@name='$c']/testcase[@name='os']/system-out)")" "os: debian 11 bullseye"
+# Debian 11's own OpenSSH (8.4) and systemd (247), not bookworm's 9.2 and 252.
+expect_has "OpenSSH in the guest" \
+    "$(xp "$r" "string(//testsuite[@name='$c']/testcase[@name='os']/system-out)")" "OpenSSH_8.4"
+expect_has "systemd in the guest" \
+    "$(xp "$r" "string(//testsuite[@name='$c']/testcase[@name='os']/system-out)")" "systemd 247"
 a=$tmp/reports/$c/artifacts.tar.gz
 list=$(tar -tzf "$a" 2>&1 | sort | tr '\n' ' ')
 for m in serial.log install.txt MANIFEST.txt logs/cloud-init.log logs/dpkg.log logs/journal.txt; do
