@@ -116,19 +116,20 @@ R=$S/rootfs
 root_uuid=$(cat /proc/sys/kernel/random/uuid)
 
 if [ ${#base_sources[@]} -gt 0 ]; then
-    # deb822 stanzas and one-line entries alike: only entries naming bookworm, the word
-    # swapped for the suite (so bookworm-security -> $suite-security), any Signed-By or
-    # signed-by option replaced by the archive keyring. Comments are dropped.
+    # deb822 stanzas and one-line entries alike: only entries naming bookworm and signed by
+    # Debian's archive keyrings (or naming no keyring), so third-party repositories are left
+    # out; the word swapped for the suite (so bookworm-security -> $suite-security), the
+    # Signed-By or signed-by option replaced by the archive keyring. Comments are dropped.
     kr=/usr/share/keyrings/debian-archive-keyring.gpg
     for f in "${base_sources[@]}"; do
         case $f in
             *.sources)
                 awk -v suite="$suite" -v kr="$kr" '
-                    function flush() { if (n && keep && !dead) { for (i = 1; i <= n; i++) print st[i];
-                                       print "Signed-By: " kr; print "" } n = 0; keep = 0; dead = 0 }
+                    function flush() { if (n && keep && !dead && !foreign) { for (i = 1; i <= n; i++) print st[i];
+                                       print "Signed-By: " kr; print "" } n = 0; keep = 0; dead = 0; foreign = 0 }
                     /^[[:space:]]*#/ { next }
                     /^[[:space:]]*$/ { flush(); next }
-                    /^[Ss]igned-[Bb]y:/ { skip = 1; next }
+                    /^[Ss]igned-[Bb]y:/ { skip = 1; if ($0 !~ /debian-archive-/) foreign = 1; next }
                     skip && /^[[:space:]]/ { next }
                     { skip = 0 }
                     /^[Ee]nabled:[[:space:]]*[Nn]o/ { dead = 1 }
@@ -139,6 +140,7 @@ if [ ${#base_sources[@]} -gt 0 ]; then
             *)
                 sed -n -E '/^[[:space:]]*deb(-src)?[[:space:]]/!d
                     /[[:space:]]bookworm([-[:space:]]|$)/!d
+                    /signed-by=/{/signed-by=[^] ]*debian-archive-/!d}
                     s/\[[^]]*\][[:space:]]*//
                     s/^([[:space:]]*deb(-src)?)[[:space:]]+/\1 [signed-by='"${kr//\//\\/}"'] /
                     s/([[:space:]])bookworm([-[:space:]]|$)/\1'"$suite"'\2/g
