@@ -59,7 +59,7 @@ if [[ "$kernel" == 5.10.* ]]; then ok "guest kernel $kernel is Debian 11's 5.10"
 expect_eq "os.version" "$(prop os.version)" 11
 expect_eq "family" "$(prop family)" debian
 expect_eq "provisioning" "$(prop provisioning)" "cloud-init seed"
-expect_eq "cloud-init finished" "$(prop cloud-init.status)" done
+expect_eq "cloud-init finished" "$(prop cloud-init.status)" "done"
 # The OS itself says which release it is, in the test's output and on the serial console.
 expect_has "/etc/os-release in the guest" \
     "$(xp "$r" "string(//testsuite[@name='$c']/testcase[@name='os']/system-out)")" "os: debian 11 bullseye"
