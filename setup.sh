@@ -85,19 +85,22 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMR_WERROR=ON >/dev/null
 cmake --build build -j "$(nproc)" >/dev/null
 
 # Each image is rebuilt only when its recipe changed (a stamp holds the recipe's hash).
-build_image() { # recipe output-file what
+# build-cloud.sh builds one Debian release per run (its second argument): each release's
+# image has a stamp of its own.
+build_image() { # recipe output-file what [suite]
     local recipe=images/$1 out=images/out/$2 stamp sum
-    stamp=images/out/.${1%.sh}.recipe
+    stamp=images/out/.${1%.sh}${4:+-$4}.recipe
     sum=$(sha256sum "$recipe" | cut -d' ' -f1)
     if [ -f "$out" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ]; then
         say "$3 up to date ($out)"
     else
-        say "building $3 ($recipe)"
-        bash "$recipe" images/out
+        say "building $3 ($recipe${4:+ $4})"
+        bash "$recipe" images/out ${4:+"$4"}
         echo "$sum" >"$stamp"
     fi
 }
 build_image build-minimal.sh minimal.qcow2 "the demo guest image"
 build_image build-cloud.sh cloud.qcow2 "the cloud-like test image"
+build_image build-cloud.sh cloud-bullseye.qcow2 "the Debian 11 cloud-like image" bullseye
 bash matrices/build-demo-package.sh images/out
 say "ready: ./build/matrixrun matrices/demo.xml"

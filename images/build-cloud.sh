@@ -1,29 +1,38 @@
 #!/usr/bin/env bash
-# needs: mmdebstrap apt dpkg e2fsprogs fdisk grub-pc-bin grub-common qemu-utils util-linux coreutils
+# needs: mmdebstrap apt dpkg debian-archive-keyring e2fsprogs fdisk grub-pc-bin grub-common qemu-utils util-linux coreutils
 #
-# Builds matrixrun's cloud guest: a Debian 12 (bookworm) disk image like a stock cloud image
-# (systemd, openssh-server, cloud-init, Debian's kernel, sudo, ifupdown + DHCP, locales), plus
+# Builds matrixrun's cloud guest: a Debian disk image like a stock cloud image (systemd,
+# openssh-server, cloud-init, Debian's kernel, sudo, ifupdown + DHCP, locales) of one release:
+# bookworm (Debian 12, the default), bullseye (11) or trixie (13). The bookworm image also has
 # Debian's rpm, dnf and zypper so the runner can exercise its rpm/dnf/zypper install paths.
 # No SSH host keys, no user, no authorized_keys, root locked: a cloud-init NoCloud seed (a CD-ROM
 # labelled "cidata") provides the user, its key and the host key at first boot.
 #
-# usage: bash images/build-cloud.sh [OUTDIR]      (as root; OUTDIR defaults to images/out)
+# usage: bash images/build-cloud.sh [OUTDIR] [SUITE]
+#        (as root; OUTDIR defaults to images/out, SUITE to bookworm)
 #
 # Outputs in OUTDIR: cloud.qcow2 (boots from disk: MBR + GRUB for SeaBIOS, ext4 root on
-# /dev/vda1) and cloud.manifest (kernel and package versions). See images/README.md.
+# /dev/vda1) and cloud.manifest (kernel and package versions); for another SUITE than
+# bookworm cloud-SUITE.qcow2 and cloud-SUITE.manifest. See images/README.md.
 #
 # No loop device and no mount: mke2fs writes the root filesystem from a folder straight into
 # the partition of a raw disk file (-d, -E offset=), and GRUB's boot sector and core image
 # (grub-mkimage) are written into the MBR and the gap before the partition with dd, as
 # grub-install would. Packages come only from the Debian archive, through the host's own apt
-# sources (whatever /etc/apt names for bookworm) and its proxy settings, if any.
+# sources (whatever /etc/apt names for the suite; for a suite it does not name, its bookworm
+# entries with the suite swapped) and its proxy settings, if any.
 
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 outdir=${1:-$here/out}
-
-suite=bookworm
+suite=${2:-bookworm}
+case $suite in
+    bookworm) name=cloud; release=12 ;;
+    bullseye) name=cloud-bullseye; release=11 ;;
+    trixie)   name=cloud-trixie; release=13 ;;
+    *) echo "build-cloud: error: unknown suite '$suite' (bullseye, bookworm or trixie)" >&2; exit 2 ;;
+esac
 disk_size_mib=3072          # virtual size of the disk
 part_start_mib=1            # the partition starts at 1 MiB; GRUB's core image sits before it
 fs_label=cloud-root
@@ -36,8 +45,11 @@ cmdline="console=ttyS0,115200n8 quiet systemd.show_status=true systemd.status_un
 packages=(
     systemd-sysv udev dbus openssh-server cloud-init linux-image-amd64 sudo netbase
     ifupdown isc-dhcp-client iproute2 locales e2fsprogs
-    rpm dnf zypper
 )
+# rpm, dnf and zypper serve the runner's rpm/dnf/zypper install paths (matrices/cloud.xml);
+# one image with them is enough, and bullseye has no dnf.
+rpm_tools=no
+if [ "$suite" = bookworm ]; then packages+=(rpm dnf zypper); rpm_tools=yes; fi
 grub_dir=/usr/lib/grub/i386-pc
 
 t0=$(date +%s)
@@ -63,12 +75,24 @@ done
 # The host's apt sources for $suite: every enabled sources file that names the suite (so
 # third-party repositories for other suites are left out). mmdebstrap copies each file's
 # content into the image's apt configuration.
-sources=()
-for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    grep -v '^[[:space:]]*#' "$f" | grep -qw "$suite" && sources+=("$f")
-done
-[ ${#sources[@]} -gt 0 ] || die "no apt sources file under /etc/apt names '$suite'"
+host_sources() { # SUITE: the enabled sources files under /etc/apt that name it
+    local f
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        if grep -v '^[[:space:]]*#' "$f" | grep -qw -- "$1"; then printf '%s\n' "$f"; fi
+    done
+}
+mapfile -t sources < <(host_sources "$suite")
+base_sources=()
+if [ ${#sources[@]} -eq 0 ] && [ "$suite" != bookworm ]; then
+    # A suite the host's apt does not name: the same archive serves it. Take the host's
+    # bookworm entries and swap the suite (bookworm-security becomes $suite-security,
+    # bookworm-updates $suite-updates), signed by Debian's archive keyring.
+    mapfile -t base_sources < <(host_sources bookworm)
+    [ ${#base_sources[@]} -gt 0 ] || die "no apt sources file under /etc/apt names '$suite' or bookworm"
+    [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] ||
+        die "no /usr/share/keyrings/debian-archive-keyring.gpg (apt-get install debian-archive-keyring)"
+fi
 
 mkdir -p "$outdir"
 outdir=$(cd "$outdir" && pwd)
@@ -83,13 +107,55 @@ cleanup() {
             < <(awk -v s="$S/" 'index($2, s) == 1 { print $2 }' /proc/self/mounts | sort -r)
         rm -rf --one-file-system "$S"
     fi
-    rm -f "$outdir/.cloud.qcow2.new" "$outdir/.cloud.manifest.new"
+    rm -f "$outdir/.$name.qcow2.new" "$outdir/.$name.manifest.new"
     exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 R=$S/rootfs
 root_uuid=$(cat /proc/sys/kernel/random/uuid)
+
+if [ ${#base_sources[@]} -gt 0 ]; then
+    # deb822 stanzas and one-line entries alike: only entries naming bookworm and signed by
+    # Debian's archive keyrings (or naming no keyring), so third-party repositories are left
+    # out; the word swapped for the suite (so bookworm-security -> $suite-security), the
+    # Signed-By or signed-by option replaced by the archive keyring. Comments are dropped.
+    kr=/usr/share/keyrings/debian-archive-keyring.gpg
+    for f in "${base_sources[@]}"; do
+        case $f in
+            *.sources)
+                awk -v suite="$suite" -v kr="$kr" '
+                    function flush() { if (n && keep && !dead && !foreign) { for (i = 1; i <= n; i++) print st[i];
+                                       print "Signed-By: " kr; print "" } n = 0; keep = 0; dead = 0; foreign = 0 }
+                    /^[[:space:]]*#/ { next }
+                    /^[[:space:]]*$/ { flush(); next }
+                    /^[Ss]igned-[Bb]y:/ { skip = 1; if ($0 !~ /debian-archive-/) foreign = 1; next }
+                    skip && /^[[:space:]]/ { next }
+                    { skip = 0 }
+                    /^[Ee]nabled:[[:space:]]*[Nn]o/ { dead = 1 }
+                    /^[Ss]uites:/ { if ($0 ~ /(^|[[:space:]])bookworm([-[:space:]]|$)/) keep = 1;
+                                    gsub(/bookworm/, suite) }
+                    { st[++n] = $0 }
+                    END { flush() }' "$f" ;;
+            *)
+                sed -n -E '/^[[:space:]]*deb(-src)?[[:space:]]/!d
+                    /[[:space:]]bookworm([-[:space:]]|$)/!d
+                    /signed-by=/{/signed-by=[^] ]*debian-archive-/!d}
+                    s/\[[^]]*\][[:space:]]*//
+                    s/^([[:space:]]*deb(-src)?)[[:space:]]+/\1 [signed-by='"${kr//\//\\/}"'] /
+                    s/([[:space:]])bookworm([-[:space:]]|$)/\1'"$suite"'\2/g
+                    p' "$f" ;;
+        esac
+    done > "$S/$suite.sources.tmp"
+    # one-line entries and stanzas cannot share a file: split them
+    grep -E '^[[:space:]]*deb(-src)?[[:space:]]' "$S/$suite.sources.tmp" > "$S/$suite.list" || true
+    grep -vE '^[[:space:]]*deb(-src)?[[:space:]]' "$S/$suite.sources.tmp" > "$S/$suite.sources" || true
+    rm -f "$S/$suite.sources.tmp"
+    sources=()
+    [ -s "$S/$suite.list" ] && sources+=("$S/$suite.list")
+    grep -q '^Suites:' "$S/$suite.sources" && sources+=("$S/$suite.sources")
+    [ ${#sources[@]} -gt 0 ] || die "could not derive $suite sources from ${base_sources[*]}"
+fi
 
 # Host apt settings that matter for reaching the archive (proxies, snapshot dates). They are
 # used for the build only: the customize hook removes them from the image again.
@@ -152,17 +218,18 @@ cat > "$R/etc/fstab" <<EOF
 UUID=$ROOT_UUID / ext4 rw,discard,errors=remount-ro 0 1
 EOF
 
-# rpm: one system-wide database in /var/lib/rpm, shared by rpm, dnf and zypper (Debian's rpm
-# defaults to ~/.rpmdb, a database per user), initialised now.
-mkdir -p "$R/etc/rpm"
-echo '%_dbpath /var/lib/rpm' > "$R/etc/rpm/macros"
-in_root rpm --initdb
-# Nothing in the rpm database provides /bin/sh, which every package with a scriptlet requires
-# (rpmbuild adds it): dnf and zypper refuse such a package ("nothing provides /bin/sh"). One
-# empty package registers the shells that dpkg installed. Its system-release(releasever)
-# gives dnf a $releasever (otherwise every dnf run warns "Unable to detect release version").
-mkdir -p "$R/tmp/provides/SPECS"
-cat > "$R/tmp/provides/SPECS/provides.spec" <<'EOF'
+if [ "$RPM_TOOLS" = yes ]; then
+    # rpm: one system-wide database in /var/lib/rpm, shared by rpm, dnf and zypper (Debian's rpm
+    # defaults to ~/.rpmdb, a database per user), initialised now.
+    mkdir -p "$R/etc/rpm"
+    echo '%_dbpath /var/lib/rpm' > "$R/etc/rpm/macros"
+    in_root rpm --initdb
+    # Nothing in the rpm database provides /bin/sh, which every package with a scriptlet requires
+    # (rpmbuild adds it): dnf and zypper refuse such a package ("nothing provides /bin/sh"). One
+    # empty package registers the shells that dpkg installed. Its system-release(releasever)
+    # gives dnf a $releasever (otherwise every dnf run warns "Unable to detect release version").
+    mkdir -p "$R/tmp/provides/SPECS"
+    cat > "$R/tmp/provides/SPECS/provides.spec" <<'EOF'
 Name: debian-system-provides
 Version: 12
 Release: 1
@@ -179,10 +246,11 @@ Registers in the rpm database the shells that Debian's dpkg-managed base system 
 so that rpm, dnf and zypper can install packages with scriptlets. It owns no files.
 %files
 EOF
-in_root rpmbuild --quiet --define '_topdir /tmp/provides' -bb /tmp/provides/SPECS/provides.spec
-in_root sh -c 'rpm -i --force-debian /tmp/provides/RPMS/noarch/debian-system-provides-12-1.noarch.rpm'
-rm -rf "$R/tmp/provides" "$R/root/.rpmdb" "$R/var/tmp/rpm-tmp."*
-in_root rpm -q debian-system-provides >/dev/null
+    in_root rpmbuild --quiet --define '_topdir /tmp/provides' -bb /tmp/provides/SPECS/provides.spec
+    in_root sh -c 'rpm -i --force-debian /tmp/provides/RPMS/noarch/debian-system-provides-12-1.noarch.rpm'
+    rm -rf "$R/tmp/provides" "$R/root/.rpmdb" "$R/var/tmp/rpm-tmp."*
+    in_root rpm -q debian-system-provides >/dev/null
+fi
 
 # GRUB for SeaBIOS: modules and configuration in /boot/grub; boot.img and core.img are written
 # to the disk later. /vmlinuz and /initrd.img are the links the kernel package maintains, so a
@@ -211,7 +279,7 @@ say "mmdebstrap $suite (sources: ${sources[*]})"
 include=$(IFS=,; echo "${packages[*]}")
 aptopts=()
 [ -s "$S/apt-host.conf" ] && aptopts+=("--aptopt=$S/apt-host.conf")
-ROOT_UUID=$root_uuid GRUB_DIR=$grub_dir CMDLINE=$cmdline \
+ROOT_UUID=$root_uuid GRUB_DIR=$grub_dir CMDLINE=$cmdline RPM_TOOLS=$rpm_tools \
 mmdebstrap --quiet --variant=minbase --mode=root --format=directory \
     --include="$include" "${aptopts[@]}" \
     --hook-dir=/usr/share/mmdebstrap/hooks/eatmydata \
@@ -229,9 +297,13 @@ kver=$(cd "$R/boot" && ls vmlinuz-* | sed 's/^vmlinuz-//')
 [ "$(wc -w <<<"$kver")" -eq 1 ] || die "expected exactly one kernel in /boot, found: $kver"
 [ -f "$R/boot/initrd.img-$kver" ] || die "no initramfs for $kver"
 [ -L "$R/vmlinuz" ] && [ -L "$R/initrd.img" ] || die "/vmlinuz or /initrd.img link missing"
-initrd_mods=$(chroot "$R" lsinitramfs "/boot/initrd.img-$kver" | sed -n 's|.*/\([a-z0-9_]*\)\.ko$|\1|p')
+# Modules may be compressed (trixie's kernel ships .ko.xz) or built into the kernel
+# (modules.builtin), which counts as present.
+initrd_mods=$(chroot "$R" lsinitramfs "/boot/initrd.img-$kver" |
+              sed -n -E 's|.*/([a-z0-9_]*)\.ko(\.(xz\|zst\|gz))?$|\1|p')
+builtin_mods=$(sed -n -E 's|.*/([a-z0-9_]*)\.ko$|\1|p' "$R/lib/modules/$kver/modules.builtin" 2>/dev/null || true)
 for m in virtio_blk virtio_pci ext4 sr_mod ata_piix; do
-    grep -qx "$m" <<<"$initrd_mods" || die "the initramfs lacks $m"
+    grep -qx "$m" <<<"$initrd_mods" || grep -qx "$m" <<<"$builtin_mods" || die "the initramfs lacks $m"
 done
 ! ls "$R"/etc/ssh/ssh_host_* >/dev/null 2>&1 || die "SSH host keys left in the image"
 awk -F: '$3 >= 1000 && $3 < 65534 { found = 1 } END { exit found }' "$R/etc/passwd" ||
@@ -247,14 +319,15 @@ ver() {
     printf '%s\n' "$out"
 }
 {
-    echo "# matrixrun cloud image, Debian $suite, built $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "# matrixrun cloud image, Debian $release ($suite), built $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "suite=$suite"
     echo "kernel=$kver"
-    for p in linux-image-amd64 cloud-init openssh-server systemd sudo rpm dnf python3-dnf \
-             'libdnf[0-9]*' zypper 'libzypp[0-9]*'; do
-        ver "$p"
-    done
+    for p in linux-image-amd64 cloud-init openssh-server systemd sudo; do ver "$p"; done
+    if [ $rpm_tools = yes ]; then
+        for p in rpm dnf python3-dnf 'libdnf[0-9]*' zypper 'libzypp[0-9]*'; do ver "$p"; done
+    fi
     echo "root-uuid=$root_uuid"
-} > "$S/cloud.manifest"
+} > "$S/$name.manifest"
 du_root=$(du -sm "$R" | cut -f1)
 say "root filesystem: ${du_root} MiB, kernel $kver"
 
@@ -266,8 +339,15 @@ printf 'label: dos\nstart=%dMiB, type=83, bootable\n' "$part_start_mib" |
     sfdisk --quiet --no-reread --no-tell-kernel "$raw" >/dev/null
 part_blocks=$(( (disk_size_mib - part_start_mib) * 256 ))          # 4 KiB blocks
 # metadata_csum_seed is not readable by GRUB 2.06; Debian 12's mke2fs.conf leaves it off, but
-# make sure. -E offset writes the filesystem into the partition of the disk file.
-mke2fs -q -F -t ext4 -b 4096 -L "$fs_label" -U "$root_uuid" -O ^metadata_csum_seed \
+# make sure. orphan_file (e2fsprogs 1.47) is unknown to bullseye's kernel 5.10 and e2fsck
+# 1.46, which refuse such a filesystem (Debian 12's mke2fs.conf leaves it off, a newer one may
+# not); off where this mke2fs knows the feature. -E offset writes the filesystem into the
+# partition of the disk file.
+features=^metadata_csum_seed
+truncate -s 8M "$S/probe.img"
+if mke2fs -q -F -t ext4 -O ^orphan_file "$S/probe.img" >/dev/null 2>&1; then features+=,^orphan_file; fi
+rm -f "$S/probe.img"
+mke2fs -q -F -t ext4 -b 4096 -L "$fs_label" -U "$root_uuid" -O "$features" \
     -E offset=$(( part_start_mib * 1048576 )) -d "$R" "$raw" "$part_blocks" ||
     die "mke2fs failed"
 
@@ -288,13 +368,13 @@ dd if="$S/core.img" of="$raw" bs=512 seek=1 conv=notrunc status=none
 # zstd-compressed clusters: a quarter of the size for a few seconds here; QEMU (5.1 or later)
 # decompresses on the host, and an overlay's writes are not compressed.
 say "qcow2 (zstd-compressed)"
-qemu-img convert -W -c -f raw -O qcow2 -o compression_type=zstd "$raw" "$S/cloud.qcow2"
+qemu-img convert -W -c -f raw -O qcow2 -o compression_type=zstd "$raw" "$S/$name.qcow2"
 rm -f "$raw"
 
-install -m 0644 "$S/cloud.qcow2" "$outdir/.cloud.qcow2.new"
-install -m 0644 "$S/cloud.manifest" "$outdir/.cloud.manifest.new"
-mv -f "$outdir/.cloud.qcow2.new" "$outdir/cloud.qcow2"
-mv -f "$outdir/.cloud.manifest.new" "$outdir/cloud.manifest"
+install -m 0644 "$S/$name.qcow2" "$outdir/.$name.qcow2.new"
+install -m 0644 "$S/$name.manifest" "$outdir/.$name.manifest.new"
+mv -f "$outdir/.$name.qcow2.new" "$outdir/$name.qcow2"
+mv -f "$outdir/.$name.manifest.new" "$outdir/$name.manifest"
 
 # libvirt's QEMU runs as libvirt-qemu: every folder above the base must be searchable.
 d=$outdir
@@ -303,4 +383,4 @@ while [ "$d" != / ]; do
         say "warning: $d is not searchable by others; libvirt-qemu cannot open the base image"
     d=$(dirname "$d")
 done
-say "done: $outdir/cloud.qcow2 ($(( $(stat -c %s "$outdir/cloud.qcow2") / 1048576 )) MiB, ${disk_size_mib} MiB virtual), $outdir/cloud.manifest"
+say "done: $outdir/$name.qcow2 ($(( $(stat -c %s "$outdir/$name.qcow2") / 1048576 )) MiB, ${disk_size_mib} MiB virtual), $outdir/$name.manifest"
