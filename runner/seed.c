@@ -289,11 +289,14 @@ static void render_cloud_init(const struct mr_seed_spec *s, struct mr_seed_files
         yaml_str(&b, s->user_pubkey);
         mr_buf_adds(&b, "\n");
     }
-    /* The guest's host key is the one matrixrun made and pins; no other is generated.
-     * cloud-init before 0.7.7 takes rsa_ and dsa_ keys only, and ignores the others
-     * without a word: the catalogue gives such guests an RSA key. */
+    /* The guest's host key is the one matrixrun made and pins: cloud-init generates
+     * none when ssh_keys names one (from 0.7.5 to 25.1, cc_ssh reads ssh_genkeytypes only
+     * without ssh_keys; and cloud-init 25.1's schema refuses an empty ssh_genkeytypes,
+     * which made its status "degraded"). cloud-init before 0.7.7 takes rsa_ and dsa_
+     * keys only, and ignores the others without a word: the catalogue gives such guests
+     * an RSA key. */
     const char *kind = host_key_kind(s->host_pubkey);
-    mr_buf_addf(&b, "ssh_deletekeys: true\nssh_genkeytypes: []\nssh_keys:\n"
+    mr_buf_addf(&b, "ssh_deletekeys: true\nssh_keys:\n"
                     "  %s_private: |\n", kind);
     yaml_block(&b, s->host_privkey, 4);
     mr_buf_addf(&b, "  %s_public: ", kind);
