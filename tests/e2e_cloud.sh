@@ -85,11 +85,19 @@ XML
     cell bad-seed debian 12 150 broken.yaml
     cat <<XML
   <package name="mr-probe" version="2.5-1" install-timeout="300">
-    <artifact family="debian" path="mr-probe_2.5-1_all.deb"/>
-    <artifact family="rhel" path="mr-probe-2.5-1.noarch.rpm"/>
-    <artifact family="sles" path="mr-probe-2.5-1.noarch.rpm"/>
+    <artifact family="debian" path="mr-probe_2.5-1_all.deb">
+      <depends path="$src/images/out/mr-demo-lib_1.0_all.deb"/>
+    </artifact>
+    <artifact family="rhel" path="mr-probe-2.5-1.noarch.rpm">
+      <depends path="$src/images/out/mr-demo-lib-1.0-1.noarch.rpm"/>
+    </artifact>
+    <artifact family="sles" path="mr-probe-2.5-1.noarch.rpm">
+      <depends path="$src/images/out/mr-demo-lib-1.0-1.noarch.rpm"/>
+    </artifact>
   </package>
   <test name="probe" timeout="60">mr-probe</test>
+  <!-- <depends>: installed with the artifact in one apt-get, dnf or zypper call. -->
+  <test name="depends" timeout="60">test -f /usr/share/mr-demo-lib/greeting</test>
   <test name="sudo" timeout="60">sudo -n true &amp;&amp; test "\$(id -u)" != 0</test>
   <test name="extra-config" timeout="60">grep -q "from the matrix" /etc/matrixrun-extra</test>
 </matrix>
@@ -126,6 +134,11 @@ done
 expect_has "deb installed by apt" "$(tar -xzOf "$tmp/reports/debian-12/artifacts.tar.gz" install.txt)" "apt-get install"
 expect_has "dpkg log names the package" "$(tar -xzOf "$tmp/reports/debian-12/artifacts.tar.gz" logs/dpkg.log)" "mr-probe:all 2.5-1"
 expect_has "rpm installed by dnf" "$(tar -xzOf "$tmp/reports/rhel-9/artifacts.tar.gz" install.txt)" "dnf -y install"
+for c in debian-12 rhel-9 sles-15; do
+    expect_verdict "$r" "$c" depends pass
+    expect_has "$c: the dependency in the same install command" \
+        "$(tar -xzOf "$tmp/reports/$c/artifacts.tar.gz" install.txt | head -n 1)" "mr-demo-lib"
+done
 expect_has "probe stamp from rpm (rhel)" "$(xp "$r" "string(//testsuite[@name='rhel-9']/testcase[@name='probe']/system-out)")" "installed by rpm"
 expect_has "rpm installed by zypper" "$(tar -xzOf "$tmp/reports/sles-15/artifacts.tar.gz" install.txt)" "zypper --non-interactive"
 expect_has "probe stamp from rpm (sles)" "$(xp "$r" "string(//testsuite[@name='sles-15']/testcase[@name='probe']/system-out)")" "installed by rpm"
