@@ -4,7 +4,9 @@
 # 1. mr-demo-plus alone, in an isolated cell: an install error that names the missing
 #    mr-demo-lib, says the cell is isolated and points to <depends> and network="outbound".
 # 2. mr-demo-plus with <depends> on mr-demo-lib: both installed in one dpkg call, and the
-#    test that needs mr-demo-lib's file passes.
+#    test that needs mr-demo-lib's file passes. The .rpm alone, through dnf on the
+#    cloud-like image: the same message, from dnf's words. (With <depends>, the rpm paths
+#    install in e2e_cloud.sh: dnf and zypper of several files.)
 # 3. network: from inside the guest, a listener on the host's 127.0.0.1 (slirp's 10.0.2.2)
 #    is unreachable from an isolated cell and reached from an outbound one; the outbound
 #    guest's QEMU listens on 127.0.0.1 only. No traffic leaves 127.0.0.1.
@@ -14,7 +16,7 @@ src=$2
 xsd=$3
 e2e_need_images "$src"
 img=$src/images/out
-for f in mr-demo-plus_1.0_all.deb mr-demo-lib_1.0_all.deb; do
+for f in mr-demo-plus_1.0_all.deb mr-demo-lib_1.0_all.deb mr-demo-plus-1.0-1.noarch.rpm cloud.qcow2; do
     [ -f "$img/$f" ] || { echo "FAIL $img/$f is missing: run 'bash setup.sh' first"; exit 1; }
 done
 e2e_init deps
@@ -65,6 +67,30 @@ expect_schema_valid "$r" "$xsd"
 expect_verdict "$r" plus install pass
 expect_verdict "$r" plus uses-lib pass
 expect_has "one install command for both" "$(xp "$r" "string(//testcase[@name='install']/system-out)")$(tar -xzOf "$tmp/r2/plus/artifacts.tar.gz" install.txt 2>/dev/null)" "mr-demo-lib_1.0_all.deb"
+
+# The rpm path: the cloud-like image as a rhel 9 guest (Debian's dnf and rpm, seeded by
+# cloud-init), mr-demo-plus's .rpm alone: dnf's own words name the missing dependency.
+cat >"$tmp/rpm.xml" <<XML
+<matrix version="1" name="deps-rpm" retries="0">
+  <host uri="$E2E_URI" accel="tcg"/>
+  <image name="rpm" family="rhel" version="9" memory-mib="1024" vcpus="2" boot-timeout="400">
+    <disk path="$img/cloud.qcow2"/>
+  </image>
+  <package name="mr-demo-plus" version="1.0" install-timeout="300">
+    <artifact family="rhel" path="$img/mr-demo-plus-1.0-1.noarch.rpm" version="1.0-1"/>
+  </package>
+  <test name="uses-lib" timeout="60">[ "\$(mr-demo-plus)" = "hello from mr-demo-lib" ]</test>
+</matrix>
+XML
+"$mr" "$tmp/rpm.xml" -o "$tmp/r4" -q --overcommit 2 >"$tmp/out4" 2>&1
+expect_eq "rpm alone: exit 3 (install error)" "$?" 3
+r=$tmp/r4/junit.xml
+expect_schema_valid "$r" "$xsd"
+expect_verdict "$r" rpm install error
+msg=$(xp "$r" "string(//testcase[@name='install']/error/@message)")
+expect_has "rpm: dnf's missing dependency named" "$msg" "the package needs 'mr-demo-lib'"
+expect_has "rpm: the cell said to be isolated" "$msg" "the cell is isolated"
+expect_has "rpm: dnf's own words in the output" "$(xp "$r" "string(//testcase[@name='install']/system-out)")$(xp "$r" "string(//testcase[@name='install']/system-err)")" "nothing provides mr-demo-lib"
 
 # A listener on the host's loopback; slirp shows the host's 127.0.0.1 to the guest as
 # 10.0.2.2, unless restrict=on.
