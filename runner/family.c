@@ -96,6 +96,8 @@ static int load_family(const char *file, xmlNodePtr n, struct mr_family *f, stru
             struct mr_family_ssh *sh = &f->ssh[ns++];
             _cleanup_free_ char *kt = mr_xml_attr(c, "keytype");
             sh->keytype = strcmp(kt, "rsa") == 0 ? MR_KEYTYPE_RSA : MR_KEYTYPE_ED25519;
+            _cleanup_free_ char *tty = mr_xml_attr(c, "tty");
+            sh->tty = tty && strcmp(tty, "yes") == 0;
             sh->min_version = uint_or_zero(c, "min-version");
             sh->max_version = uint_or_zero(c, "max-version");
             if (sh->max_version && sh->min_version > sh->max_version) {
@@ -299,6 +301,19 @@ enum mr_keytype mr_family_keytype(const struct mr_family *f, const char *os_vers
         if (in_range(major, f->ssh[i].min_version, f->ssh[i].max_version))
             return f->ssh[i].keytype;
     return MR_KEYTYPE_ED25519;
+}
+
+int mr_family_tty(const struct mr_family *f, const char *os_version)
+{
+    if (!f->n_ssh)
+        return 0;
+    if (!os_version)
+        return f->ssh[f->n_ssh - 1].tty;
+    unsigned major = (unsigned)strtoul(os_version, NULL, 10);
+    for (size_t i = 0; i < f->n_ssh; i++)
+        if (in_range(major, f->ssh[i].min_version, f->ssh[i].max_version))
+            return f->ssh[i].tty;
+    return 0;
 }
 
 char *mr_family_remote_path(const struct mr_family *f, const char *local_path)

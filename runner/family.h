@@ -32,6 +32,7 @@ struct mr_family_install {
 /* An <ssh> entry: the key type for the OS versions it covers. */
 struct mr_family_ssh {
     enum mr_keytype keytype;
+    int tty;              /* tty="yes": each command on a pseudo-terminal (requiretty) */
     unsigned min_version; /* 0: no lower bound */
     unsigned max_version; /* 0: no upper bound */
 };
@@ -94,6 +95,9 @@ const char *mr_family_install_template(const struct mr_family *f, const char *os
  * <ssh> entries as mr_family_install_template() chooses; MR_KEYTYPE_ED25519 when none
  * matches. */
 enum mr_keytype mr_family_keytype(const struct mr_family *f, const char *os_version);
+/* Whether commands run on a pseudo-terminal for that OS version (the <ssh> entry's
+ * tty="yes": the release's sudo has `Defaults requiretty`). */
+int mr_family_tty(const struct mr_family *f, const char *os_version);
 
 /* Values for the placeholders of a template (see images/families.xml). */
 struct mr_family_vars {

@@ -25,6 +25,7 @@
 struct mr_ssh {
     int fd;
     LIBSSH2_SESSION *session;
+    int tty; /* the target's: each exec asks for a pseudo-terminal first */
 };
 
 /* ---- keys ---------------------------------------------------------------------- */
@@ -488,6 +489,7 @@ static int connect_once(const struct mr_transport_target *t, int64_t deadline,
          * already listens), so this is retried until the deadline. */
         return rc == -EINTR ? -EINTR : -EAGAIN;
     }
+    s->tty = t->tty;
     *ret = s;
     return 0;
 }
@@ -696,6 +698,22 @@ int mr_ssh_exec(struct mr_ssh *s, const char *cmd, int64_t timeout_ms, struct mr
     if (!ch)
         return r;
     int armed = mr_ssh2_exit_status_arm(ch);
+    /* A terminal for sudo's requiretty: "dumb" (no escapes in the output), and OPOST off
+     * (RFC 4254 mode 70 = 0), so the terminal passes output through as the command wrote
+     * it: no \n made into \r\n, which the log script's framing and mrbench's lines would
+     * not take. */
+    if (s->tty) {
+        static const char modes[] = { 70, 0, 0, 0, 0, 0 }; /* OPOST 0, TTY_OP_END */
+        int prc = NB(s, deadline, libssh2_channel_request_pty_ex(ch, "dumb", 4, modes,
+                                                                 sizeof(modes), 200, 50, 0,
+                                                                 0));
+        if (prc) {
+            mr_err_set(err, "cannot get a terminal for the command: %s (libssh2 error %d)",
+                       prc == -EINTR ? "interrupted" : ssh_msg(s), prc);
+            channel_end(s, ch);
+            return prc == -EINTR ? -EINTR : prc == LIBSSH2_ERROR_TIMEOUT ? -ETIMEDOUT : -EIO;
+        }
+    }
     /* The libssh2 quirk of channel_open() can fail the exec request too. That is not taken
      * as "the command started": nothing says it did, so it is a failed step instead. */
     int rc = NB(s, deadline, libssh2_channel_exec(ch, cmd));

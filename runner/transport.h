@@ -73,6 +73,10 @@ struct mr_transport_target {
     /* A guest seeded at boot may show an image's old identity until cloud-init has put
      * the pinned one in place: keep trying (never logging in) instead of giving up. */
     int retry_host_mismatch;
+    /* Each command runs on a pseudo-terminal: for guests whose sudo has `Defaults
+     * requiretty` (CentOS 6, RHEL 5), where every `sudo -n` over a plain exec fails. A
+     * terminal merges the command's stderr into its stdout. */
+    int tty;
     /* Opens a byte stream to host:port and returns its descriptor (blocking or not; the
      * backend owns it from then on), or -errno with err set. -EPERM, -EINVAL and
      * -ENOTCONN end the connect at once; any other failure is retried until the

@@ -110,6 +110,19 @@ START_TEST(test_family_picks_logs_by_os_version)
 }
 END_TEST
 
+/* A terminal for each command where the release's sudo has requiretty (RHEL/CentOS 5, 6). */
+START_TEST(test_family_tty_by_os_version)
+{
+    ck_assert(mr_family_tty(mr_family_find("centos"), "6.5"));
+    ck_assert(mr_family_tty(mr_family_find("rhel"), "5.11"));
+    ck_assert(!mr_family_tty(mr_family_find("centos"), "7"));
+    ck_assert(!mr_family_tty(mr_family_find("rhel"), "9.4"));
+    ck_assert(!mr_family_tty(mr_family_find("rhel"), NULL));
+    ck_assert(!mr_family_tty(mr_family_find("debian"), "12"));
+    ck_assert(!mr_family_tty(mr_family_find("sles"), "12-SP3"));
+}
+END_TEST
+
 /* ed25519 where the guest's OpenSSH (>= 6.5) and cloud-init (>= 0.7.7) take it, RSA
  * below: CentOS 6 has OpenSSH 5.3 and cloud-init 0.7.5, RHEL 5 OpenSSH 4.3. */
 START_TEST(test_family_picks_keytype_by_os_version)
@@ -578,6 +591,7 @@ int main(void)
                         (int)(sizeof(families) / sizeof(families[0])));
     tcase_add_test(tc, test_family_unknown_is_null);
     tcase_add_test(tc, test_family_picks_logs_by_os_version);
+    tcase_add_test(tc, test_family_tty_by_os_version);
     tcase_add_test(tc, test_family_expands_artifacts_with_dependencies);
     tcase_add_test(tc, test_family_names_the_missing_dependency);
     tcase_add_test(tc, test_family_logs_script_runs_in_sh);

@@ -538,6 +538,40 @@ START_TEST(test_ssh_offer_parse_reads_a_kexinit)
 }
 END_TEST
 
+/* target.tty: each command on a pseudo-terminal (sudo's requiretty needs one); without it
+ * there is none. */
+START_TEST(test_ssh_exec_on_a_terminal_when_asked)
+{
+    for (int tty = 0; tty <= 1; tty++) {
+        struct mr_transport_target target = {
+            .host = "127.0.0.1", .port = g_sshd_port, .user = g_user, .key = &g_client,
+            .pinned_host = &g_hostkey, .tty = tty,
+        };
+        struct mr_err e = { 0 };
+        struct mr_ssh *s = NULL;
+        ck_assert_msg(mr_ssh_connect(&target, mr_now_ms() + 20000, &s, &e) == 0, "%s",
+                      mr_err_msg(&e));
+        struct mr_exec x;
+        mr_exec_init(&x);
+        ck_assert_int_eq(mr_ssh_exec(s, "tty; r=$?; echo to-stderr >&2; exit $r", 20000, &x, &e), 0);
+        char *out = mr_xstrndup(x.out.data ? x.out.data : "", x.out.len);
+        if (tty) {
+            ck_assert_msg(x.exit_status == 0 && strncmp(out, "/dev/", 5) == 0, "%d: %s",
+                          x.exit_status, out);
+            ck_assert_ptr_nonnull(strstr(out, "to-stderr")); /* one stream on a terminal */
+            ck_assert_msg(!strchr(out, '\r'), "the terminal made \\n into \\r\\n: %s", out);
+        } else {
+            ck_assert_msg(x.exit_status == 1 && strstr(out, "not a tty"), "%d: %s",
+                          x.exit_status, out);
+        }
+        free(out);
+        mr_exec_release(&x);
+        mr_ssh_free(s);
+        mr_err_release(&e);
+    }
+}
+END_TEST
+
 /* A guest that never answers gets the whole budget: the last wait ends at the deadline
  * and a last attempt is made there (the waits double up to 2 s; stopping when the next
  * wait would pass the deadline gave up to 2 s early: a 25 s boot timeout ended at 23 s). */
@@ -559,6 +593,7 @@ int main(void)
     TCase *te = sshd_tcase("exec");
     tcase_add_checked_fixture(te, exec_setup, exec_teardown);
     tcase_add_test(te, test_ssh_exec_reports_status_and_output);
+    tcase_add_test(te, test_ssh_exec_on_a_terminal_when_asked);
     tcase_add_test(te, test_ssh_exec_reports_a_signal);
     tcase_add_test(te, test_ssh_exec_waits_past_end_of_file_for_the_status);
     tcase_add_test(te, test_ssh_exec_times_out_after_end_of_file);
