@@ -756,9 +756,18 @@ static int keep_guest(struct mr_cell_run *cl)
     struct mr_counts n = mr_suite_counts(cl->s);
     if (keep == MR_KEEP_NONE || (keep == MR_KEEP_FAILED && !n.failures && !n.errors))
         return 0;
-    if (mr_interrupted || cl->g.autodestroy || cl->boot->verdict != MR_VERDICT_PASS ||
-        mr_guest_is_running(&cl->g) != 1)
+    if (mr_interrupted)
         return 0;
+    /* Said, so that a user who asked to keep the cell is not left looking for it. */
+    const char *why = cl->host->pool                        ? "it ran on a remote host"
+                      : cl->boot->verdict != MR_VERDICT_PASS ? "no login to it ever worked"
+                      : mr_guest_is_running(&cl->g) != 1     ? "its guest is no longer running"
+                                                              : NULL;
+    if (why || cl->g.autodestroy) {
+        mr_pipeline_progress(run, MR_PROGRESS_NOTE, cl->name, "guest not kept: %s",
+                             why ? why : "it was started to go with the run");
+        return 0;
+    }
     int64_t until = mr_wall_ms() / 1000 + run->o->keep_for_s;
     _cleanup_free_ char *kh = mr_xasprintf("%s/%s.known_hosts", run->workdir, cl->name);
     _cleanup_free_ char *line = mr_xasprintf("[127.0.0.1]:%d %s %s\n", cl->port,
