@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "family.h"
+#include "html.h"
 
 /* ---- guessing from file names ---- */
 
@@ -183,19 +184,6 @@ static int is_image(const char *path)
     return 0;
 }
 
-static void add_esc(struct mr_buf *b, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '&': mr_buf_adds(b, "&amp;"); break;
-        case '<': mr_buf_adds(b, "&lt;"); break;
-        case '>': mr_buf_adds(b, "&gt;"); break;
-        case '"': mr_buf_adds(b, "&quot;"); break;
-        default: mr_buf_add(b, s, 1);
-        }
-    }
-}
-
 /* In a comment, "--" may not appear. */
 static void add_comment_text(struct mr_buf *b, const char *s)
 {
@@ -254,6 +242,12 @@ static char *image_name(const char *path, char **names, size_t n)
     }
 }
 
+/* An attribute's value: XML escapes are the HTML page's (& < > " ' as references). */
+static void add_attr(struct mr_buf *b, const char *s)
+{
+    mr_html_escape(b, s);
+}
+
 struct init_pkg {
     const char *path; /* resolved */
     char *name, *version;
@@ -266,197 +260,266 @@ struct init_image {
     int guessed_family, guessed_version;
 };
 
+/* The files given, sorted into images and packages. */
+struct init_set {
+    struct init_image *imgs;
+    struct init_pkg *pkgs;
+    char **resolved; /* every file's real path, owned */
+    char **names;    /* the images' names (borrowed from imgs) */
+    size_t n_files, n_imgs, n_pkgs;
+};
+
+static void set_release(struct init_set *st)
+{
+    for (size_t i = 0; i < st->n_imgs; i++) {
+        free(st->imgs[i].name);
+        free(st->imgs[i].family);
+        free(st->imgs[i].version);
+    }
+    for (size_t j = 0; j < st->n_pkgs; j++) {
+        free(st->pkgs[j].name);
+        free(st->pkgs[j].version);
+    }
+    for (size_t i = 0; i < st->n_files; i++)
+        free(st->resolved[i]);
+    free(st->resolved);
+    free(st->names);
+    free(st->imgs);
+    free(st->pkgs);
+}
+
 static const char *default_family(const char *format)
 {
     return strcmp(format, "rpm") == 0 ? "rhel" : strcmp(format, "msi") == 0 ? "windows"
                                                                             : "debian";
 }
 
-int mr_init_write(char *const *files, size_t n_files, const char *out_path, char **ret_notes,
-                  struct mr_err *err)
+/* Reads each file's name: an image (its OS guessed) or a package (one per format).
+ * Returns 0 or -errno / -EINVAL with err set. */
+static int read_files(struct init_set *st, char *const *files, size_t n, struct mr_err *err)
 {
-    struct init_image *imgs = mr_xcalloc(n_files ? n_files : 1, sizeof(*imgs));
-    struct init_pkg *pkgs = mr_xcalloc(n_files ? n_files : 1, sizeof(*pkgs));
-    char **resolved = mr_xcalloc(n_files ? n_files : 1, sizeof(*resolved));
-    char **names = mr_xcalloc(n_files ? n_files : 1, sizeof(*names));
-    size_t n_imgs = 0, n_pkgs = 0;
-    struct mr_buf notes, x;
-    mr_buf_init(&notes);
-    mr_buf_init(&x);
-    char *outdir = NULL;
-    int r = -EINVAL;
-
-    for (size_t i = 0; i < n_files; i++) {
-        resolved[i] = realpath(files[i], NULL);
-        if (!resolved[i]) {
-            r = -errno;
+    st->imgs = mr_xcalloc(n ? n : 1, sizeof(*st->imgs));
+    st->pkgs = mr_xcalloc(n ? n : 1, sizeof(*st->pkgs));
+    st->resolved = mr_xcalloc(n ? n : 1, sizeof(*st->resolved));
+    st->names = mr_xcalloc(n ? n : 1, sizeof(*st->names));
+    st->n_files = n;
+    for (size_t i = 0; i < n; i++) {
+        st->resolved[i] = realpath(files[i], NULL);
+        if (!st->resolved[i]) {
+            int r = -errno;
             mr_err_set(err, "%s: %s", files[i], strerror(errno));
-            goto out;
+            return r;
         }
         if (is_image(files[i])) {
-            struct init_image *im = &imgs[n_imgs];
-            im->path = resolved[i];
-            im->name = names[n_imgs] = image_name(files[i], names, n_imgs);
+            struct init_image *im = &st->imgs[st->n_imgs];
+            im->path = st->resolved[i];
+            im->name = st->names[st->n_imgs] = image_name(files[i], st->names, st->n_imgs);
             mr_init_guess(files[i], &im->family, &im->version);
             im->guessed_version = im->version != NULL;
             im->guessed_family = im->family != NULL;
-            n_imgs++;
+            st->n_imgs++;
             continue;
         }
-        struct init_pkg *p = &pkgs[n_pkgs];
+        struct init_pkg *p = &st->pkgs[st->n_pkgs];
         if (mr_init_package(files[i], &p->name, &p->version, &p->format) < 0) {
             mr_err_set(err, "%s: neither an image (.qcow2, .img, .raw) nor a package named as "
                        "its format has it (name_version_arch.deb, "
                        "name-version-release.arch.rpm, name-version.msi)", files[i]);
-            goto out;
+            return -EINVAL;
         }
-        p->path = resolved[i];
-        for (size_t j = 0; j < n_pkgs; j++) {
-            if (strcmp(pkgs[j].format, p->format) == 0) {
+        p->path = st->resolved[i];
+        for (size_t j = 0; j < st->n_pkgs; j++) {
+            if (strcmp(st->pkgs[j].format, p->format) == 0) {
                 mr_err_set(err, "%s: a second .%s package (the first: %s); a matrix tests one "
                            "package, with one artifact per format", files[i], p->format,
-                           pkgs[j].path);
+                           st->pkgs[j].path);
                 free(p->name);
                 free(p->version);
-                goto out;
+                return -EINVAL;
             }
         }
-        n_pkgs++;
+        st->n_pkgs++;
     }
-    if (!n_imgs || !n_pkgs) {
+    if (!st->n_imgs || !st->n_pkgs) {
         mr_err_set(err, "init needs at least one image (.qcow2, .img, .raw) and one package "
                    "(.deb, .rpm, .msi)");
-        goto out;
+        return -EINVAL;
     }
-    /* Images the names say nothing about take the family of the first package's format. */
-    for (size_t i = 0; i < n_imgs; i++) {
-        struct init_image *im = &imgs[i];
+    return 0;
+}
+
+/* Gives each image a family of the catalogue that some package's format serves (images
+ * the names say nothing about take the first package's), and notes what was guessed. */
+static int check_families(struct init_set *st, struct mr_buf *notes, struct mr_err *err)
+{
+    for (size_t i = 0; i < st->n_imgs; i++) {
+        struct init_image *im = &st->imgs[i];
         if (!im->family)
-            im->family = mr_xstrdup(default_family(pkgs[0].format));
+            im->family = mr_xstrdup(default_family(st->pkgs[0].format));
         const struct mr_family *f = mr_family_find(im->family);
         if (!f) {
             mr_err_set(err, "family '%s' guessed for %s is not in the catalogue", im->family,
                        im->path);
-            goto out;
+            return -EINVAL;
         }
         size_t j;
-        for (j = 0; j < n_pkgs && strcmp(pkgs[j].format, f->format) != 0; j++)
+        for (j = 0; j < st->n_pkgs && strcmp(st->pkgs[j].format, f->format) != 0; j++)
             ;
-        if (j == n_pkgs) {
+        if (j == st->n_pkgs) {
             mr_err_set(err, "%s looks like %s, whose packages are .%s, and no .%s package was "
                        "given", im->path, im->family, f->format, f->format);
-            goto out;
+            return -EINVAL;
         }
-        mr_buf_addf(&notes, "image '%s': family %s%s, version %s%s\n", im->name, im->family,
+        mr_buf_addf(notes, "image '%s': family %s%s, version %s%s\n", im->name, im->family,
                     im->guessed_family ? " (guessed from its file name: check)"
                                        : " (its file name does not say: check)",
                     im->version ? im->version : "not given",
                     im->guessed_version ? " (guessed: check)" : "");
     }
+    return 0;
+}
 
+/* The folder the matrix's paths are relative to: out_path's (a new file), else the
+ * current one. Returns it (caller frees) or NULL with *ret and err set. */
+static char *output_dir(const char *out_path, int *ret, struct mr_err *err)
+{
+    char *dir = NULL;
     if (out_path) {
         if (access(out_path, F_OK) == 0) {
             mr_err_set(err, "%s exists; init writes a new file only", out_path);
-            r = -EEXIST;
-            goto out;
+            *ret = -EEXIST;
+            return NULL;
         }
-        _cleanup_free_ char *dir = mr_path_dirname(out_path);
-        outdir = realpath(dir, NULL);
+        _cleanup_free_ char *parent = mr_path_dirname(out_path);
+        dir = realpath(parent, NULL);
     } else {
-        outdir = getcwd(NULL, 0);
+        dir = getcwd(NULL, 0);
     }
-    if (!outdir) {
-        r = -errno;
+    if (!dir) {
+        *ret = -errno;
         mr_err_set(err, "%s: %s", out_path ? out_path : ".", strerror(errno));
-        goto out;
     }
+    return dir;
+}
 
-    const struct init_pkg *main_pkg = &pkgs[0];
-    mr_buf_adds(&x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                    "<!-- A starter matrix written by matrixrun init: check the lines marked "
-                    "CHECK,\n     replace the example test, then: matrixrun validate FILE; "
-                    "matrixrun FILE\n     The format: man 5 matrixrun-matrix. Paths are "
-                    "relative to this file. -->\n<matrix version=\"1\" name=\"");
-    add_esc(&x, main_pkg->name);
-    mr_buf_adds(&x, "\">\n"
-                    "  <!-- accel: kvm on a host with KVM; tcg where 'matrixrun doctor' says "
-                    "'tcg only' -->\n"
-                    "  <host uri=\"qemu:///system\" accel=\"kvm\"/>\n");
-    for (size_t i = 0; i < n_imgs; i++) {
-        const struct init_image *im = &imgs[i];
-        _cleanup_free_ char *rel = relative_to(outdir, im->path);
-        mr_buf_adds(&x, "\n  <!-- ");
-        if (im->guessed_family || im->guessed_version) {
-            mr_buf_adds(&x, "CHECK: family");
-            if (im->guessed_version)
-                mr_buf_adds(&x, " and version");
-            mr_buf_adds(&x, " guessed from the file name ");
-        } else {
-            mr_buf_adds(&x, "CHECK: the file name says nothing of the OS; family set from the "
-                            "package's format, ");
-        }
-        add_comment_text(&x, strrchr(im->path, '/') + 1);
-        mr_buf_adds(&x, ". A cloud image is seeded with cloud-init (cloudbase-init on "
-                        "Windows); memory and vCPUs are a start. -->\n  <image name=\"");
-        add_esc(&x, im->name);
-        mr_buf_adds(&x, "\" family=\"");
-        add_esc(&x, im->family);
-        mr_buf_adds(&x, "\"");
-        if (im->version) {
-            mr_buf_adds(&x, " version=\"");
-            add_esc(&x, im->version);
-            mr_buf_adds(&x, "\"");
-        }
-        mr_buf_adds(&x, " memory-mib=\"2048\" vcpus=\"2\">\n    <disk path=\"");
-        add_esc(&x, rel);
-        mr_buf_adds(&x, "\"/>\n  </image>\n");
+/* One <image>, with the comment that says what to check. */
+static void render_image(struct mr_buf *x, const struct init_image *im, const char *outdir)
+{
+    _cleanup_free_ char *rel = relative_to(outdir, im->path);
+    mr_buf_adds(x, "\n  <!-- ");
+    if (im->guessed_family || im->guessed_version) {
+        mr_buf_adds(x, "CHECK: family");
+        if (im->guessed_version)
+            mr_buf_adds(x, " and version");
+        mr_buf_adds(x, " guessed from the file name ");
+    } else {
+        mr_buf_adds(x, "CHECK: the file name says nothing of the OS; family set from the "
+                       "package's format, ");
     }
-    mr_buf_adds(&x, "\n  <package name=\"");
-    add_esc(&x, main_pkg->name);
-    mr_buf_adds(&x, "\" version=\"");
-    add_esc(&x, main_pkg->version);
-    mr_buf_adds(&x, "\">\n");
-    for (size_t j = 0; j < n_pkgs; j++) {
-        const struct init_pkg *p = &pkgs[j];
+    add_comment_text(x, strrchr(im->path, '/') + 1);
+    mr_buf_adds(x, ". A cloud image is seeded with cloud-init (cloudbase-init on "
+                   "Windows); memory and vCPUs are a start. -->\n  <image name=\"");
+    add_attr(x, im->name);
+    mr_buf_adds(x, "\" family=\"");
+    add_attr(x, im->family);
+    mr_buf_adds(x, "\"");
+    if (im->version) {
+        mr_buf_adds(x, " version=\"");
+        add_attr(x, im->version);
+        mr_buf_adds(x, "\"");
+    }
+    mr_buf_adds(x, " memory-mib=\"2048\" vcpus=\"2\">\n    <disk path=\"");
+    add_attr(x, rel);
+    mr_buf_adds(x, "\"/>\n  </image>\n");
+}
+
+/* The <package>: an <artifact> per family an image uses, from the package of its format
+ * (a package naming another package than the first is marked CHECK and noted). */
+static void render_package(struct mr_buf *x, const struct init_set *st, const char *outdir,
+                           struct mr_buf *notes)
+{
+    const struct init_pkg *main_pkg = &st->pkgs[0];
+    mr_buf_adds(x, "\n  <package name=\"");
+    add_attr(x, main_pkg->name);
+    mr_buf_adds(x, "\" version=\"");
+    add_attr(x, main_pkg->version);
+    mr_buf_adds(x, "\">\n");
+    for (size_t j = 0; j < st->n_pkgs; j++) {
+        const struct init_pkg *p = &st->pkgs[j];
         _cleanup_free_ char *rel = relative_to(outdir, p->path);
         if (strcmp(p->name, main_pkg->name) != 0) {
-            mr_buf_adds(&x, "    <!-- CHECK: this file names the package '");
-            add_comment_text(&x, p->name);
-            mr_buf_adds(&x, "', not '");
-            add_comment_text(&x, main_pkg->name);
-            mr_buf_adds(&x, "' -->\n");
-            mr_buf_addf(&notes, "package: %s names '%s', the matrix '%s': check\n", p->path,
+            mr_buf_adds(x, "    <!-- CHECK: this file names the package '");
+            add_comment_text(x, p->name);
+            mr_buf_adds(x, "', not '");
+            add_comment_text(x, main_pkg->name);
+            mr_buf_adds(x, "' -->\n");
+            mr_buf_addf(notes, "package: %s names '%s', the matrix '%s': check\n", p->path,
                         p->name, main_pkg->name);
         }
         /* Every family of the catalogue whose format this is and that an image uses. */
-        for (size_t i = 0; i < n_imgs; i++) {
-            const struct mr_family *f = mr_family_find(imgs[i].family);
+        for (size_t i = 0; i < st->n_imgs; i++) {
+            const struct mr_family *f = mr_family_find(st->imgs[i].family);
             size_t k;
-            for (k = 0; k < i && strcmp(imgs[k].family, imgs[i].family) != 0; k++)
+            for (k = 0; k < i && strcmp(st->imgs[k].family, st->imgs[i].family) != 0; k++)
                 ;
             if (k < i || strcmp(f->format, p->format) != 0)
                 continue;
-            mr_buf_adds(&x, "    <artifact family=\"");
-            add_esc(&x, f->name);
-            mr_buf_adds(&x, "\" path=\"");
-            add_esc(&x, rel);
-            mr_buf_adds(&x, "\"");
+            mr_buf_adds(x, "    <artifact family=\"");
+            add_attr(x, f->name);
+            mr_buf_adds(x, "\" path=\"");
+            add_attr(x, rel);
+            mr_buf_adds(x, "\"");
             if (strcmp(p->version, main_pkg->version) != 0) {
-                mr_buf_adds(&x, " version=\"");
-                add_esc(&x, p->version);
-                mr_buf_adds(&x, "\"");
+                mr_buf_adds(x, " version=\"");
+                add_attr(x, p->version);
+                mr_buf_adds(x, "\"");
             }
-            mr_buf_adds(&x, "/>\n");
+            mr_buf_adds(x, "/>\n");
         }
     }
-    mr_buf_adds(&x, "  </package>\n\n"
-                    "  <!-- CHECK: an example; each test is a command run by the guest user's "
-                    "shell,\n       and its exit status is its verdict. -->\n"
-                    "  <test name=\"example\" timeout=\"300\">echo 'replace this with a "
-                    "command that tests ");
-    add_esc(&x, main_pkg->name);
-    mr_buf_adds(&x, "'</test>\n</matrix>\n");
+    mr_buf_adds(x, "  </package>\n");
+}
 
+/* The whole matrix, into x. */
+static void render_matrix(struct mr_buf *x, const struct init_set *st, const char *outdir,
+                          struct mr_buf *notes)
+{
+    const char *pkg = st->pkgs[0].name;
+    mr_buf_adds(x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                   "<!-- A starter matrix written by matrixrun init: check the lines marked "
+                   "CHECK,\n     replace the example test, then: matrixrun validate FILE; "
+                   "matrixrun FILE\n     The format: man 5 matrixrun-matrix. Paths are "
+                   "relative to this file. -->\n<matrix version=\"1\" name=\"");
+    add_attr(x, pkg);
+    mr_buf_adds(x, "\">\n"
+                   "  <!-- accel: kvm on a host with KVM; tcg where 'matrixrun doctor' says "
+                   "'tcg only' -->\n"
+                   "  <host uri=\"qemu:///system\" accel=\"kvm\"/>\n");
+    for (size_t i = 0; i < st->n_imgs; i++)
+        render_image(x, &st->imgs[i], outdir);
+    render_package(x, st, outdir, notes);
+    mr_buf_adds(x, "\n"
+                   "  <!-- CHECK: an example; each test is a command run by the guest user's "
+                   "shell,\n       and its exit status is its verdict. -->\n"
+                   "  <test name=\"example\" timeout=\"300\">echo 'replace this with a "
+                   "command that tests ");
+    add_attr(x, pkg);
+    mr_buf_adds(x, "'</test>\n</matrix>\n");
+}
+
+int mr_init_write(char *const *files, size_t n_files, const char *out_path, char **ret_notes,
+                  struct mr_err *err)
+{
+    struct init_set st = { 0 };
+    struct mr_buf notes, x;
+    mr_buf_init(&notes);
+    mr_buf_init(&x);
+    char *outdir = NULL;
+    int r;
+    if ((r = read_files(&st, files, n_files, err)) < 0 ||
+        (r = check_families(&st, &notes, err)) < 0 || !(outdir = output_dir(out_path, &r, err)))
+        goto out;
+    render_matrix(&x, &st, outdir, &notes);
     if (out_path) {
         r = mr_file_write_atomic(out_path, x.data, x.len, err);
         if (r < 0)
@@ -469,21 +532,7 @@ int mr_init_write(char *const *files, size_t n_files, const char *out_path, char
     r = 0;
     *ret_notes = mr_buf_detach(&notes, NULL);
 out:
-    for (size_t i = 0; i < n_imgs; i++) {
-        free(imgs[i].name);
-        free(imgs[i].family);
-        free(imgs[i].version);
-    }
-    for (size_t j = 0; j < n_pkgs; j++) {
-        free(pkgs[j].name);
-        free(pkgs[j].version);
-    }
-    for (size_t i = 0; i < n_files; i++)
-        free(resolved[i]);
-    free(resolved);
-    free(names);
-    free(imgs);
-    free(pkgs);
+    set_release(&st);
     free(outdir);
     mr_buf_release(&notes);
     mr_buf_release(&x);
