@@ -139,7 +139,8 @@ static const char usage_text[] =
     "booted); 3 infrastructure error (a cell could not be run); 130/143 interrupted.\n"
     "compare and html: 0 done; 2 a report that cannot be read or is not matrixrun's.\n";
 
-static int load(const struct mr_cli_opts *c, const char *path, struct mr_matrix **m)
+/* -C or $MATRIXRUN_CATALOGUE, when given: 0, or MR_EXIT_USAGE after saying why. */
+static int load_catalogue(const struct mr_cli_opts *c)
 {
     struct mr_err e = { 0 };
     const char *cat = c->catalogue ? c->catalogue : getenv("MATRIXRUN_CATALOGUE");
@@ -148,6 +149,15 @@ static int load(const struct mr_cli_opts *c, const char *path, struct mr_matrix 
         mr_err_release(&e);
         return MR_EXIT_USAGE;
     }
+    return 0;
+}
+
+static int load(const struct mr_cli_opts *c, const char *path, struct mr_matrix **m)
+{
+    struct mr_err e = { 0 };
+    int r = load_catalogue(c);
+    if (r)
+        return r;
     if (mr_matrix_load(path, m, &e) < 0) {
         fprintf(stderr, "matrixrun: %s\n", mr_err_msg(&e));
         mr_err_release(&e);
@@ -584,13 +594,10 @@ static int cmd_compare(struct mr_cli_opts *c, char **args, size_t n_args)
 
 static int cmd_init(struct mr_cli_opts *c, char **args, size_t n_args)
 {
+    int r = load_catalogue(c);
+    if (r)
+        return r;
     struct mr_err e = { 0 };
-    const char *cat = c->catalogue ? c->catalogue : getenv("MATRIXRUN_CATALOGUE");
-    if (cat && cat[0] && mr_family_catalogue_load(cat, &e) < 0) {
-        fprintf(stderr, "matrixrun: %s\n", mr_err_msg(&e));
-        mr_err_release(&e);
-        return MR_EXIT_USAGE;
-    }
     _cleanup_free_ char *notes = NULL;
     if (mr_init_write(args, n_args, c->outdir, &notes, &e) < 0) {
         fprintf(stderr, "matrixrun: init: %s\n", mr_err_msg(&e));
