@@ -12,7 +12,8 @@ if [ "$(id -u)" != 0 ]; then
     exit 2
 fi
 
-# groff-base and man-db render the man pages (tests/man_pages.sh); dpkg-dev's
+# iproute2's ss shows what QEMU listens on (tests/e2e_deps.sh). groff-base and man-db
+# render the man pages (tests/man_pages.sh); dpkg-dev's
 # dpkg-shlibdeps gives the Debian package (cpack) its dependencies.
 # gcc-mingw-w64-x86-64 builds mrbench.exe (the CPU benchmark for Windows guests); file is
 # what tests/mrbench_usage.sh reads the binaries' kind with. clang builds the fuzzing
@@ -20,7 +21,7 @@ fi
 # llvm brings llvm-symbolizer, without which clang's sanitizers print bare addresses, and
 # libyaml-dev the YAML parser fuzz_seed judges the cloud-config guard with.
 build_pkgs="cmake make gcc pkg-config libvirt-dev libssh2-1-dev libxml2-dev libarchive-dev check libsubunit-dev gcc-mingw-w64-x86-64 file clang libclang-rt-dev llvm libyaml-dev"
-run_pkgs="groff-base man-db procps time tini libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils openssh-client libxml2-utils dpkg-dev rpm python3-yaml util-linux chromium"
+run_pkgs="groff-base man-db iproute2 procps time tini libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils openssh-client libxml2-utils dpkg-dev rpm python3-yaml util-linux chromium"
 # Every recipe's "# needs:" line: the image builders and images/check-cloud.sh.
 image_pkgs=$(sed -n 's/^# needs: //p' images/*.sh | tr '\n' ' ')
 say "installing packages"
