@@ -695,9 +695,12 @@ static int check_axis_value(struct loader *ld, int line, const char *subject,
 {
     if (!v[0])
         return fail(ld, line, "%s'' is empty", subject);
-    if (v[strspn(v, VALUE_CHARS)])
+    if (v[strspn(v, VALUE_CHARS)]) {
+        /* The value as one line: it may hold line breaks, and the message is one line. */
+        _cleanup_free_ char *shown = mr_xml_one_line(v);
         return fail(ld, line, "%s'%s' may hold only letters, digits, '_', '.', '+' and '-'",
-                    subject, v);
+                    subject, shown);
+    }
     const struct size_rule *sr = size_rule(kind);
     if (!sr) {
         *ret = mr_xstrdup(v);
