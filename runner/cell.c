@@ -169,8 +169,7 @@ static char *random_mac(void)
     return mr_xasprintf("52:54:00:%02x:%02x:%02x", b[0], b[1], b[2]);
 }
 
-/* A host name from the cell name: letters, digits and '-', at most 63 characters. */
-static char *host_name(const char *cell)
+char *mr_cell_host_name(const char *cell)
 {
     char *h = mr_xstrndup(cell, strnlen(cell, 63));
     for (char *p = h; *p; p++) {
@@ -187,7 +186,7 @@ static int cell_write_seed(struct mr_cell_run *cl, const char *priv, const char 
                            const char *password, struct mr_err *e)
 {
     _cleanup_free_ char *instance = mr_xasprintf("mr-%s-%s", cl->run->run_id, cl->name);
-    _cleanup_free_ char *hostname = host_name(cl->name);
+    _cleanup_free_ char *hostname = mr_cell_host_name(cl->name);
     struct mr_seed_files f = { 0 };
     struct mr_seed_spec spec = {
         .kind = cl->fam->seed, .instance_id = instance, .hostname = hostname,
@@ -255,8 +254,7 @@ static int cell_make_files(struct mr_cell_run *cl, struct mr_err *e)
     return r;
 }
 
-/* The guest's domain XML, its SSH forward on cl->port. */
-static char *cell_domain_xml(struct mr_cell_run *cl, struct mr_err *e)
+char *mr_cell_domain_xml(struct mr_cell_run *cl, struct mr_err *e)
 {
     const struct mr_image *img = cl->img;
     const struct mr_run *run = cl->run;
@@ -276,51 +274,61 @@ static char *cell_domain_xml(struct mr_cell_run *cl, struct mr_err *e)
         .disk = host->pool ? cl->rs.overlay_path : cl->g.overlay, .kernel = img->kernel,
         .initrd = img->initrd, .cmdline = cmdline,
         .serial_log = host->pool ? cl->rs.serial_path : cl->serial, .ssh_port = cl->port,
-        .seed_iso = host->pool ? cl->rs.seed_path : cl->seed_iso, .mac = cl->mac,
-        .outbound = mr_cell_network(cl) == MR_NETWORK_OUTBOUND,
+        .seed_iso = host->pool ? cl->rs.seed_path : cl->tpl ? cl->tpl->seed_iso : cl->seed_iso,
+        .mac = cl->mac, .outbound = mr_cell_network(cl) == MR_NETWORK_OUTBOUND,
+        .incoming = cl->tpl != NULL,
     };
     return mr_domxml_build(&spec, e);
 }
 
-/* Prepare: the cell's folder, the guest's host key (and seed), disk, port and domain. */
+int mr_cell_prepare_guest(struct mr_cell_run *cl, struct mr_err *e)
+{
+    int r;
+    cl->mac = random_mac();
+    if (cl->img->hostkey)
+        r = mr_sshkey_load_public(&cl->hostkey, cl->img->hostkey, e);
+    else
+        r = cell_make_seed(cl, e);
+    if (r >= 0 && cl->img->login_key) {
+        /* The image's own key: its public half names the type, the private stays where
+         * it is (never copied into the work folder, a report or an archive). */
+        _cleanup_free_ char *pub = mr_xasprintf("%s.pub", cl->img->login_key);
+        r = mr_sshkey_load_public(&cl->login, pub, e);
+        if (r >= 0)
+            cl->login.priv_path = mr_xstrdup(cl->img->login_key);
+    }
+    if (r >= 0)
+        r = cell_make_files(cl, e);
+    if (r >= 0 && !(cl->domxml = mr_cell_domain_xml(cl, e)))
+        r = -EINVAL;
+    return r;
+}
+
+/* Prepare: the cell's folder and port, then its guest, cold or warm. */
 static int cell_prepare(struct mr_cell_run *cl)
 {
     struct mr_err e = { 0 };
     int r;
     mr_pipeline_progress(cl->run, MR_PROGRESS_STEP, cl->name, "preparing");
-    cl->mac = random_mac();
     if ((r = mr_mkdir_p(cl->celldir, 0755)) < 0) {
         mr_case_set(cl->boot, MR_VERDICT_ERROR, "infrastructure", "boot: cannot create '%s': %s",
                     cl->celldir, strerror(-r));
         return cell_fail(cl, cl->boot);
     }
     (void)unlink(cl->serial);
-    if (cl->img->hostkey)
-        r = mr_sshkey_load_public(&cl->hostkey, cl->img->hostkey, &e);
-    else
-        r = cell_make_seed(cl, &e);
-    if (r >= 0 && cl->img->login_key) {
-        /* The image's own key: its public half names the type, the private stays where
-         * it is (never copied into the work folder, a report or an archive). */
-        _cleanup_free_ char *pub = mr_xasprintf("%s.pub", cl->img->login_key);
-        r = mr_sshkey_load_public(&cl->login, pub, &e);
-        if (r >= 0)
-            cl->login.priv_path = mr_xstrdup(cl->img->login_key);
-    }
-    if (r >= 0)
-        r = cell_make_files(cl, &e);
-    if (r < 0) {
-        mr_cell_step_error(cl->boot, r, "boot", mr_err_msg(&e));
-        mr_err_release(&e);
-        return cell_fail(cl, cl->boot);
-    }
     if ((cl->port = mr_sched_take_port(cl->run, cl->host)) < 0) {
         mr_case_set(cl->boot, MR_VERDICT_ERROR, "infrastructure",
                     "boot: no free port on 127.0.0.1: %s", strerror(-cl->port));
         return cell_fail(cl, cl->boot);
     }
-    if (!(cl->domxml = cell_domain_xml(cl, &e))) {
-        mr_cell_step_error(cl->boot, -EINVAL, "boot", mr_err_msg(&e));
+    if (mr_warm_wanted(cl)) {
+        r = mr_warm_prepare(cl);
+        if (r <= 0)
+            return r;
+        /* The template is there but this cell could not be set up on it: cold then. */
+    }
+    if ((r = mr_cell_prepare_guest(cl, &e)) < 0) {
+        mr_cell_step_error(cl->boot, r, "boot", mr_err_msg(&e));
         mr_err_release(&e);
         return cell_fail(cl, cl->boot);
     }
@@ -404,9 +412,7 @@ static void wait_for_seed(struct mr_cell_run *cl)
     mr_err_release(&e);
 }
 
-/* Boot: the cell's boot slot, the guest's start, and SSH answering within the image's
- * boot timeout (or the cell's time limit). */
-static int cell_boot(struct mr_cell_run *cl)
+int mr_cell_boot_cold(struct mr_cell_run *cl)
 {
     struct mr_run_host *host = cl->host;
     struct mr_err e = { 0 };
@@ -451,10 +457,60 @@ static int cell_boot(struct mr_cell_run *cl)
         mr_cell_query_kernel(cl);
     wait_for_seed(cl);
     _cleanup_free_ char *msg = mr_xasprintf(
-        "SSH ready %.1f s after the guest started; serial console log: %s\n",
-        cl->boot->time_s, cl->serial);
+        "%s%s%sSSH ready %.1f s after the guest started; serial console log: %s\n",
+        cl->restore_failed ? "warm start: the restore failed (" : "",
+        cl->restore_failed ? cl->restore_failed : "",
+        cl->restore_failed ? "), so the guest was booted cold\n" : "", cl->boot->time_s,
+        cl->serial);
     mr_case_set_out(cl->boot, msg, strlen(msg));
     return 0;
+}
+
+/* A warm cell whose restore failed: its guest and overlay go, and it boots cold. */
+static int boot_after_failed_restore(struct mr_cell_run *cl, const char *why)
+{
+    struct mr_err e = { 0 };
+    mr_pipeline_progress(cl->run, MR_PROGRESS_NOTE, cl->name,
+                         "restore failed (%s); booting cold instead", why);
+    cl->restore_failed = mr_xstrdup(why);
+    mr_suite_set_prop(cl->s, MR_PROP_BOOT_MODE, "cold-after-failed-restore");
+    mr_cell_disconnect(cl);
+    mr_guest_release(&cl->g);
+    mr_sshkey_release(&cl->hostkey);
+    free(cl->domxml);
+    free(cl->mac);
+    cl->domxml = cl->mac = NULL;
+    cl->tpl = NULL;
+    (void)unlink(cl->serial);
+    int r = mr_cell_prepare_guest(cl, &e);
+    if (r < 0) {
+        mr_cell_step_error(cl->boot, r, "boot", mr_err_msg(&e));
+        mr_err_release(&e);
+        return cell_fail(cl, cl->boot);
+    }
+    return mr_cell_boot_cold(cl);
+}
+
+/* Boot: a warm cell's restore, else (or when that fails) the cold boot. */
+static int cell_boot(struct mr_cell_run *cl)
+{
+    if (!cl->tpl) {
+        mr_suite_set_prop(cl->s, MR_PROP_BOOT_MODE,
+                          cl->restore_failed ? "cold-after-failed-restore" : "cold");
+        return mr_cell_boot_cold(cl);
+    }
+    struct mr_err e = { 0 };
+    int r = mr_warm_restore(cl, &e);
+    if (r == 0)
+        return 0;
+    if (mr_interrupted) {
+        mr_case_set(cl->boot, MR_VERDICT_SKIP, NULL, "not run: the run was interrupted");
+        mr_err_release(&e);
+        return cell_fail(cl, cl->boot);
+    }
+    _cleanup_free_ char *why = mr_xstrdup(mr_err_msg(&e));
+    mr_err_release(&e);
+    return boot_after_failed_restore(cl, why);
 }
 
 /* ---- install ---- */
@@ -722,7 +778,7 @@ static int64_t cell_collect(struct mr_cell_run *cl)
     return mr_now_ms() - t0;
 }
 
-static void cell_release(struct mr_cell_run *cl)
+void mr_cell_release(struct mr_cell_run *cl)
 {
     mr_cell_disconnect(cl);
     mr_sshkey_release(&cl->hostkey);
@@ -743,6 +799,7 @@ static void cell_release(struct mr_cell_run *cl)
     free(cl->mac);
     free(cl->domxml);
     free(cl->tests);
+    free(cl->restore_failed);
 }
 
 /* Whether the cell's guest outlives the run (--keep-failed, --keep), and if so notes it
@@ -819,7 +876,7 @@ static int64_t cell_teardown(struct mr_cell_run *cl)
         mr_cell_write_artifacts(cl);
     if (cl->reconnects)
         mr_pipeline_set_uint(cl->s, MR_PROP_SSH_RECONNECTS, cl->reconnects);
-    cell_release(cl);
+    mr_cell_release(cl);
     return mr_now_ms() - t0;
 }
 
@@ -845,7 +902,7 @@ static int run_cell_once(struct mr_run_slot *sl, const struct mr_case **ret_boot
     int64_t t_collect = cell_collect(cl);
     struct mr_suite *s = cl->s;
     int64_t t_prepare = cl->t_prepare, t_slot = cl->t_slot, t0 = cl->t0_ms;
-    int out_of_time = cl->out_of_time;
+    int out_of_time = cl->out_of_time || cl->no_retry;
     *ret_boot = cl->boot;
     int64_t t_teardown = cell_teardown(cl);
     s->time_s = mr_secs_since(t0);

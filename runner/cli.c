@@ -31,7 +31,7 @@ static const char usage_text[] =
     "Usage: matrixrun [run] MATRIX.xml [-o DIR] [-j N] [--accel kvm|tcg|auto] [--connect URI]\n"
     "                 [--overcommit CPU[:MEM]] [--stagger SECONDS] [-q]\n"
     "                 [--keep-failed | --keep] [--keep-for TIME]\n"
-    "                 [--network isolated|outbound]\n"
+    "                 [--network isolated|outbound] [--warm | --cold]\n"
     "       matrixrun validate MATRIX.xml\n"
     "       matrixrun list MATRIX.xml\n"
     "       (each also takes -C FILE, --only PATTERN and --shard I/N)\n"
@@ -109,6 +109,10 @@ static const char usage_text[] =
     "      --network NET     isolated (guests reach nothing but their SSH forward) or\n"
     "                        outbound (NAT to what the host reaches, for package\n"
     "                        mirrors); overrides each image's network (default isolated)\n"
+    "      --warm            boot each image once (per vCPUs, memory and network) and\n"
+    "                        restore every cell from that guest's saved state\n"
+    "      --cold            boot every cell's guest from its disk (the default, unless\n"
+    "                        an image says warm=\"yes\")\n"
     "      --keep-for TIME   how long kept guests stay before a plain 'clean' removes\n"
     "                        them: 90s, 30m, 4h, 2d (default 4h, at most 30d)\n"
     "\n"
@@ -532,7 +536,7 @@ static int cmd_run(struct mr_cli_opts *c, char **args, size_t n_args)
         .cells = cells, .n_cells = n_cells, .jobs = c->jobs,
         .overcommit_cpu = c->overcommit_cpu, .overcommit_mem = c->overcommit_mem,
         .stagger_ms = c->stagger_ms, .keep = (enum mr_keep)c->keep,
-        .network = c->network >= 0 ? c->network + 1 : 0,
+        .network = c->network >= 0 ? c->network + 1 : 0, .boot = (enum mr_boot)c->boot,
         .keep_for_s = c->keep_for_s ? c->keep_for_s : MR_DEFAULT_KEEP_FOR_S,
         .progress = mr_progress_event, .progress_ud = p,
     };
@@ -753,6 +757,8 @@ enum {
     OPT_LIST,
     OPT_KEPT,
     OPT_NETWORK,
+    OPT_WARM,
+    OPT_COLD,
 };
 
 /* A duration as N, Ns, Nm, Nh or Nd, 1 s to 30 days; -1 if not. */
@@ -854,6 +860,12 @@ static int parse_option(int opt, int typed_long, struct mr_cli_opts *c)
         c->network = (int)n;
         break;
     }
+    case OPT_WARM:
+    case OPT_COLD:
+        if (c->boot && c->boot != (opt == OPT_WARM ? MR_BOOT_WARM : MR_BOOT_COLD))
+            return usage_error("%s and --cold exclude each other", "--warm");
+        c->boot = opt == OPT_WARM ? MR_BOOT_WARM : MR_BOOT_COLD;
+        break;
     case 'h':
         printf(usage_text, MR_DEFAULT_OVERCOMMIT_CPU, MR_DEFAULT_OVERCOMMIT_MEM,
                MR_DEFAULT_STAGGER_MS / 1000.0);
@@ -894,6 +906,8 @@ int mr_cli_parse(int argc, char **argv, struct mr_cli_opts *ret, int *ret_words)
         { "list", no_argument, NULL, OPT_LIST },
         { "kept", no_argument, NULL, OPT_KEPT },
         { "network", required_argument, NULL, OPT_NETWORK },
+        { "warm", no_argument, NULL, OPT_WARM },
+        { "cold", no_argument, NULL, OPT_COLD },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },

@@ -30,6 +30,7 @@ struct mr_cli_opts {
     int list;               /* clean --list */
     int kept;               /* clean --kept */
     int network;            /* enum mr_network, or -1 when not given */
+    int boot;               /* enum mr_boot: --warm, --cold, or 0 for each image's */
 };
 
 /* mr_cli_parse()'s return when a verb is to run. */

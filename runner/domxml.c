@@ -187,7 +187,9 @@ static int write_serial(xmlTextWriterPtr w, const struct mr_domain_spec *s)
     return end(w);
 }
 
-/* <devices>: the overlay, the seed, the serial console; no balloon. */
+/* <devices>: the overlay, the seed, the serial console, a virtio RNG fed from the host's
+ * /dev/urandom (a guest restored from a saved state must not go on from the saved
+ * entropy pool alone); no balloon. */
 static int write_devices(xmlTextWriterPtr w, const struct mr_domain_spec *s)
 {
     TRY(start(w, "devices"));
@@ -201,6 +203,13 @@ static int write_devices(xmlTextWriterPtr w, const struct mr_domain_spec *s)
         TRY(write_disk(w, &d));
     }
     TRY(write_serial(w, s));
+    TRY(start(w, "rng"));
+    TRY(attr(w, "model", "virtio"));
+    TRY(start(w, "backend"));
+    TRY(attr(w, "model", "random"));
+    TRY(xmlTextWriterWriteString(w, (const xmlChar *)"/dev/urandom"));
+    TRY(end(w));
+    TRY(end(w));
     TRY(empty_elem(w, "memballoon", "model", "none"));
     return end(w);
 }
@@ -225,6 +234,10 @@ static int write_qemu_commandline(xmlTextWriterPtr w, const struct mr_domain_spe
     else
         snprintf(nic, sizeof(nic), "virtio-net-pci,netdev=mrnet0,addr=0x10");
     TRY(qemu_arg(w, nic));
+    if (s->incoming) {
+        TRY(qemu_arg(w, "-incoming"));
+        TRY(qemu_arg(w, "defer"));
+    }
     return end(w);
 }
 

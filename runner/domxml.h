@@ -26,6 +26,10 @@ struct mr_domain_spec {
     const char *seed_iso;  /* NoCloud seed (on the host) attached as a CD-ROM, or NULL */
     const char *mac;       /* the NIC's MAC address ("52:54:00:..."), or NULL for QEMU's */
     int outbound;          /* 1: NAT to the outside (image network="outbound"); 0: none */
+    /* 1: QEMU starts waiting for a saved state (-incoming defer) instead of booting; the
+     * rest of the spec must then equal the saved guest's but for disk, serial_log, name,
+     * cell and ssh_port (guest.h: mr_guest_restore_state). */
+    int incoming;
 };
 
 /* Returns the domain XML (caller frees), or NULL with err set if the spec is unusable. */

@@ -14,6 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
+#include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
 
 static void silent_error(void *data, virErrorPtr e)
@@ -202,6 +205,120 @@ void mr_guest_release(struct mr_guest *g)
         free(g->overlay);
         g->overlay = NULL;
     }
+}
+
+/* ---- warm start: QEMU's migration stream through a passed descriptor ---- */
+
+/* The name the descriptor gets in QEMU (getfd), used by the next migrate command. */
+#define STATE_FD_NAME "mrstate"
+
+/* Sends one QMP command, with fd passed along when fd >= 0; a reply that is an error is
+ * one here too. *reply (optional) gets the reply text. */
+static int qmp(virDomainPtr dom, const char *cmd, int fd, char **reply, struct mr_err *err)
+{
+    char *res = NULL;
+    int fds[1] = { fd };
+    int r = fd >= 0 ? virDomainQemuMonitorCommandWithFiles(dom, cmd, 1, fds, NULL, NULL, &res, 0)
+                    : virDomainQemuMonitorCommand(dom, cmd, &res, 0);
+    if (r < 0) {
+        mr_err_set(err, "QEMU monitor: %s", virt_msg());
+        return -EIO;
+    }
+    if (strstr(res, "\"error\"")) {
+        mr_err_set(err, "QEMU monitor refused %s: %s", cmd, res);
+        free(res);
+        return -EIO;
+    }
+    if (reply)
+        *reply = res;
+    else
+        free(res);
+    return 0;
+}
+
+/* Polls query-migrate until the stream (outgoing or incoming) completed or failed. */
+static int wait_migration(virDomainPtr dom, int64_t deadline_ms, struct mr_err *err)
+{
+    for (;;) {
+        char *res = NULL;
+        int r = qmp(dom, "{\"execute\":\"query-migrate\"}", -1, &res, err);
+        if (r < 0)
+            return r;
+        int done = strstr(res, "\"status\":\"completed\"") != NULL;
+        int failed = strstr(res, "\"status\":\"failed\"") != NULL ||
+                     strstr(res, "\"status\":\"cancelled\"") != NULL;
+        if (failed)
+            mr_err_set(err, "QEMU's migration stream failed: %s", res);
+        free(res);
+        if (done)
+            return 0;
+        if (failed)
+            return -EIO;
+        if (mr_now_ms() >= deadline_ms) {
+            mr_err_set(err, "QEMU's migration stream did not complete in time");
+            return -ETIMEDOUT;
+        }
+        mr_sleep_ms(20);
+    }
+}
+
+/* Hands fd to QEMU under STATE_FD_NAME; closes ours either way. */
+static int pass_fd(virDomainPtr dom, int fd, struct mr_err *err)
+{
+    int r = qmp(dom,
+                "{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"" STATE_FD_NAME "\"}}",
+                fd, NULL, err);
+    close(fd);
+    return r;
+}
+
+int mr_guest_save_state(virDomainPtr dom, const char *path, int64_t deadline_ms,
+                        struct mr_err *err)
+{
+    if (virDomainSuspend(dom) < 0) {
+        mr_err_set(err, "cannot pause the guest to save it: %s", virt_msg());
+        return -EIO;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int e = errno;
+        mr_err_set(err, "cannot create '%s': %s", path, strerror(e));
+        return -e;
+    }
+    int r = pass_fd(dom, fd, err);
+    if (r == 0)
+        r = qmp(dom,
+                "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"fd:" STATE_FD_NAME "\"}}",
+                -1, NULL, err);
+    if (r == 0)
+        r = wait_migration(dom, deadline_ms, err);
+    if (r < 0)
+        (void)unlink(path);
+    return r;
+}
+
+int mr_guest_restore_state(struct mr_guest *g, const char *path, int64_t deadline_ms,
+                           struct mr_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        mr_err_set(err, "cannot open the saved state '%s': %s", path, strerror(e));
+        return -e;
+    }
+    int r = pass_fd(g->dom, fd, err);
+    if (r == 0)
+        r = qmp(g->dom,
+                "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"fd:" STATE_FD_NAME
+                "\"}}",
+                -1, NULL, err);
+    if (r == 0)
+        r = wait_migration(g->dom, deadline_ms, err);
+    if (r == 0 && virDomainResume(g->dom) < 0) {
+        mr_err_set(err, "cannot resume the restored guest: %s", virt_msg());
+        r = -EIO;
+    }
+    return r;
 }
 
 void mr_guest_detach(struct mr_guest *g)

@@ -38,6 +38,20 @@ int mr_guest_is_running(struct mr_guest *g);
 /* Destroys the guest, also when the connection it was started on is lost (libvirtd
  * restarted): then through a fresh connection to the same URI. Deletes the overlay. */
 void mr_guest_release(struct mr_guest *g);
+/* Warm start (issue 14): QEMU's migration stream, through a file descriptor passed on
+ * the QEMU monitor (virDomainQemuMonitorCommandWithFiles, local connections only).
+ * libvirt's own save/restore cannot serve here: its restore refuses a domain XML with
+ * another name or UUID than the saved one, so one save file restores one domain at a
+ * time; QEMU's stream carries no identity and restores into as many as asked.
+ *
+ * Pauses the guest and writes its memory and device state to path (created 0600, not
+ * there before), by deadline_ms. The guest stays paused; destroy it next. */
+int mr_guest_save_state(virDomainPtr dom, const char *path, int64_t deadline_ms,
+                        struct mr_err *err) MR_WUR;
+/* Loads path's state into a guest started with an incoming migration pending
+ * (domxml.h: incoming) and lets it run, by deadline_ms. */
+int mr_guest_restore_state(struct mr_guest *g, const char *path, int64_t deadline_ms,
+                           struct mr_err *err) MR_WUR;
 /* Lets go of the guest without destroying it or deleting its overlay (a kept cell). */
 void mr_guest_detach(struct mr_guest *g);
 /* Destroys the domain with this UUID, if it runs, through a new connection to uri,

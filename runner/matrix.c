@@ -237,7 +237,7 @@ static const struct elem_rule rules[] = {
     { "host", "matrix", { "uri", "accel" }, 0, MR_MAX_HOSTS },
     { "image", "matrix",
       { "!name", "!family", "version", "user", "memory-mib", "vcpus", "boot-timeout",
-        "network" }, 1,
+        "network", "warm" }, 1,
       100000 },
     { "package", "matrix", { "!name", "!version", "install-timeout" }, 1, 1 },
     { "test", "matrix", { "!name", "timeout" }, 1, 100000 },
@@ -453,6 +453,10 @@ static int load_image(struct loader *ld, xmlNodePtr n, struct mr_image *img)
     if (net && mr_network_parse(net, &img->network) < 0)
         return fail(ld, img->line, "<image> '%s' network='%s' is not isolated or outbound",
                     img->name, net);
+    _cleanup_free_ char *warm = mr_xml_attr(n, "warm");
+    if (warm && strcmp(warm, "yes") != 0 && strcmp(warm, "no") != 0)
+        return fail(ld, img->line, "<image> '%s' warm='%s' is not yes or no", img->name, warm);
+    img->warm = warm && strcmp(warm, "yes") == 0;
     for (xmlNodePtr c = n->children; c; c = c->next) {
         if (mr_xml_is_elem(c, "disk")) {
             if ((r = file_attr(ld, c, "path", &img->disk)) < 0)

@@ -53,6 +53,9 @@ struct mr_image {
      * command line carries a key: the image has its own. NULL otherwise. */
     char *login_key;
     enum mr_network network;
+    /* warm="yes": the run boots the image once per vCPUs/memory/network and restores
+     * each cell from that guest's saved state (pipelinepriv.h, warm start). */
+    int warm;
     int line;
 };
 

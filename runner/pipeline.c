@@ -258,6 +258,7 @@ static void run_release(struct mr_run *run, int lock_fd)
      * kept: then the folder stays for them (its "kept" file says until when). */
     for (size_t t = 0; t < MR_KEYTYPE_COUNT; t++)
         mr_sshkey_release(&run->keys[t]);
+    mr_warm_release(run);
     if (run->workdir && !run->n_kept)
         (void)mr_rm_rf(run->workdir);
     if (lock_fd >= 0)

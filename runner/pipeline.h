@@ -24,6 +24,13 @@ enum mr_progress_kind {
     MR_PROGRESS_END,   /* a cell ended (msg: its outcome and time) */
 };
 
+/* How cells' guests start (run --warm, --cold). */
+enum mr_boot {
+    MR_BOOT_IMAGE, /* as each image says (warm="yes"), cold by default */
+    MR_BOOT_WARM,  /* every cell restored from its image's saved guest, where possible */
+    MR_BOOT_COLD,  /* every cell booted from its disk */
+};
+
 struct mr_run_opts {
     const char *outdir;       /* report folder; created if missing */
     int accel;                /* enum mr_accel, or -1 for the matrix's */
@@ -40,6 +47,7 @@ struct mr_run_opts {
     int network;            /* 0: each image's network; else 1 + the enum mr_network
                                every cell gets (--network) */
     long keep_for_s;        /* how long kept guests stay before clean takes them */
+    enum mr_boot boot;      /* --warm / --cold */
     /* Called on every state change of a cell, from the cell's own thread: it must be
      * thread-safe. cell is the cell's id, NULL for run-wide news. */
     void (*progress)(void *ud, enum mr_progress_kind kind, const char *cell, const char *msg);

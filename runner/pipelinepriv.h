@@ -44,6 +44,36 @@ struct mr_run_host {
     unsigned running;
 };
 
+/* Warm start: one template guest per host, image, vCPUs, memory and network, booted as
+ * a cold cell boots, its state saved (guest.h) and restored into each cell of it, each
+ * on its own overlay over the template's. Built by the first cell that needs it, in
+ * that cell's thread and within its share of the host; the others wait for it
+ * (run->changed). Fields past state are written by the builder before state leaves
+ * MR_TEMPLATE_BUILDING, and only read after. */
+enum mr_template_state {
+    MR_TEMPLATE_BUILDING,
+    MR_TEMPLATE_READY,
+    MR_TEMPLATE_FAILED,
+};
+
+struct mr_template {
+    const struct mr_run_host *host;
+    const struct mr_image *img;
+    unsigned vcpus, memory_mib;
+    enum mr_network network;
+    char *name;            /* "IMAGE@template[-N]": its progress, domain and report folder */
+    enum mr_template_state state; /* guarded by run->lock */
+    char *overlay;         /* its disk: every cell's backing file, never written again */
+    char *state_path;      /* the saved memory and device state */
+    char *seed_iso;        /* stays attached to each cell (the same devices), or NULL */
+    char *mac;
+    struct mr_sshkey hostkey; /* the public half, which every cell of it pins */
+    double time_s;         /* from its start to its saved state (time.template) */
+    char *cloud_init;      /* its seed reader's status (cloud-init.status), or NULL */
+    /* MR_TEMPLATE_FAILED: the boot error every cell of it gets. */
+    char *error, *error_type, *error_out;
+};
+
 struct mr_run {
     const struct mr_matrix *m;
     const struct mr_run_opts *o;
@@ -65,6 +95,8 @@ struct mr_run {
     size_t n_ports;
     int64_t next_boot_ms;
     unsigned n_kept; /* cells whose guest outlives the run (their folder stays) */
+    struct mr_template **templates; /* guarded by lock (the list; see struct mr_template) */
+    size_t n_templates;
 };
 
 /* A cell's place in the run: its thread and the report its attempts go into. */
@@ -117,6 +149,9 @@ struct mr_cell_run {
     struct mr_buf manifest;
     /* The phases' times in ms, for the report's time.* properties; -1: not reached. */
     int64_t t_prepare, t_slot;
+    struct mr_template *tpl; /* a warm cell's template (the run's), else NULL */
+    int no_retry;            /* another attempt would fail the same way (a failed template) */
+    char *restore_failed;    /* why a warm cell fell back to a cold boot, or NULL */
 };
 
 static inline double mr_secs_since(int64_t t0_ms)
@@ -202,6 +237,38 @@ struct mr_cell_test_end {
  * connection). */
 int mr_cell_test_verdict(struct mr_case *c, const struct mr_test *t,
                          const struct mr_cell_test_end *end);
+
+/* The cold boot's preparations, on a cell whose folder and port exist: its MAC, host
+ * key and seed (or the image's pinned key), its login key, disk and domain XML. Returns
+ * 0, or negative with e set. */
+int mr_cell_prepare_guest(struct mr_cell_run *cl, struct mr_err *e) MR_WUR;
+/* The cell's domain XML: its SSH forward on cl->port; a warm cell's (cl->tpl) waits for
+ * the template's saved state. */
+char *mr_cell_domain_xml(struct mr_cell_run *cl, struct mr_err *e);
+/* The cold boot: the boot slot, the guest's start, SSH and its seed reader. Returns 0,
+ * or -1 with the boot case set and the cell stopped. */
+int mr_cell_boot_cold(struct mr_cell_run *cl);
+/* Frees what a cell attempt holds (not its guest: release or detach that first). */
+void mr_cell_release(struct mr_cell_run *cl);
+/* A host name from a cell name: letters, digits and '-', at most 63 characters. */
+char *mr_cell_host_name(const char *cell);
+
+/* warm.c: warm start. */
+
+/* Whether the cell starts warm: --warm, or its image's warm="yes" without --cold; and
+ * then only on a local host and for a family whose shell is sh (says why not). */
+int mr_warm_wanted(struct mr_cell_run *cl);
+/* A warm cell's preparations: its template (built now, or waited for), its overlay on
+ * the template's, its domain XML waiting for the saved state. Returns 0, or -1 with the
+ * boot case set to the template's boot error and the cell stopped; a failure after the
+ * template was ready returns 1 with cl->restore_failed set (the cell then boots cold). */
+int mr_warm_prepare(struct mr_cell_run *cl);
+/* Starts the guest from the template's state, waits for SSH and sets the guest's clock,
+ * host name and entropy. Returns 0, or negative with e set (the caller destroys the
+ * guest and boots cold). */
+int mr_warm_restore(struct mr_cell_run *cl, struct mr_err *e) MR_WUR;
+/* Frees the run's templates (their files are in the run's work folder). */
+void mr_warm_release(struct mr_run *run);
 
 /* cellio.c: all guest I/O of a cell, whatever carries it. */
 

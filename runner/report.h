@@ -50,6 +50,12 @@
                                                              waiting for a boot slot */
 #define MR_PROP_TIME_COLLECT "time.collect"   /* seconds collecting the guest's logs */
 #define MR_PROP_TIME_TEARDOWN "time.teardown" /* seconds destroying the guest, archiving */
+#define MR_PROP_BOOT_MODE "boot.mode"       /* cold, warm (restored from a template guest's
+                                                 saved state) or cold-after-failed-restore */
+#define MR_PROP_TIME_RESTORE "time.restore"   /* warm: seconds from the guest's start to SSH
+                                                 ready with its clock set (the boot case's) */
+#define MR_PROP_TIME_TEMPLATE "time.template" /* warm: seconds the template guest took from
+                                                 its start to its saved state, once per run */
 #define MR_PROP_KEPT_UNTIL "kept.until"       /* a kept cell's guest runs until then (UTC,
                                                  ISO 8601): run --keep-failed, --keep */
 /* The value of a property matrixrun could not find out (guest.kernel, host.cpu.model,

@@ -84,12 +84,21 @@ static struct mr_domain_spec full(void)
     return s;
 }
 
+/* A warm cell's guest: QEMU waits for the template's saved state (-incoming defer). */
+static struct mr_domain_spec incoming(void)
+{
+    struct mr_domain_spec s = full();
+    s.incoming = 1;
+    return s;
+}
+
 static const struct {
     const char *golden;
     struct mr_domain_spec (*spec)(void);
 } goldens[] = {
     { "tcg.xml", sample },
     { "kvm-disk-seed-mac.xml", full },
+    { "kvm-incoming.xml", incoming },
 };
 
 START_TEST(test_domxml_matches_golden_file)
@@ -114,6 +123,26 @@ START_TEST(test_domxml_matches_golden_file)
 }
 END_TEST
 
+/* Warm start: only a guest that waits for a saved state gets -incoming, and every guest
+ * has the virtio RNG fed from the host (a restored guest reseeds from it). */
+START_TEST(test_domxml_incoming_and_rng)
+{
+    struct mr_domain_spec s = full();
+    char *xml = mr_domxml_build(&s, NULL);
+    ASSERT_XPATH(xml, "count(//*[local-name()='arg'][@value='-incoming'])", "0");
+    ASSERT_XPATH(xml, "string(/domain/devices/rng/@model)", "virtio");
+    ASSERT_XPATH(xml, "string(/domain/devices/rng/backend[@model='random'])", "/dev/urandom");
+    free(xml);
+    s = incoming();
+    xml = mr_domxml_build(&s, NULL);
+    ASSERT_XPATH(xml, "count(//*[local-name()='arg'][@value='-incoming'])", "1");
+    ASSERT_XPATH(xml,
+                 "string(//*[local-name()='arg'][@value='-incoming']/following-sibling::*[1]/@value)",
+                 "defer");
+    free(xml);
+}
+END_TEST
+
 START_TEST(test_domxml_is_valid_libvirt_xml)
 {
     struct mr_domain_spec s = sample();
@@ -126,6 +155,10 @@ START_TEST(test_domxml_is_valid_libvirt_xml)
     assert_libvirt_valid(xml);
     free(xml);
     s = full();
+    xml = mr_domxml_build(&s, NULL);
+    assert_libvirt_valid(xml);
+    free(xml);
+    s = incoming();
     xml = mr_domxml_build(&s, NULL);
     assert_libvirt_valid(xml);
     free(xml);
@@ -217,6 +250,7 @@ int main(void)
     tcase_add_loop_test(tc, test_domxml_matches_golden_file, 0,
                         (int)(sizeof(goldens) / sizeof(goldens[0])));
     tcase_add_test(tc, test_domxml_is_valid_libvirt_xml);
+    tcase_add_test(tc, test_domxml_incoming_and_rng);
     tcase_add_test(tc, test_domxml_carries_run_facts);
     tcase_add_test(tc, test_domxml_escapes_values);
     tcase_add_test(tc, test_domxml_rejects_incomplete_spec);
