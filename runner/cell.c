@@ -376,6 +376,8 @@ static void boot_error(struct mr_cell_run *cl, int r, int cut, const char *why)
                     why);
     else if (r == -EPERM)
         mr_case_set(cl->boot, MR_VERDICT_ERROR, "refused", "boot: %s", why);
+    else if (r == -ECANCELED) /* the seed script stopped: another attempt would too */
+        mr_case_set(cl->boot, MR_VERDICT_ERROR, "seed", "boot: %s", why);
     else
         mr_cell_step_error(cl->boot, r, "boot", why);
 }

@@ -617,6 +617,18 @@ static int add_member(struct archive *a, const char *name, const char *data, tim
     return r == ARCHIVE_OK ? 0 : -EIO;
 }
 
+char *mr_seed_serial_error(const char *log, size_t len)
+{
+    size_t ml = strlen(MR_SEED_ERROR_MARKER);
+    const char *p = memmem(log, len, MR_SEED_ERROR_MARKER, ml);
+    if (!p)
+        return NULL;
+    size_t n = 0, left = len - (size_t)(p - log);
+    while (n < left && p[n] != '\n' && p[n] != '\r' && p[n] != '\0')
+        n++;
+    return mr_xstrndup(p, n);
+}
+
 /* A member copied from a local file, read in chunks: a package may be megabytes. */
 static int add_file_member(struct archive *a, const char *name, const char *path, time_t now,
                            struct mr_err *err)

@@ -61,6 +61,10 @@ void mr_seed_files_release(struct mr_seed_files *f);
  * saying what the line does ("sets 'users', which matrixrun's seed sets itself ..."). */
 int mr_seed_check_extra(const char *text, int *ret_line, struct mr_err *err) MR_WUR;
 
+/* The line of a serial console log that says a Windows seed script stopped (it starts
+ * with MR_SEED_ERROR_MARKER), without its line break, or NULL. Caller frees. */
+char *mr_seed_serial_error(const char *log, size_t len);
+
 /* Writes the files (sshd_package read from its file) as an ISO9660 image with Rock Ridge and Joliet, volume id "cidata",
  * mode 0600, atomically (no half image at path on failure). */
 int mr_seed_write_iso(const char *path, const struct mr_seed_files *f, struct mr_err *err) MR_WUR;

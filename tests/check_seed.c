@@ -536,6 +536,33 @@ START_TEST(test_seed_iso_carries_the_sshd_package)
 }
 END_TEST
 
+/* The stop message the script writes to COM1, found in a serial log among the boot's
+ * other output (and its line break, CR LF on Windows, not taken with it). */
+START_TEST(test_seed_finds_the_scripts_stop_message_in_a_serial_log)
+{
+    const char log[] = "BdsDxe: loading Boot0001\r\n\0binary\xff noise\r\n"
+                       MR_SEED_ERROR_MARKER " the image has no sshd service\r\nlater\n";
+    char *line = mr_seed_serial_error(log, sizeof(log) - 1);
+    ck_assert_ptr_nonnull(line);
+    ck_assert_str_eq(line, MR_SEED_ERROR_MARKER " the image has no sshd service");
+    free(line);
+    ck_assert_ptr_null(mr_seed_serial_error(log, 20));
+    ck_assert_ptr_null(mr_seed_serial_error("", 0));
+    /* Cut at the end of the log: what is there. */
+    const char cut[] = "x\n" MR_SEED_ERROR_MARKER " half";
+    line = mr_seed_serial_error(cut, sizeof(cut) - 1);
+    ck_assert_str_eq(line, MR_SEED_ERROR_MARKER " half");
+    free(line);
+    /* The script's own text holds the marker too, as the message it writes. */
+    struct mr_seed_spec spec = windows_spec(2, MR_SSHD_PACKAGE, NULL);
+    struct mr_seed_files f;
+    struct mr_err e = { 0 };
+    ck_assert_int_eq(mr_seed_render(&spec, &f, &e), 0);
+    ck_assert_ptr_nonnull(strstr(f.user_data, "$m = '" MR_SEED_ERROR_MARKER " ' + $why"));
+    mr_seed_files_release(&f);
+}
+END_TEST
+
 START_TEST(test_seed_iso_failure_leaves_nothing)
 {
     char dir[] = "/tmp/mr-seed-XXXXXX";
@@ -572,6 +599,7 @@ int main(void)
     tcase_add_test(tr, test_seed_cloudbase_init_script);
     tcase_add_test(tr, test_seed_windows_2008r2_script_uses_powershell_2_only);
     tcase_add_test(tr, test_seed_windows_2016_and_2019_scripts);
+    tcase_add_test(tr, test_seed_finds_the_scripts_stop_message_in_a_serial_log);
     suite_add_tcase(s, tr);
     TCase *ti = tcase_create("iso");
     tcase_add_test(ti, test_seed_iso_reads_back_with_label_and_names);
