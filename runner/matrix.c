@@ -436,13 +436,12 @@ static int load_login(struct loader *ld, xmlNodePtr n, struct mr_image *img)
 static int load_sshd(struct loader *ld, xmlNodePtr n, struct mr_image *img)
 {
     int r, line = mr_xml_line(n);
-    if (img->fam->seed != MR_SEED_CLOUDBASE_INIT) {
-        _cleanup_free_ char *path = mr_xml_attr(n, "path");
+    _cleanup_free_ char *path = mr_xml_attr(n, "path");
+    if (img->fam->seed != MR_SEED_CLOUDBASE_INIT)
         return fail(ld, line,
                     "<sshd> path='%s': a Win32-OpenSSH package is for Windows images (a "
                     "cloudbase-init seed); family '%s' is seeded for cloud-init",
                     path ? path : "", img->family);
-    }
     if ((r = file_attr(ld, n, "path", &img->sshd_package)) < 0)
         return r;
     /* The seed unpacks it as a zip archive: say so now rather than on the guest's console. */
@@ -455,7 +454,7 @@ static int load_sshd(struct loader *ld, xmlNodePtr n, struct mr_image *img)
         return fail(ld, line,
                     "<sshd> path='%s' is not a zip archive (the Win32-OpenSSH release "
                     "archive, OpenSSH-Win64.zip)",
-                    img->sshd_package);
+                    path);
     return 0;
 }
 

@@ -194,7 +194,7 @@ static const struct {
     { "bad-cell-summary.xml", 2, "cell 'Summary.HTML' would have its folder where the run writes its 'summary.html'" },
     /* The Win32-OpenSSH package is for Windows seeds; it must be a zip archive. */
     { "bad-sshd-linux.xml", 4, "<sshd> path='files/OpenSSH-Win64.zip': a Win32-OpenSSH package is for Windows images (a cloudbase-init seed); family 'debian' is seeded for cloud-init" },
-    { "bad-sshd-not-zip.xml", 4, "files/not-a.zip' is not a zip archive" },
+    { "bad-sshd-not-zip.xml", 4, "<sshd> path='files/not-a.zip' is not a zip archive" },
     { "bad-cell-tmp.xml", 2, "cell 'junit.xml.tmp.AbC123' would have its folder where the run writes its 'junit.xml'" },
 };
 
