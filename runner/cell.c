@@ -188,11 +188,13 @@ static int cell_write_seed(struct mr_cell_run *cl, const char *priv, const char 
     _cleanup_free_ char *instance = mr_xasprintf("mr-%s-%s", cl->run->run_id, cl->name);
     _cleanup_free_ char *hostname = mr_cell_host_name(cl->name);
     struct mr_seed_files f = { 0 };
+    const struct mr_family_seed *sd = mr_family_seed_entry(cl->fam, cl->img->os_version);
     struct mr_seed_spec spec = {
         .kind = cl->fam->seed, .instance_id = instance, .hostname = hostname,
         .user = cl->img->user, .user_pubkey = mr_cell_user_key(cl)->pub_line, .host_privkey = priv,
         .host_pubkey = cl->hostkey.pub_line, .mac = cl->mac, .extra_cloud_config = extra,
-        .windows_password = password,
+        .windows_password = password, .powershell = sd->powershell, .sshd_source = sd->sshd,
+        .sshd_package = cl->img->sshd_package,
     };
     int r = mr_seed_render(&spec, &f, e);
     if (r == 0) {
@@ -382,6 +384,8 @@ static void boot_error(struct mr_cell_run *cl, int r, int cut, const char *why)
                     why);
     else if (r == -EPERM)
         mr_case_set(cl->boot, MR_VERDICT_ERROR, "refused", "boot: %s", why);
+    else if (r == -ECANCELED) /* the seed script stopped: another attempt would too */
+        mr_case_set(cl->boot, MR_VERDICT_ERROR, "seed", "boot: %s", why);
     else
         mr_cell_step_error(cl->boot, r, "boot", why);
 }

@@ -4,9 +4,18 @@
 #include "pipelinepriv.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "family.h"
+#include "seed.h"
 #include "tunnel.h"
+
+/* The end of the serial log read for a seed script's stop message: the script writes it
+ * last, and the log of a Windows guest that waits is short. */
+#define SEED_ERROR_SCAN_BYTES 65536
 
 enum mr_keytype mr_cell_keytype(const struct mr_cell_run *cl)
 {
@@ -38,6 +47,32 @@ static int connected(struct mr_cell_run *cl, int r)
     return r;
 }
 
+/* A Windows seed script that cannot give the guest SSH says so on COM1 and stops
+ * (seed.h): the connect ends then, instead of at the boot timeout (1200 s for windows). */
+static int seed_gave_up(void *ctx, struct mr_err *e)
+{
+    const struct mr_cell_run *cl = ctx;
+    int fd = open(cl->serial, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return 0;
+    if (fstat(fd, &st) < 0) {
+        close(fd);
+        return 0;
+    }
+    off_t from = st.st_size > SEED_ERROR_SCAN_BYTES ? st.st_size - SEED_ERROR_SCAN_BYTES : 0;
+    char *buf = mr_xmalloc(SEED_ERROR_SCAN_BYTES);
+    ssize_t n = pread(fd, buf, SEED_ERROR_SCAN_BYTES, from);
+    close(fd);
+    _cleanup_free_ char *line = n > 0 ? mr_seed_serial_error(buf, (size_t)n) : NULL;
+    free(buf);
+    if (!line)
+        return 0;
+    mr_err_set(e, "the guest's seed script stopped, so SSH will never answer; its serial "
+                  "console says: %s", line);
+    return -ECANCELED;
+}
+
 int mr_cell_connect(struct mr_cell_run *cl, int64_t deadline_ms, struct mr_err *e)
 {
     cl->target = (struct mr_transport_target){
@@ -46,6 +81,12 @@ int mr_cell_connect(struct mr_cell_run *cl, int64_t deadline_ms, struct mr_err *
         .pinned_host = &cl->hostkey, .retry_host_mismatch = cl->seed_iso != NULL,
         .dial = cl->host->tunnel ? mr_tunnel_dial_cb : NULL, .dial_ctx = cl->host->tunnel,
     };
+    /* The serial log is on this host only for local hosts (a remote one's is a volume in
+     * its pool, fetched at the end). */
+    if (cl->seed_iso && cl->fam->seed == MR_SEED_CLOUDBASE_INIT && !cl->host->pool) {
+        cl->target.give_up = seed_gave_up;
+        cl->target.give_up_ctx = cl;
+    }
     return connected(cl, mr_transport_connect(&mr_ssh_transport, &cl->target, deadline_ms,
                                               &cl->conn, e));
 }

@@ -167,6 +167,8 @@ static int load(const struct mr_cli_opts *c, const char *path, struct mr_matrix 
         mr_err_release(&e);
         return MR_EXIT_USAGE;
     }
+    for (size_t i = 0; i < (*m)->n_warnings; i++)
+        fprintf(stderr, "matrixrun: warning: %s\n", (*m)->warnings[i]);
     return 0;
 }
 

@@ -33,6 +33,7 @@ static void catalogue_free(struct catalogue *c)
             free(f->installs[j].command);
         free(f->installs);
         free(f->ssh);
+        free(f->seeds);
         free(f->version_cmd);
         for (size_t j = 0; j < f->n_logs; j++) {
             free(f->logs[j].name);
@@ -71,11 +72,14 @@ static int load_family(const char *file, xmlNodePtr n, struct mr_family *f, stru
             f->n_ssh++;
         else if (mr_xml_is_elem(c, "log"))
             f->n_logs++;
+        else if (mr_xml_is_elem(c, "seed"))
+            f->n_seeds++;
     }
     f->installs = mr_xcalloc(f->n_installs, sizeof(*f->installs));
     f->logs = mr_xcalloc(f->n_logs, sizeof(*f->logs));
     f->ssh = mr_xcalloc(f->n_ssh, sizeof(*f->ssh));
-    size_t ni = 0, nl = 0, ns = 0;
+    f->seeds = mr_xcalloc(f->n_seeds, sizeof(*f->seeds));
+    size_t ni = 0, nl = 0, ns = 0, nd = 0;
     for (xmlNodePtr c = n->children; c; c = c->next) {
         if (mr_xml_is_elem(c, "install")) {
             struct mr_family_install *in = &f->installs[ni++];
@@ -103,6 +107,35 @@ static int load_family(const char *file, xmlNodePtr n, struct mr_family *f, stru
             if (sh->max_version && sh->min_version > sh->max_version) {
                 mr_err_set(err, "%s:%d: <ssh> min-version %u is above max-version %u", file,
                            mr_xml_line(c), sh->min_version, sh->max_version);
+                return -EINVAL;
+            }
+        } else if (mr_xml_is_elem(c, "seed")) {
+            struct mr_family_seed *sd = &f->seeds[nd++];
+            _cleanup_free_ char *sshd = mr_xml_attr(c, "sshd");
+            sd->powershell = uint_or_zero(c, "powershell");
+            sd->sshd = strcmp(sshd, "package") == 0 ? MR_SSHD_PACKAGE : MR_SSHD_CAPABILITY;
+            sd->min_version = uint_or_zero(c, "min-version");
+            sd->max_version = uint_or_zero(c, "max-version");
+            if (sd->max_version && sd->min_version > sd->max_version) {
+                mr_err_set(err, "%s:%d: <seed> min-version %u is above max-version %u", file,
+                           mr_xml_line(c), sd->min_version, sd->max_version);
+                return -EINVAL;
+            }
+            /* The script exists for these two PowerShells only (seed.c). */
+            if (sd->powershell != 2 && sd->powershell != 5) {
+                mr_err_set(err, "%s:%d: <seed> powershell='%u': the seed script is written "
+                                "for PowerShell 2 or 5", file, mr_xml_line(c), sd->powershell);
+                return -EINVAL;
+            }
+            if (sd->powershell == 2 && sd->sshd == MR_SSHD_CAPABILITY) {
+                mr_err_set(err, "%s:%d: <seed> powershell='2' with sshd='capability': "
+                                "Add-WindowsCapability needs PowerShell 5 (Windows Server "
+                                "2019 has the OpenSSH capability)", file, mr_xml_line(c));
+                return -EINVAL;
+            }
+            if (f->seed != MR_SEED_CLOUDBASE_INIT) {
+                mr_err_set(err, "%s:%d: <seed> is for cloudbase-init families; family '%s' "
+                                "is seeded for cloud-init", file, mr_xml_line(c), f->name);
                 return -EINVAL;
             }
         } else if (mr_xml_is_elem(c, "version")) {
@@ -288,6 +321,21 @@ int mr_family_log_applies(const struct mr_family_log *l, const char *os_version)
     if (!os_version)
         return 1;
     return in_range((unsigned)strtoul(os_version, NULL, 10), l->min_version, l->max_version);
+}
+
+const struct mr_family_seed *mr_family_seed_entry(const struct mr_family *f,
+                                                  const char *os_version)
+{
+    static const struct mr_family_seed modern = { 5, MR_SSHD_CAPABILITY, 0, 0 };
+    if (!f->n_seeds)
+        return &modern;
+    if (!os_version)
+        return &f->seeds[f->n_seeds - 1];
+    unsigned major = (unsigned)strtoul(os_version, NULL, 10);
+    for (size_t i = 0; i < f->n_seeds; i++)
+        if (in_range(major, f->seeds[i].min_version, f->seeds[i].max_version))
+            return &f->seeds[i];
+    return &modern;
 }
 
 enum mr_keytype mr_family_keytype(const struct mr_family *f, const char *os_version)
@@ -557,7 +605,8 @@ static const struct shell_traits {
     int windows;
 } shell_traits[] = {
     [MR_SHELL_SH] = { "uname -r", "export ", "=", "", 1, 0 },
-    [MR_SHELL_POWERSHELL] = { "(Get-CimInstance Win32_OperatingSystem).Version", "$env:", " = ",
+    /* Get-WmiObject: PowerShell 2.0 (Windows Server 2008 R2) has no Get-CimInstance. */
+    [MR_SHELL_POWERSHELL] = { "(Get-WmiObject Win32_OperatingSystem).Version", "$env:", " = ",
                               "& ", 0, 1 },
 };
 

@@ -37,6 +37,21 @@ struct mr_family_ssh {
     unsigned max_version; /* 0: no upper bound */
 };
 
+/* Where a cloudbase-init guest's sshd comes from when the image has none. */
+enum mr_sshd_source {
+    MR_SSHD_CAPABILITY, /* Windows' OpenSSH.Server capability (Windows Server 2019 on) */
+    MR_SSHD_PACKAGE,    /* only the Win32-OpenSSH archive the matrix names (<sshd>) */
+};
+
+/* A <seed> entry (cloudbase-init families): what the seed script may use on the OS
+ * versions it covers. */
+struct mr_family_seed {
+    unsigned powershell;       /* the PowerShell major version the script is written for */
+    enum mr_sshd_source sshd;
+    unsigned min_version;      /* 0: no lower bound */
+    unsigned max_version;      /* 0: no upper bound */
+};
+
 struct mr_family_log {
     char *name;
     char *command;
@@ -61,6 +76,8 @@ struct mr_family {
     unsigned boot_timeout_hint_s;
     struct mr_family_ssh *ssh;
     size_t n_ssh;
+    struct mr_family_seed *seeds;
+    size_t n_seeds;
     struct mr_family_install *installs;
     size_t n_installs;
     char *version_cmd;
@@ -98,6 +115,11 @@ enum mr_keytype mr_family_keytype(const struct mr_family *f, const char *os_vers
 /* Whether commands run on a pseudo-terminal for that OS version (the <ssh> entry's
  * tty="yes": the release's sudo has `Defaults requiretty`). */
 int mr_family_tty(const struct mr_family *f, const char *os_version);
+
+/* The <seed> entry for an OS version, chosen as mr_family_install_template() chooses;
+ * when none matches, a PowerShell 5 script with sshd from the capability. Borrowed. */
+const struct mr_family_seed *mr_family_seed_entry(const struct mr_family *f,
+                                                  const char *os_version);
 
 /* Values for the placeholders of a template (see images/families.xml). */
 struct mr_family_vars {

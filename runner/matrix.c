@@ -53,6 +53,7 @@ struct loader {
     const char *dir;
     struct mr_err *err;
     const char *needed_by; /* appended to a missing-file message, or NULL */
+    struct mr_matrix *m;   /* for warnings */
 };
 
 static int fail(struct loader *ld, int line, const char *fmt, ...) MR_PRINTF(3, 4);
@@ -67,6 +68,18 @@ static int fail(struct loader *ld, int line, const char *fmt, ...)
     else
         mr_err_set(ld->err, "%s: %s", ld->file, msg);
     return -EINVAL;
+}
+
+static void warn(struct loader *ld, int line, const char *fmt, ...) MR_PRINTF(3, 4);
+static void warn(struct loader *ld, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    _cleanup_free_ char *msg = mr_xvasprintf(fmt, ap);
+    va_end(ap);
+    struct mr_matrix *m = ld->m;
+    m->warnings = mr_xrealloc(m->warnings, (m->n_warnings + 1) * sizeof(*m->warnings));
+    m->warnings[m->n_warnings++] = mr_xasprintf("%s:%d: %s", ld->file, line, msg);
 }
 
 /* Names become parts of domain names and folder names: keep them tame. */
@@ -248,6 +261,7 @@ static const struct elem_rule rules[] = {
     { "hostkey", "image", { "!path" }, 0, 1 },
     { "cloud-config", "image", { "!path" }, 0, 1 },
     { "login", "image", { "user", "!key", "!hostkey" }, 0, 1 },
+    { "sshd", "image", { "!path" }, 0, 1 },
     { "artifact", "package", { "!family", "!path", "version" }, 1, 100 },
     { "depends", "artifact", { "!path" }, 0, 1000 },
     { "axis", "matrix", { "!name" }, 0, MR_MAX_CELLS },
@@ -418,6 +432,32 @@ static int load_login(struct loader *ld, xmlNodePtr n, struct mr_image *img)
     return 0;
 }
 
+/* <sshd path>: a Win32-OpenSSH release archive for a Windows guest's seed to install. */
+static int load_sshd(struct loader *ld, xmlNodePtr n, struct mr_image *img)
+{
+    int r, line = mr_xml_line(n);
+    _cleanup_free_ char *path = mr_xml_attr(n, "path");
+    if (img->fam->seed != MR_SEED_CLOUDBASE_INIT)
+        return fail(ld, line,
+                    "<sshd> path='%s': a Win32-OpenSSH package is for Windows images (a "
+                    "cloudbase-init seed); family '%s' is seeded for cloud-init",
+                    path ? path : "", img->family);
+    if ((r = file_attr(ld, n, "path", &img->sshd_package)) < 0)
+        return r;
+    /* The seed unpacks it as a zip archive: say so now rather than on the guest's console. */
+    char magic[4] = { 0 };
+    FILE *fp = fopen(img->sshd_package, "re");
+    size_t got = fp ? fread(magic, 1, sizeof(magic), fp) : 0;
+    if (fp)
+        fclose(fp);
+    if (got != sizeof(magic) || memcmp(magic, "PK\x03\x04", 4) != 0)
+        return fail(ld, line,
+                    "<sshd> path='%s' is not a zip archive (the Win32-OpenSSH release "
+                    "archive, OpenSSH-Win64.zip)",
+                    path);
+    return 0;
+}
+
 static int load_image(struct loader *ld, xmlNodePtr n, struct mr_image *img)
 {
     int r;
@@ -476,6 +516,9 @@ static int load_image(struct loader *ld, xmlNodePtr n, struct mr_image *img)
         } else if (mr_xml_is_elem(c, "login")) {
             if ((r = load_login(ld, c, img)) < 0)
                 return r;
+        } else if (mr_xml_is_elem(c, "sshd")) {
+            if ((r = load_sshd(ld, c, img)) < 0)
+                return r;
         } else if (mr_xml_is_elem(c, "cloud-config")) {
             if ((r = file_attr(ld, c, "path", &img->cloud_config)) < 0 ||
                 (r = check_cloud_config(ld, c, img->cloud_config)) < 0)
@@ -488,12 +531,25 @@ static int load_image(struct loader *ld, xmlNodePtr n, struct mr_image *img)
     }
     if (!img->disk && !img->kernel)
         return fail(ld, img->line, "<image> '%s' has neither <disk> nor <kernel>", img->name);
+    if (img->login_key && img->sshd_package)
+        return fail(ld, img->line,
+                    "<image> '%s' has both <login> and <sshd>: an image with its own login is "
+                    "not seeded, so nothing would install the package",
+                    img->name);
     if (img->login_key)
         return img->cloud_config ? fail(ld, img->line,
                                         "<image> '%s' has both <login> and <cloud-config>: an "
                                         "image with its own login is not seeded",
                                         img->name)
                                  : 0;
+    /* A golden image may have sshd already: a warning, not an error. */
+    if (!img->sshd_package && fam->seed == MR_SEED_CLOUDBASE_INIT &&
+        mr_family_seed_entry(fam, img->os_version)->sshd == MR_SSHD_PACKAGE)
+        warn(ld, img->line,
+             "<image> '%s' version='%s' has no <sshd>: family '%s' has no OpenSSH capability "
+             "on that version, so the guest needs sshd installed already; otherwise its seed "
+             "stops at boot (name the Win32-OpenSSH archive with <sshd path=\"OpenSSH-Win64.zip\"/>)",
+             img->name, img->os_version ? img->os_version : "", img->family);
     /* A baked host key means the image takes the run's key from the kernel command line
      * (no cloud-init): that needs direct kernel boot. */
     if (img->hostkey && !img->kernel)
@@ -1220,7 +1276,7 @@ int mr_matrix_load(const char *path, struct mr_matrix **ret, struct mr_err *err)
     _cleanup_free_ char *dir = realpath(rel_dir, NULL);
     if (!dir)
         dir = mr_xstrdup(rel_dir);
-    struct loader ld = { .file = path, .dir = dir, .err = err };
+    struct loader ld = { .file = path, .dir = dir, .err = err, .m = m };
     _cleanup_xmldoc_ xmlDocPtr doc = NULL;
     int r;
 
@@ -1344,6 +1400,7 @@ void mr_matrix_free(struct mr_matrix *m)
         free(img->login_key);
         free(img->os_version);
         free(img->cloud_config);
+        free(img->sshd_package);
     }
     free(m->images);
     for (size_t i = 0; i < m->n_artifacts; i++) {
@@ -1368,5 +1425,8 @@ void mr_matrix_free(struct mr_matrix *m)
     free(m->hosts);
     free(m->pkg_name);
     free(m->pkg_version);
+    for (size_t i = 0; i < m->n_warnings; i++)
+        free(m->warnings[i]);
+    free(m->warnings);
     free(m);
 }

@@ -56,6 +56,9 @@ struct mr_image {
     /* warm="yes": the run boots the image once per vCPUs/memory/network and restores
      * each cell from that guest's saved state (pipelinepriv.h, warm start). */
     int warm;
+    /* <sshd path>: the Win32-OpenSSH release archive (OpenSSH-Win64.zip) the seed carries
+     * for a Windows guest without sshd, or NULL. */
+    char *sshd_package;
     int line;
 };
 
@@ -159,6 +162,10 @@ struct mr_matrix {
     size_t n_axes;
     struct mr_cell *cells; /* the expanded cells, in a stable order */
     size_t n_cells;
+    /* "FILE:LINE: message" for what may work but likely will not (a Windows image whose
+     * version has no OpenSSH capability and no <sshd>); the CLI prints them. */
+    char **warnings;
+    size_t n_warnings;
 };
 
 #define MR_DEFAULT_URI "qemu:///system"

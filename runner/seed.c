@@ -348,8 +348,144 @@ static void ps_write_private(struct mr_buf *b, const char *file, const char *tex
                    "| Out-Null\n");
 }
 
+/* The script's way out: a message on the serial console (COM1), whose log the run keeps
+ * and quotes in a failed boot, and on stderr for cloudbase-init's log; then it stops, so
+ * that a guest that cannot get SSH says why instead of keeping the run waiting. COM1 may
+ * be held by cloudbase-init's own serial logging: its log then carries the message.
+ * And Invoke-Quiet, which runs a program for its exit status, its output kept in
+ * $script:out: with $ErrorActionPreference 'Stop' a line on a native program's stderr
+ * would end the script. A simple function: arguments that look like parameters
+ * (-NoProfile) go on to the program in $args. */
+static void ps_stop_seed_function(struct mr_buf *b)
+{
+    mr_buf_adds(b, "function Stop-Seed([string]$why) {\n"
+                   "    $m = '" MR_SEED_ERROR_MARKER " ' + $why\n"
+                   "    try {\n"
+                   "        $port = New-Object System.IO.Ports.SerialPort 'COM1', 115200\n"
+                   "        $port.Open()\n"
+                   "        $port.WriteLine($m)\n"
+                   "        $port.Close()\n"
+                   "    } catch { }\n"
+                   "    [Console]::Error.WriteLine($m)\n"
+                   "    exit 1\n"
+                   "}\n"
+                   "function Invoke-Quiet([string]$exe) {\n"
+                   "    $ErrorActionPreference = 'Continue'\n"
+                   "    $script:out = @(& $exe @args 2>&1 | ForEach-Object { \"$_\".Trim() })\n"
+                   "    $LASTEXITCODE\n"
+                   "}\n");
+}
+
+/* The SSH user, an administrator that logs in by key only, with PowerShell 5.1's
+ * LocalAccounts cmdlets (Windows Server 2016 on). */
+static void ps5_user(struct mr_buf *b, const struct mr_seed_spec *s)
+{
+    mr_buf_adds(b, "# The SSH user: an administrator; it logs in by key only.\n"
+                   "if (-not (Get-LocalUser -Name $user -ErrorAction SilentlyContinue)) {\n"
+                   "    $pw = ConvertTo-SecureString ");
+    ps_str(b, s->windows_password ? s->windows_password : "");
+    mr_buf_adds(b, " -AsPlainText -Force\n"
+                   "    New-LocalUser -Name $user -Password $pw -PasswordNeverExpires | Out-Null\n"
+                   "}\n"
+                   "Enable-LocalUser -Name $user\n"
+                   "if (-not (Get-LocalGroupMember -SID 'S-1-5-32-544' -Member $user "
+                   "-ErrorAction SilentlyContinue)) {\n"
+                   "    Add-LocalGroupMember -SID 'S-1-5-32-544' -Member $user\n"
+                   "}\n");
+}
+
+/* The same with what PowerShell 2.0 (Windows Server 2008 R2) has: net.exe, ADSI, .NET. */
+static void ps2_user(struct mr_buf *b, const struct mr_seed_spec *s)
+{
+    mr_buf_adds(b, "# The SSH user: an administrator; it logs in by key only.\n"
+                   "if ((Invoke-Quiet net.exe user $user) -ne 0) {\n"
+                   "    $pw = ");
+    ps_str(b, s->windows_password ? s->windows_password : "");
+    /* /y: net asks whether a password longer than 14 characters is fine. */
+    mr_buf_adds(b, "\n"
+                   "    if ((Invoke-Quiet net.exe user $user $pw /add /y) -ne 0) {\n"
+                   "        Stop-Seed ('net user could not create the user ' + $user + ': ' + "
+                   "($script:out -join ' '))\n"
+                   "    }\n"
+                   "    $u = [ADSI]('WinNT://' + $env:COMPUTERNAME + '/' + $user + ',user')\n"
+                   "    $u.UserFlags.Value = $u.UserFlags.Value -bor 0x10000 # password never expires\n"
+                   "    $u.SetInfo()\n"
+                   "}\n"
+                   "if ((Invoke-Quiet net.exe user $user /active:yes) -ne 0) {\n"
+                   "    Stop-Seed ('net user could not enable the user ' + $user)\n"
+                   "}\n"
+                   "# Administrators by its SID: the group's name depends on the language.\n"
+                   "$sid = New-Object System.Security.Principal.SecurityIdentifier('S-1-5-32-544')\n"
+                   "$admins = $sid.Translate([System.Security.Principal.NTAccount]).Value.Split('\\')[-1]\n"
+                   "if ((Invoke-Quiet net.exe localgroup $admins) -ne 0 -or -not ($script:out "
+                   "-contains $user)) {\n"
+                   "    if ((Invoke-Quiet net.exe localgroup $admins $user /add) -ne 0) {\n"
+                   "        Stop-Seed ('net localgroup could not add ' + $user + ' to ' + $admins)\n"
+                   "    }\n"
+                   "}\n");
+}
+
+/* Win32-OpenSSH when the image has no sshd service: from the package on the seed CD
+ * (unpacked with what the PowerShell has, then its install-sshd.ps1), else from
+ * Windows' capability where the version has it, else the script stops. */
+static void ps_sshd(struct mr_buf *b, const struct mr_seed_spec *s, int ps2)
+{
+    mr_buf_adds(b, "# Win32-OpenSSH: the server, then its keys.\n"
+                   "if (-not (Get-Service sshd -ErrorAction SilentlyContinue)) {\n");
+    if (s->sshd_package) {
+        mr_buf_adds(b, "    $zip = $null\n"
+                       "    foreach ($d in @(Get-WmiObject Win32_LogicalDisk -Filter 'DriveType=5')) {\n"
+                       "        $z = Join-Path ($d.DeviceID + '\\') '" MR_SEED_SSHD_MEMBER "'\n"
+                       "        if ($d.DeviceID -and (Test-Path -LiteralPath $z)) { $zip = $z }\n"
+                       "    }\n"
+                       "    if (-not $zip) {\n"
+                       "        Stop-Seed 'the Win32-OpenSSH package " MR_SEED_SSHD_MEMBER
+                       " is on no CD drive (the seed CD carries it)'\n"
+                       "    }\n"
+                       "    $dest = Join-Path $env:ProgramFiles 'OpenSSH'\n"
+                       "    New-Item -ItemType Directory -Force -Path $dest | Out-Null\n");
+        if (ps2) {
+            /* No Expand-Archive before PowerShell 5, and no .NET 4.5 ZipFile under 2.0's
+             * CLR: the shell's zip folders. CopyHere may return before the copy is done. */
+            mr_buf_adds(b, "    $shell = New-Object -ComObject Shell.Application\n"
+                           "    $shell.NameSpace($dest).CopyHere($shell.NameSpace($zip).Items(), 0x14)\n");
+        } else {
+            mr_buf_adds(b, "    Expand-Archive -LiteralPath $zip -DestinationPath $dest -Force\n");
+        }
+        mr_buf_adds(b, "    $inst = $null\n"
+                       "    for ($i = 0; $i -lt 240 -and -not $inst; $i++) {\n"
+                       "        $inst = Get-ChildItem -Path $dest -Recurse -Filter 'install-sshd.ps1' "
+                       "| Select-Object -First 1\n"
+                       "        if (-not $inst) { Start-Sleep -Milliseconds 500 }\n"
+                       "    }\n"
+                       "    if (-not $inst) {\n"
+                       "        Stop-Seed 'the Win32-OpenSSH package " MR_SEED_SSHD_MEMBER
+                       " holds no install-sshd.ps1 (use the OpenSSH-Win64.zip release archive)'\n"
+                       "    }\n"
+                       "    $ps = Join-Path $PSHOME 'powershell.exe'\n"
+                       "    if ((Invoke-Quiet $ps -NoProfile -NonInteractive -ExecutionPolicy "
+                       "Bypass -File $inst.FullName) -ne 0) {\n"
+                       "        Stop-Seed ('install-sshd.ps1 of the Win32-OpenSSH package failed: ' "
+                       "+ ($script:out -join ' '))\n"
+                       "    }\n");
+    } else if (s->sshd_source == MR_SSHD_CAPABILITY && !ps2) {
+        mr_buf_adds(b, "    Add-WindowsCapability -Online -Name 'OpenSSH.Server~~~~0.0.1.0' | Out-Null\n");
+    } else {
+        mr_buf_adds(b, "    Stop-Seed ('the image has no sshd service and this Windows version has no "
+                       "OpenSSH capability (it came with Windows Server 2019): name the "
+                       "Win32-OpenSSH release archive in the matrix image, <sshd "
+                       "path=\"OpenSSH-Win64.zip\"/>, or use an image with sshd installed')\n");
+    }
+    mr_buf_adds(b, "}\n"
+                   "if (-not (Get-Service sshd -ErrorAction SilentlyContinue)) {\n"
+                   "    Stop-Seed 'Win32-OpenSSH was installed but there is no sshd service'\n"
+                   "}\n");
+}
+
 static void render_cloudbase_init(const struct mr_seed_spec *s, struct mr_seed_files *f)
 {
+    /* PowerShell 2.0 for 2008 R2 (and 2012's 3.0 and 4.0, which lack 5.1's cmdlets too). */
+    int ps2 = s->powershell && s->powershell < 5;
     struct mr_buf b;
     mr_buf_init(&b);
     meta_data_common(&b, s);
@@ -362,27 +498,21 @@ static void render_cloudbase_init(const struct mr_seed_spec *s, struct mr_seed_f
 
     /* cloudbase-init runs a user-data script that starts with #ps1_sysnative in 64-bit
      * PowerShell as SYSTEM. */
-    mr_buf_adds(&b, "#ps1_sysnative\n"
+    mr_buf_addf(&b, "#ps1_sysnative\n"
                     "# Written by matrixrun for one test cell and deleted with it.\n"
-                    "$ErrorActionPreference = 'Stop'\n$user = ");
+                    "# For PowerShell %s.\n"
+                    "$ErrorActionPreference = 'Stop'\n",
+                ps2 ? "2.0 (Windows Server 2008 R2, 2012)" : "5.1 (Windows Server 2016 on)");
+    ps_stop_seed_function(&b);
+    mr_buf_adds(&b, "$user = ");
     ps_str(&b, s->user);
-    mr_buf_adds(&b, "\n# The SSH user: an administrator; it logs in by key only.\n"
-                    "if (-not (Get-LocalUser -Name $user -ErrorAction SilentlyContinue)) {\n"
-                    "    $pw = ConvertTo-SecureString ");
-    ps_str(&b, s->windows_password ? s->windows_password : "");
-    mr_buf_adds(&b, " -AsPlainText -Force\n"
-                    "    New-LocalUser -Name $user -Password $pw -PasswordNeverExpires | Out-Null\n"
-                    "}\n"
-                    "Enable-LocalUser -Name $user\n"
-                    "if (-not (Get-LocalGroupMember -SID 'S-1-5-32-544' -Member $user "
-                    "-ErrorAction SilentlyContinue)) {\n"
-                    "    Add-LocalGroupMember -SID 'S-1-5-32-544' -Member $user\n"
-                    "}\n"
-                    "# Win32-OpenSSH: the server, then its keys.\n"
-                    "if (-not (Get-Service sshd -ErrorAction SilentlyContinue)) {\n"
-                    "    Add-WindowsCapability -Online -Name 'OpenSSH.Server~~~~0.0.1.0' | Out-Null\n"
-                    "}\n"
-                    "$sshdir = Join-Path $env:ProgramData 'ssh'\n"
+    mr_buf_adds(&b, "\n");
+    if (ps2)
+        ps2_user(&b, s);
+    else
+        ps5_user(&b, s);
+    ps_sshd(&b, s, ps2);
+    mr_buf_adds(&b, "$sshdir = Join-Path $env:ProgramData 'ssh'\n"
                     "New-Item -ItemType Directory -Force -Path $sshdir | Out-Null\n"
                     "Get-ChildItem -Path (Join-Path $sshdir 'ssh_host_*') -ErrorAction "
                     "SilentlyContinue | Remove-Item -Force\n");
@@ -394,14 +524,25 @@ static void render_cloudbase_init(const struct mr_seed_spec *s, struct mr_seed_f
     /* Members of Administrators authenticate against this file only, not ~/.ssh. */
     ps_write_private(&b, "administrators_authorized_keys", s->user_pubkey);
     mr_buf_adds(&b, "Set-Service -Name sshd -StartupType Automatic\n"
-                    "Restart-Service -Name sshd -Force\n"
-                    "if (-not (Get-NetFirewallRule -Name 'matrixrun-sshd' -ErrorAction "
-                    "SilentlyContinue)) {\n"
-                    "    New-NetFirewallRule -Name 'matrixrun-sshd' -DisplayName 'matrixrun SSH' "
-                    "-Direction Inbound -Protocol TCP -LocalPort 22 -Action Allow | Out-Null\n"
-                    "}\n");
+                    "Restart-Service -Name sshd -Force\n");
+    if (ps2)
+        mr_buf_adds(&b, "if ((Invoke-Quiet netsh.exe advfirewall firewall show rule "
+                        "name=matrixrun-sshd) -ne 0) {\n"
+                        "    if ((Invoke-Quiet netsh.exe advfirewall firewall add rule "
+                        "name=matrixrun-sshd dir=in action=allow protocol=TCP localport=22) -ne 0) {\n"
+                        "        Stop-Seed ('netsh advfirewall could not open port 22: ' + "
+                        "($script:out -join ' '))\n"
+                        "    }\n"
+                        "}\n");
+    else
+        mr_buf_adds(&b, "if (-not (Get-NetFirewallRule -Name 'matrixrun-sshd' -ErrorAction "
+                        "SilentlyContinue)) {\n"
+                        "    New-NetFirewallRule -Name 'matrixrun-sshd' -DisplayName 'matrixrun SSH' "
+                        "-Direction Inbound -Protocol TCP -LocalPort 22 -Action Allow | Out-Null\n"
+                        "}\n");
     f->user_data = mr_buf_detach(&b, NULL);
     f->network_config = NULL; /* Windows takes DHCP by itself */
+    f->sshd_package = s->sshd_package ? mr_xstrdup(s->sshd_package) : NULL;
 }
 
 int mr_seed_render(const struct mr_seed_spec *s, struct mr_seed_files *ret, struct mr_err *err)
@@ -429,6 +570,10 @@ int mr_seed_render(const struct mr_seed_spec *s, struct mr_seed_files *ret, stru
                         "before 6.5 needs");
         return -EINVAL;
     }
+    if (s->kind != MR_SEED_CLOUDBASE_INIT && s->sshd_package) {
+        mr_err_set(err, "seed: a Win32-OpenSSH package is for cloudbase-init (Windows) seeds");
+        return -EINVAL;
+    }
     if (s->kind == MR_SEED_CLOUDBASE_INIT && s->extra_cloud_config) {
         mr_err_set(err, "seed: extra cloud-config is for cloud-init, not cloudbase-init");
         return -EINVAL;
@@ -452,6 +597,7 @@ void mr_seed_files_release(struct mr_seed_files *f)
     free(f->meta_data);
     free(f->user_data);
     free(f->network_config);
+    free(f->sshd_package);
     memset(f, 0, sizeof(*f));
 }
 
@@ -469,6 +615,64 @@ static int add_member(struct archive *a, const char *name, const char *data, tim
         r = ARCHIVE_FATAL;
     archive_entry_free(e);
     return r == ARCHIVE_OK ? 0 : -EIO;
+}
+
+char *mr_seed_serial_error(const char *log, size_t len)
+{
+    size_t ml = strlen(MR_SEED_ERROR_MARKER);
+    const char *p = memmem(log, len, MR_SEED_ERROR_MARKER, ml);
+    if (!p)
+        return NULL;
+    size_t n = 0, left = len - (size_t)(p - log);
+    while (n < left && p[n] != '\n' && p[n] != '\r' && p[n] != '\0')
+        n++;
+    return mr_xstrndup(p, n);
+}
+
+/* A member copied from a local file, read in chunks: a package may be megabytes. */
+static int add_file_member(struct archive *a, const char *name, const char *path, time_t now,
+                           struct mr_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        mr_err_set(err, "cannot put '%s' on the seed image: %s", path, strerror(errno));
+        return -EIO;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        mr_err_set(err, "cannot put '%s' on the seed image: not a regular file", path);
+        close(fd);
+        return -EIO;
+    }
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0600);
+    archive_entry_set_size(e, (la_int64_t)st.st_size);
+    archive_entry_set_mtime(e, now, 0);
+    int r = archive_write_header(a, e) == ARCHIVE_OK ? 0 : -EIO;
+    archive_entry_free(e);
+    char buf[65536];
+    off_t left = st.st_size;
+    while (r == 0 && left > 0) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            mr_err_set(err, "cannot read '%s' for the seed image: %s", path,
+                       n < 0 ? strerror(errno) : "the file shrank");
+            close(fd);
+            return -EIO;
+        }
+        if (archive_write_data(a, buf, (size_t)n) != n)
+            r = -EIO;
+        left -= n;
+    }
+    close(fd);
+    if (r < 0)
+        mr_err_set(err, "cannot write '%s' into the seed image: %s", path,
+                   archive_error_string(a) ? archive_error_string(a) : "write failed");
+    return r;
 }
 
 int mr_seed_write_iso(const char *path, const struct mr_seed_files *f, struct mr_err *err)
@@ -492,6 +696,9 @@ int mr_seed_write_iso(const char *path, const struct mr_seed_files *f, struct mr
         add_member(a, "user-data", f->user_data, now) < 0 ||
         (f->network_config && add_member(a, "network-config", f->network_config, now) < 0))
         goto fail;
+    if (f->sshd_package &&
+        (r = add_file_member(a, MR_SEED_SSHD_MEMBER, f->sshd_package, now, err)) < 0)
+        goto fail_unlink;
     if (archive_write_close(a) != ARCHIVE_OK)
         goto fail;
     archive_write_free(a);

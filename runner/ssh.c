@@ -529,6 +529,10 @@ int mr_ssh_connect(const struct mr_transport_target *t, int64_t deadline_ms, str
             mr_err_release(&last);
             return r;
         }
+        if (t->give_up && (r = t->give_up(t->give_up_ctx, err)) < 0) {
+            mr_err_release(&last);
+            return r;
+        }
         int64_t now = mr_now_ms();
         if (now >= deadline_ms) {
             if (cause && r == -ETIMEDOUT)

@@ -86,6 +86,11 @@ struct mr_transport_target {
     int (*dial)(void *ctx, const char *host, int port, int64_t deadline_ms,
                 struct mr_err *err);
     void *dial_ctx;
+    /* Asked after each failed attempt: a negative return (-ECANCELED) ends the connect at
+     * once with that value and err as the callback set it, for a guest that has said it
+     * will never answer (its seed script stopped). NULL: wait until the deadline. */
+    int (*give_up)(void *ctx, struct mr_err *err);
+    void *give_up_ctx;
 };
 
 /* A backend. conn is the backend's own connection object. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "family.h"
+#include "ps2lint.h"
 
 static const char *const families[] = { "debian", "ubuntu", "rhel", "centos", "sles", "windows" };
 
@@ -233,6 +234,97 @@ START_TEST(test_family_powershell_quoting)
 }
 END_TEST
 
+/* Windows Server 2008 R2 (version="2008r2", read as 2008) has PowerShell 2.0 only: every
+ * command the catalogue sends it, expanded as it is sent, uses nothing newer. */
+START_TEST(test_family_windows_2008r2_commands_exist_in_powershell_2)
+{
+    const struct mr_family *w = mr_family_find("windows");
+    struct mr_family_vars v = { .artifact = "C:\\Windows\\Temp\\a.msi", .package = "A",
+                                .user = "Administrator" };
+    const char *versions[] = { "2008r2", "2008", "2012r2" };
+    for (size_t k = 0; k < MR_ARRAY_SIZE(versions); k++) {
+        const char *ver = versions[k];
+        const char *cmds[32];
+        size_t n = 0;
+        cmds[n++] = mr_family_install_template(w, ver);
+        cmds[n++] = w->version_cmd;
+        cmds[n++] = mr_family_kernel_query(w);
+        for (size_t i = 0; i < w->n_logs && n < MR_ARRAY_SIZE(cmds); i++)
+            if (mr_family_log_applies(&w->logs[i], ver))
+                cmds[n++] = w->logs[i].command;
+        ck_assert_ptr_nonnull(cmds[0]);
+        for (size_t i = 0; i < n; i++) {
+            char *cmd = mr_family_expand(w, cmds[i], &v);
+            const char *bad = ps2_first_forbidden(cmd);
+            ck_assert_msg(!bad, "windows %s: '%s' uses '%s'", ver, cmd, bad ? bad : "");
+            ck_assert_msg(ps_unbalanced_line(cmd) == 0, "windows %s: '%s' does not pair up",
+                          ver, cmd);
+            free(cmd);
+        }
+        const struct mr_family_seed *sd = mr_family_seed_entry(w, ver);
+        ck_assert_uint_eq(sd->powershell, 2);
+        ck_assert_int_eq(sd->sshd, MR_SSHD_PACKAGE);
+        char *entry = mr_family_entry_name(w, ver);
+        ck_assert_str_eq(entry, "windows<=2012");
+        free(entry);
+    }
+    /* The switches the commands are sent with exist in powershell.exe 2.0. */
+    char *wrapped = mr_family_wrap(w, "Write-Output 1");
+    ck_assert_int_eq(strncmp(wrapped, "powershell -NoProfile -NonInteractive -ExecutionPolicy "
+                                      "Bypass -EncodedCommand ", 78), 0);
+    free(wrapped);
+}
+END_TEST
+
+/* 2016 takes PowerShell 5.1's commands but has no OpenSSH capability; 2019 on has it; an
+ * image with no version takes the last entries. */
+START_TEST(test_family_windows_entries_by_version)
+{
+    const struct mr_family *w = mr_family_find("windows");
+    static const struct {
+        const char *version;
+        unsigned powershell;
+        enum mr_sshd_source sshd;
+        const char *entry;
+    } cases[] = {
+        { "2016", 5, MR_SSHD_PACKAGE, "windows>=2016" },
+        { "2019", 5, MR_SSHD_CAPABILITY, "windows>=2016" },
+        { "2022", 5, MR_SSHD_CAPABILITY, "windows>=2016" },
+        { NULL, 5, MR_SSHD_CAPABILITY, "windows>=2016" },
+    };
+    for (size_t i = 0; i < MR_ARRAY_SIZE(cases); i++) {
+        const struct mr_family_seed *sd = mr_family_seed_entry(w, cases[i].version);
+        ck_assert_uint_eq(sd->powershell, cases[i].powershell);
+        ck_assert_int_eq(sd->sshd, cases[i].sshd);
+        char *entry = mr_family_entry_name(w, cases[i].version);
+        ck_assert_str_eq(entry, cases[i].entry);
+        free(entry);
+    }
+    ck_assert_ptr_nonnull(strstr(mr_family_install_template(w, "2016"), "Get-Content -Tail 200"));
+    /* Families without <seed> get the modern script. */
+    const struct mr_family_seed *sd = mr_family_seed_entry(mr_family_find("debian"), "12");
+    ck_assert_uint_eq(sd->powershell, 5);
+    ck_assert_int_eq(sd->sshd, MR_SSHD_CAPABILITY);
+}
+END_TEST
+
+START_TEST(test_family_refuses_bad_seed_entries)
+{
+    struct mr_err e = { 0 };
+    ck_assert_int_lt(mr_family_catalogue_load(MR_TEST_DATA "/catalogue/bad-seed-ps2-capability.xml", &e), 0);
+    ck_assert_msg(strstr(mr_err_msg(&e), "bad-seed-ps2-capability.xml:3: <seed> powershell='2' "
+                                         "with sshd='capability'"),
+                  "%s", mr_err_msg(&e));
+    mr_err_release(&e);
+    ck_assert_int_lt(mr_family_catalogue_load(MR_TEST_DATA "/catalogue/bad-seed-cloud-init.xml", &e), 0);
+    ck_assert_msg(strstr(mr_err_msg(&e), "bad-seed-cloud-init.xml:3: <seed> is for "
+                                         "cloudbase-init families; family 'plan9'"),
+                  "%s", mr_err_msg(&e));
+    mr_err_release(&e);
+    mr_family_catalogue_reset();
+}
+END_TEST
+
 START_TEST(test_family_windows_paths_and_commands)
 {
     const struct mr_family *w = mr_family_find("windows");
@@ -346,7 +438,7 @@ START_TEST(test_family_traits_of_sh_and_powershell)
     const struct mr_family *d = mr_family_find("debian");
     const struct mr_family *w = mr_family_find("windows");
     ck_assert_str_eq(mr_family_kernel_query(d), "uname -r");
-    ck_assert_str_eq(mr_family_kernel_query(w), "(Get-CimInstance Win32_OperatingSystem).Version");
+    ck_assert_str_eq(mr_family_kernel_query(w), "(Get-WmiObject Win32_OperatingSystem).Version");
     ck_assert_int_eq(mr_family_batches_logs(d), 1);
     ck_assert_int_eq(mr_family_batches_logs(w), 0);
     ck_assert_int_eq(mr_family_is_windows(d), 0);
@@ -599,12 +691,15 @@ int main(void)
     tcase_add_test(tc, test_family_picks_keytype_by_os_version);
     tcase_add_test(tc, test_family_keytype_defaults_and_bad_range);
     tcase_add_test(tc, test_family_other_catalogue_replaces_builtin);
+    tcase_add_test(tc, test_family_windows_entries_by_version);
+    tcase_add_test(tc, test_family_refuses_bad_seed_entries);
     suite_add_tcase(s, tc);
     TCase *tx = tcase_create("commands");
     tcase_add_test(tx, test_family_expands_sudo_only_for_non_root);
     tcase_add_test(tx, test_family_sh_quoting_survives_sh);
     tcase_add_test(tx, test_family_powershell_quoting);
     tcase_add_test(tx, test_family_windows_paths_and_commands);
+    tcase_add_test(tx, test_family_windows_2008r2_commands_exist_in_powershell_2);
     tcase_add_test(tx, test_family_wrap_encodes_utf16le);
     tcase_add_test(tx, test_family_base64_round_trip);
     tcase_add_test(tx, test_family_traits_of_sh_and_powershell);

@@ -192,8 +192,28 @@ static const struct {
     /* A cell's folder would take the place of the report's own files. */
     { "bad-cell-junit.xml", 2, "cell 'junit.xml' would have its folder where the run writes its 'junit.xml'" },
     { "bad-cell-summary.xml", 2, "cell 'Summary.HTML' would have its folder where the run writes its 'summary.html'" },
+    /* The Win32-OpenSSH package is for Windows seeds; it must be a zip archive. */
+    { "bad-sshd-linux.xml", 4, "<sshd> path='files/OpenSSH-Win64.zip': a Win32-OpenSSH package is for Windows images (a cloudbase-init seed); family 'debian' is seeded for cloud-init" },
+    { "bad-sshd-not-zip.xml", 4, "<sshd> path='files/not-a.zip' is not a zip archive" },
     { "bad-cell-tmp.xml", 2, "cell 'junit.xml.tmp.AbC123' would have its folder where the run writes its 'junit.xml'" },
 };
+
+/* Windows images: the package for versions without the OpenSSH capability, and a
+ * warning (not an error: a golden image may have sshd) for such an image without one. */
+START_TEST(test_matrix_windows_sshd_package_and_warning)
+{
+    struct mr_matrix *m = NULL;
+    struct mr_err e = { 0 };
+    ck_assert_msg(mr_matrix_load(DATA "windows.xml", &m, &e) == 0, "%s", mr_err_msg(&e));
+    ck_assert_str_eq(m->images[0].sshd_package, DATA "files/OpenSSH-Win64.zip");
+    ck_assert_ptr_null(m->images[1].sshd_package);
+    ck_assert_uint_eq(m->n_warnings, 1);
+    ck_assert_msg(strstr(m->warnings[0], DATA "windows.xml:6: <image> 'w2016' version='2016' has "
+                                          "no <sshd>: family 'windows' has no OpenSSH capability"),
+                  "%s", m->warnings[0]);
+    mr_matrix_free(m);
+}
+END_TEST
 
 START_TEST(test_matrix_benchmark)
 {
@@ -788,6 +808,7 @@ int main(void)
     tcase_add_test(tc, test_matrix_depends_and_network);
     tcase_add_test(tc, test_matrix_login);
     tcase_add_test(tc, test_matrix_applies_defaults);
+    tcase_add_test(tc, test_matrix_windows_sshd_package_and_warning);
     tcase_add_test(tc, test_matrix_loads_hosts_and_cell_timeout);
     tcase_add_test(tc, test_matrix_loads_seeded_image);
     tcase_add_test(tc, test_matrix_rejects_missing_file);

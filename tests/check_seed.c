@@ -13,6 +13,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "ps2lint.h"
 #include "seed.h"
 
 #define PRIV "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\nAAAAC3NzaC1lZDI1NTE5AAAAIA==\n-----END OPENSSH PRIVATE KEY-----\n"
@@ -296,6 +297,108 @@ START_TEST(test_seed_cloudbase_init_script)
 }
 END_TEST
 
+static struct mr_seed_spec windows_spec(unsigned powershell, enum mr_sshd_source src,
+                                        const char *package)
+{
+    struct mr_seed_spec spec = linux_spec();
+    spec.kind = MR_SEED_CLOUDBASE_INIT;
+    spec.user = "tester";
+    spec.mac = NULL;
+    spec.windows_password = "pw'with'quotes";
+    spec.powershell = powershell;
+    spec.sshd_source = src;
+    spec.sshd_package = package;
+    return spec;
+}
+
+/* Windows Server 2008 R2 has PowerShell 2.0 only: its script (with and without the
+ * Win32-OpenSSH package) uses nothing newer, and its brackets and quotes pair up. */
+START_TEST(test_seed_windows_2008r2_script_uses_powershell_2_only)
+{
+    const char *packages[] = { "/tmp/OpenSSH-Win64.zip", NULL };
+    for (size_t i = 0; i < 2; i++) {
+        struct mr_seed_spec spec = windows_spec(2, MR_SSHD_PACKAGE, packages[i]);
+        struct mr_seed_files f;
+        struct mr_err e = { 0 };
+        ck_assert_msg(mr_seed_render(&spec, &f, &e) == 0, "%s", mr_err_msg(&e));
+        const char *u = f.user_data;
+        ck_assert_int_eq(strncmp(u, "#ps1_sysnative\n", 15), 0);
+        const char *bad = ps2_first_forbidden(u);
+        ck_assert_msg(!bad, "the 2008 R2 script uses '%s':\n%s", bad ? bad : "", u);
+        int line = ps_unbalanced_line(u);
+        ck_assert_msg(line == 0, "the 2008 R2 script's brackets or quotes break at line %d:\n%s",
+                      line, u);
+        ck_assert_ptr_nonnull(strstr(u, "Invoke-Quiet net.exe user $user $pw /add /y"));
+        ck_assert_ptr_nonnull(strstr(u, "$pw = 'pw''with''quotes'"));
+        ck_assert_ptr_nonnull(strstr(u, "Invoke-Quiet net.exe localgroup $admins $user /add"));
+        ck_assert_ptr_nonnull(strstr(u, "SecurityIdentifier('S-1-5-32-544')"));
+        ck_assert_ptr_nonnull(strstr(u, "netsh.exe advfirewall firewall add rule "
+                                        "name=matrixrun-sshd dir=in action=allow protocol=TCP "
+                                        "localport=22"));
+        ck_assert_ptr_nonnull(strstr(u, "Set-Service -Name sshd -StartupType Automatic"));
+        ck_assert_ptr_nonnull(strstr(u, "System.IO.Ports.SerialPort 'COM1'"));
+        if (packages[i]) {
+            ck_assert_ptr_nonnull(strstr(u, "Join-Path ($d.DeviceID + '\\') '" MR_SEED_SSHD_MEMBER "'"));
+            ck_assert_ptr_nonnull(strstr(u, "Get-WmiObject Win32_LogicalDisk -Filter 'DriveType=5'"));
+            ck_assert_ptr_nonnull(strstr(u, "New-Object -ComObject Shell.Application"));
+            ck_assert_ptr_nonnull(strstr(u, "-Filter 'install-sshd.ps1'"));
+            ck_assert_str_eq(f.sshd_package, packages[i]);
+        } else {
+            /* No capability to fall back on: the script says so and stops. */
+            ck_assert_ptr_nonnull(strstr(u, "Stop-Seed ('the image has no sshd service and this "
+                                            "Windows version has no OpenSSH capability"));
+            ck_assert_ptr_null(strstr(u, MR_SEED_SSHD_MEMBER));
+            ck_assert_ptr_null(f.sshd_package);
+        }
+        mr_seed_files_release(&f);
+    }
+}
+END_TEST
+
+/* 2016 has PowerShell 5.1 but no OpenSSH capability: the package or a stop, never
+ * Add-WindowsCapability; 2019 on takes the capability when no package is named. */
+START_TEST(test_seed_windows_2016_and_2019_scripts)
+{
+    struct mr_seed_spec spec = windows_spec(5, MR_SSHD_PACKAGE, NULL);
+    struct mr_seed_files f;
+    struct mr_err e = { 0 };
+    ck_assert_msg(mr_seed_render(&spec, &f, &e) == 0, "%s", mr_err_msg(&e));
+    const char *u = f.user_data;
+    ck_assert_ptr_nonnull(strstr(u, "New-LocalUser -Name $user"));
+    ck_assert_ptr_nonnull(strstr(u, "New-NetFirewallRule -Name 'matrixrun-sshd'"));
+    ck_assert_ptr_null(strstr(u, "Add-WindowsCapability"));
+    ck_assert_ptr_nonnull(strstr(u, "    Stop-Seed ('the image has no sshd service"));
+    ck_assert_int_eq(ps_unbalanced_line(u), 0);
+    mr_seed_files_release(&f);
+
+    spec.sshd_package = "/tmp/OpenSSH-Win64.zip";
+    ck_assert_msg(mr_seed_render(&spec, &f, &e) == 0, "%s", mr_err_msg(&e));
+    u = f.user_data;
+    ck_assert_ptr_nonnull(strstr(u, "Expand-Archive -LiteralPath $zip -DestinationPath $dest"));
+    ck_assert_ptr_nonnull(strstr(u, "'" MR_SEED_SSHD_MEMBER "'"));
+    ck_assert_ptr_null(strstr(u, "Add-WindowsCapability"));
+    ck_assert_ptr_null(strstr(u, "Shell.Application"));
+    ck_assert_int_eq(ps_unbalanced_line(u), 0);
+    mr_seed_files_release(&f);
+
+    spec = windows_spec(5, MR_SSHD_CAPABILITY, NULL);
+    ck_assert_msg(mr_seed_render(&spec, &f, &e) == 0, "%s", mr_err_msg(&e));
+    u = f.user_data;
+    ck_assert_ptr_nonnull(strstr(u, "Add-WindowsCapability -Online -Name 'OpenSSH.Server~~~~0.0.1.0'"));
+    ck_assert_ptr_null(strstr(u, "Stop-Seed ('the image has no sshd service"));
+    ck_assert_int_eq(ps_unbalanced_line(u), 0);
+    mr_seed_files_release(&f);
+
+    /* A package is for Windows seeds only. */
+    spec = linux_spec();
+    spec.sshd_package = "/tmp/OpenSSH-Win64.zip";
+    ck_assert_int_eq(mr_seed_render(&spec, &f, &e), -EINVAL);
+    ck_assert_msg(strstr(mr_err_msg(&e), "Win32-OpenSSH package is for cloudbase-init"), "%s",
+                  mr_err_msg(&e));
+    mr_err_release(&e);
+}
+END_TEST
+
 static char *read_member(struct archive *a, size_t size)
 {
     char *buf = mr_xmalloc(size + 1);
@@ -364,6 +467,102 @@ START_TEST(test_seed_iso_reads_back_with_label_and_names)
 }
 END_TEST
 
+/* The Win32-OpenSSH package goes onto the seed CD under the name the script looks for. */
+START_TEST(test_seed_iso_carries_the_sshd_package)
+{
+    char dir[] = "/tmp/mr-seed-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char *iso = mr_xasprintf("%s/seed.iso", dir);
+    char *zip = mr_xasprintf("%s/OpenSSH-Win64.zip", dir);
+    /* Bigger than one read of the copy, and not a multiple of it. */
+    size_t zlen = 200000;
+    char *zdata = mr_xmalloc(zlen);
+    for (size_t i = 0; i < zlen; i++)
+        zdata[i] = (char)(i * 7 + i / 251);
+    memcpy(zdata, "PK\x03\x04", 4);
+    FILE *fp = fopen(zip, "w");
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_uint_eq(fwrite(zdata, 1, zlen, fp), zlen);
+    fclose(fp);
+    struct mr_seed_spec spec = windows_spec(2, MR_SSHD_PACKAGE, zip);
+    struct mr_seed_files f;
+    struct mr_err e = { 0 };
+    ck_assert_int_eq(mr_seed_render(&spec, &f, &e), 0);
+    ck_assert_ptr_nonnull(strstr(f.user_data, "'" MR_SEED_SSHD_MEMBER "'"));
+    ck_assert_msg(mr_seed_write_iso(iso, &f, &e) == 0, "%s", mr_err_msg(&e));
+
+    struct archive *a = archive_read_new();
+    archive_read_support_format_iso9660(a);
+    ck_assert_int_eq(archive_read_open_filename(a, iso, 10240), ARCHIVE_OK);
+    struct archive_entry *ent;
+    int seen = 0;
+    while (archive_read_next_header(a, &ent) == ARCHIVE_OK) {
+        const char *name = archive_entry_pathname(ent);
+        if (archive_entry_filetype(ent) == AE_IFDIR)
+            continue;
+        size_t size = (size_t)archive_entry_size(ent);
+        char *data = read_member(a, size);
+        if (strcmp(name, MR_SEED_SSHD_MEMBER) == 0) {
+            ck_assert_uint_eq(size, zlen);
+            ck_assert_int_eq(memcmp(data, zdata, zlen), 0);
+            seen |= 1;
+        } else if (strcmp(name, "user-data") == 0) {
+            ck_assert_str_eq(data, f.user_data);
+            seen |= 2;
+        } else if (strcmp(name, "meta-data") == 0) {
+            seen |= 4;
+        } else {
+            ck_abort_msg("unexpected member '%s'", name);
+        }
+        free(data);
+    }
+    ck_assert_int_eq(seen, 7);
+    archive_read_free(a);
+    mr_seed_files_release(&f);
+
+    /* A package that is gone by the time the seed is written: an error naming it, no ISO. */
+    unlink(iso);
+    spec.sshd_package = "/nonexistent/OpenSSH-Win64.zip";
+    ck_assert_int_eq(mr_seed_render(&spec, &f, &e), 0);
+    ck_assert_int_lt(mr_seed_write_iso(iso, &f, &e), 0);
+    ck_assert_msg(strstr(mr_err_msg(&e), "/nonexistent/OpenSSH-Win64.zip"), "%s", mr_err_msg(&e));
+    mr_err_release(&e);
+    mr_seed_files_release(&f);
+    unlink(zip);
+    ck_assert_int_eq(rmdir(dir), 0); /* nothing left behind */
+    free(zdata);
+    free(zip);
+    free(iso);
+}
+END_TEST
+
+/* The stop message the script writes to COM1, found in a serial log among the boot's
+ * other output (and its line break, CR LF on Windows, not taken with it). */
+START_TEST(test_seed_finds_the_scripts_stop_message_in_a_serial_log)
+{
+    const char log[] = "BdsDxe: loading Boot0001\r\n\0binary\xff noise\r\n"
+                       MR_SEED_ERROR_MARKER " the image has no sshd service\r\nlater\n";
+    char *line = mr_seed_serial_error(log, sizeof(log) - 1);
+    ck_assert_ptr_nonnull(line);
+    ck_assert_str_eq(line, MR_SEED_ERROR_MARKER " the image has no sshd service");
+    free(line);
+    ck_assert_ptr_null(mr_seed_serial_error(log, 20));
+    ck_assert_ptr_null(mr_seed_serial_error("", 0));
+    /* Cut at the end of the log: what is there. */
+    const char cut[] = "x\n" MR_SEED_ERROR_MARKER " half";
+    line = mr_seed_serial_error(cut, sizeof(cut) - 1);
+    ck_assert_str_eq(line, MR_SEED_ERROR_MARKER " half");
+    free(line);
+    /* The script's own text holds the marker too, as the message it writes. */
+    struct mr_seed_spec spec = windows_spec(2, MR_SSHD_PACKAGE, NULL);
+    struct mr_seed_files f;
+    struct mr_err e = { 0 };
+    ck_assert_int_eq(mr_seed_render(&spec, &f, &e), 0);
+    ck_assert_ptr_nonnull(strstr(f.user_data, "$m = '" MR_SEED_ERROR_MARKER " ' + $why"));
+    mr_seed_files_release(&f);
+}
+END_TEST
+
 START_TEST(test_seed_iso_failure_leaves_nothing)
 {
     char dir[] = "/tmp/mr-seed-XXXXXX";
@@ -398,9 +597,13 @@ int main(void)
     tcase_add_test(tr, test_seed_accepts_extra_with_other_keys);
     tcase_add_test(tr, test_seed_rejects_values_that_break_out);
     tcase_add_test(tr, test_seed_cloudbase_init_script);
+    tcase_add_test(tr, test_seed_windows_2008r2_script_uses_powershell_2_only);
+    tcase_add_test(tr, test_seed_windows_2016_and_2019_scripts);
+    tcase_add_test(tr, test_seed_finds_the_scripts_stop_message_in_a_serial_log);
     suite_add_tcase(s, tr);
     TCase *ti = tcase_create("iso");
     tcase_add_test(ti, test_seed_iso_reads_back_with_label_and_names);
+    tcase_add_test(ti, test_seed_iso_carries_the_sshd_package);
     tcase_add_test(ti, test_seed_iso_failure_leaves_nothing);
     suite_add_tcase(s, ti);
     SRunner *sr = srunner_create(s);

@@ -575,6 +575,41 @@ END_TEST
 /* A guest that never answers gets the whole budget: the last wait ends at the deadline
  * and a last attempt is made there (the waits double up to 2 s; stopping when the next
  * wait would pass the deadline gave up to 2 s early: a 25 s boot timeout ended at 23 s). */
+/* The give_up callback, asked after each failed attempt, ends the connect at once. */
+static int give_up_calls;
+static int give_up_second_time(void *ctx, struct mr_err *err)
+{
+    (void)ctx;
+    if (++give_up_calls < 2)
+        return 0;
+    mr_err_set(err, "the guest said it will never answer");
+    return -ECANCELED;
+}
+
+START_TEST(test_transport_ssh_gives_up_when_the_callback_says)
+{
+    struct dialer d = { .fail = -ECONNREFUSED };
+    struct mr_transport_target target = {
+        .host = DIALED_GUEST, .port = 22, .user = g_user, .key = &g_client,
+        .pinned_host = &g_hostkey, .dial = test_dial, .dial_ctx = &d,
+        .give_up = give_up_second_time,
+    };
+    struct mr_transport *tr = NULL;
+    struct mr_err e = { 0 };
+    give_up_calls = 0;
+    int64_t t0 = mr_now_ms();
+    ck_assert_int_eq(mr_transport_connect(&mr_ssh_transport, &target, t0 + 60000, &tr, &e),
+                     -ECANCELED);
+    ck_assert_msg(mr_now_ms() - t0 < 10000, "gave up only after %lld ms",
+                  (long long)(mr_now_ms() - t0));
+    ck_assert_int_eq(d.calls, 2);
+    ck_assert_int_eq(give_up_calls, 2);
+    ck_assert_str_eq(mr_err_msg(&e), "the guest said it will never answer");
+    ck_assert_ptr_null(tr);
+    mr_err_release(&e);
+}
+END_TEST
+
 START_TEST(test_transport_ssh_retries_until_the_deadline_itself)
 {
     struct dialer d = { .fail = -ECONNREFUSED };
@@ -611,6 +646,7 @@ int main(void)
     tcase_add_test(tt, test_transport_ssh_dials_runs_and_uploads);
     tcase_add_test(tt, test_transport_ssh_gives_up_or_retries_as_the_dial_says);
     tcase_add_test(tt, test_transport_ssh_retries_until_the_deadline_itself);
+    tcase_add_test(tt, test_transport_ssh_gives_up_when_the_callback_says);
     suite_add_tcase(s, tt);
     TCase *ta = sshd_tcase("algorithms");
     tcase_add_test(ta, test_ssh_reports_what_the_server_negotiated);

@@ -70,6 +70,12 @@ check validate-only-no-match 2 "--only 'nope' matches no cell" "$mr" validate "$
     { echo "FAIL list line of deb-a: $("$mr" list "$good" --only deb-a)"; fails=$((fails + 1)); }
 [ "$("$mr" list "$good" --only rhel-9)" = "rhel-9	image=rhel-9	family=rhel	version=9.4	vcpus=1	memory-mib=512	provisioning=seed	catalogue=rhel>=8" ] ||
     { echo "FAIL list line of rhel-9: $("$mr" list "$good" --only rhel-9)"; fails=$((fails + 1)); }
+# Windows: each cell's catalogue entry by version, and a warning (stderr, exit 0) for a
+# 2016 image with no Win32-OpenSSH package.
+win=$data/matrix/windows.xml
+[ "$("$mr" list "$win" 2>/dev/null | cut -f1,8 | tr '\t\n' ' /')" = "w2008r2 catalogue=windows<=2012/w2016 catalogue=windows>=2016/w2019 catalogue=windows>=2016/" ] ||
+    { echo "FAIL list of windows.xml: $("$mr" list "$win" 2>&1)"; fails=$((fails + 1)); }
+check validate-windows-warns 0 "warning: $win:6: <image> 'w2016' version='2016' has no <sshd>" "$mr" validate "$win"
 case $("$mr" validate "$good" --only 'deb-*') in
 *"3 image(s), 3 cell(s) (2 selected), 2 test(s)"*) echo "ok   validate counts selected cells"; passes=$((passes + 1)) ;;
 *) echo "FAIL validate counts: $("$mr" validate "$good" --only 'deb-*')"; fails=$((fails + 1)) ;;
@@ -170,6 +176,8 @@ declare -A bad_matrix=(
     [bad-doctype-external.xml]="2: a DOCTYPE is not allowed in a matrix (refused before any entity or default attribute in it is read)"
     [bad-cell-junit.xml]="2: cell 'junit.xml' would have its folder where the run writes its 'junit.xml' in the report folder: rename the <image>"
     [bad-cell-summary.xml]="2: cell 'Summary.HTML' would have its folder where the run writes its 'summary.html' in the report folder: rename the <image>"
+    [bad-sshd-linux.xml]="4: <sshd> path='files/OpenSSH-Win64.zip': a Win32-OpenSSH package is for Windows images (a cloudbase-init seed); family 'debian' is seeded for cloud-init"
+    [bad-sshd-not-zip.xml]="4: <sshd> path='files/not-a.zip' is not a zip archive (the Win32-OpenSSH release archive, OpenSSH-Win64.zip)"
     [bad-cell-tmp.xml]="2: cell 'junit.xml.tmp.AbC123' would have its folder where the run writes its 'junit.xml' in the report folder: rename the <image>"
     [bad-cloud-config-quoted.xml]="4: <cloud-config> '$data/matrix/files/sets-keys-quoted.yaml' line 3 sets 'ssh_keys', which matrixrun's seed sets itself (user, keys, host name)"
     [bad-cloud-config-key.xml]="4: <cloud-config> '$data/matrix/files/sets-users.yaml' line 3 sets 'users', which matrixrun's seed sets itself (user, keys, host name)"
