@@ -9,6 +9,7 @@
 
 #include "clipriv.h"
 #include "matrix.h"
+#include "pipeline.h"
 
 /* Parses a NULL-terminated list of words after "matrixrun"; argv must outlive *ret. */
 static int parse(char **argv, struct mr_cli_opts *ret, int *ret_words)
@@ -119,6 +120,31 @@ START_TEST(test_cli_long_forms_land_in_their_fields)
 }
 END_TEST
 
+/* --warm and --cold set the run's boot mode; given together they are a usage error
+ * (the same one twice is not). */
+START_TEST(test_cli_warm_and_cold)
+{
+    struct mr_cli_opts o;
+    int w;
+    char *none[] = { "matrixrun", "m.xml", NULL };
+    ck_assert_int_eq(parse(none, &o, &w), MR_CLI_CONTINUE);
+    ck_assert_int_eq(o.boot, MR_BOOT_IMAGE);
+    mr_cli_opts_release(&o);
+    char *warm[] = { "matrixrun", "--warm", "m.xml", "--warm", NULL };
+    ck_assert_int_eq(parse(warm, &o, &w), MR_CLI_CONTINUE);
+    ck_assert_int_eq(o.boot, MR_BOOT_WARM);
+    mr_cli_opts_release(&o);
+    char *cold[] = { "matrixrun", "m.xml", "--cold", NULL };
+    ck_assert_int_eq(parse(cold, &o, &w), MR_CLI_CONTINUE);
+    ck_assert_int_eq(o.boot, MR_BOOT_COLD);
+    mr_cli_opts_release(&o);
+    char *both[] = { "matrixrun", "--cold", "m.xml", "--warm", NULL };
+    ck_assert_int_eq(parse(both, &o, &w), MR_EXIT_USAGE);
+    char *both2[] = { "matrixrun", "--warm", "--cold", "m.xml", NULL };
+    ck_assert_int_eq(parse(both2, &o, &w), MR_EXIT_USAGE);
+}
+END_TEST
+
 /* A bad value is a usage error before any verb runs; --help and --version end with 0. */
 static const char *const bad_args[][3] = {
     { "--stagger", "61" }, { "--stagger", "1s" }, { "-j", "0" }, { "--jobs", "257" },
@@ -158,6 +184,7 @@ int main(void)
                         (int)(sizeof(staggers) / sizeof(staggers[0])));
     tcase_add_test(tc, test_cli_every_option_lands_in_its_field);
     tcase_add_test(tc, test_cli_long_forms_land_in_their_fields);
+    tcase_add_test(tc, test_cli_warm_and_cold);
     tcase_add_loop_test(tc, test_cli_bad_values_are_usage_errors, 0,
                         (int)(sizeof(bad_args) / sizeof(bad_args[0])));
     tcase_add_test(tc, test_cli_help_and_version_end_with_0);

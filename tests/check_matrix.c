@@ -718,6 +718,12 @@ START_TEST(test_matrix_depends_and_network)
     ck_assert_ptr_nonnull(strstr(a->deps[1], "/deps/z-last.deb"));
     ck_assert_ptr_nonnull(strstr(a->deps[2], "/more/one.deb"));
     ck_assert_int_eq(m->images[0].network, MR_NETWORK_OUTBOUND);
+    ck_assert_int_eq(m->images[0].warm, 0); /* cold unless the image says warm */
+    mr_matrix_free(m);
+    free(path);
+    path = deps_matrix(dir, "warm=\"yes\"", "", "");
+    ck_assert_msg(mr_matrix_load(path, &m, &e) == 0, "%s", mr_err_msg(&e));
+    ck_assert_int_eq(m->images[0].warm, 1);
     mr_matrix_free(m);
     free(path);
     static const struct {
@@ -728,6 +734,7 @@ START_TEST(test_matrix_depends_and_network)
         { "", "<depends path=\"empty\"/>", "", ":8: <depends> path='empty': the folder" },
         { "", "<depends path=\"nowhere.deb\"/>", "", ":8: <depends> path='nowhere.deb': No such file" },
         { "network=\"open\"", "", "", ":3: <image> 'a' network='open' is not isolated or outbound" },
+        { "warm=\"true\"", "", "", ":3: <image> 'a' warm='true' is not yes or no" },
         { "", "", "    <artifact family=\"windows\" path=\"tool.msi\"><depends path=\"tool.msi\"/></artifact>\n",
           "family 'windows' has <depends>, but its install command installs one file" },
     };

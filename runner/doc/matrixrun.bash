@@ -49,7 +49,7 @@ _matrixrun() {
     local common="-C --catalogue --only --shard"
     local opts
     case $verb in
-    "" | run) opts="$common -o --output -j --jobs --accel -c --connect --overcommit --stagger -q --quiet --keep-failed --keep --keep-for --network" ;;
+    "" | run) opts="$common -o --output -j --jobs --accel -c --connect --overcommit --stagger -q --quiet --keep-failed --keep --keep-for --network --warm --cold" ;;
     validate | list) opts=$common ;;
     clean) opts="-C --catalogue -c --connect -q --quiet --list --kept" ;;
     ssh) opts="" ;;
