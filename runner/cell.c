@@ -481,6 +481,7 @@ static int boot_after_failed_restore(struct mr_cell_run *cl, const char *why)
     mr_cell_disconnect(cl);
     mr_guest_release(&cl->g);
     mr_sshkey_release(&cl->hostkey);
+    mr_sshkey_release(&cl->login);
     free(cl->domxml);
     free(cl->mac);
     cl->domxml = cl->mac = NULL;

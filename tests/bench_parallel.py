@@ -22,8 +22,17 @@ Then the memory of a 100-cell matrix: `matrixrun list` on tests/data/matrix/hund
 and a full scheduling pass over the same 100 cells against libvirt's test driver
 (test:///default: no real guests; every cell is placed, started and fails at once).
 
+With --warm, instead: cold boot against warm start (issue 14), side by side, each pair
+run one right after the other (the order alternating from pair to pair): 1, 4 and 8 cells
+of the minimal image and 3 of the cloud image, each matrix one image times an axis (so
+every warm cell restores from one template), matrixrun's own admission. Per pair: both
+wall times, warm / cold, the template's time (boot to saved state), the cold boots'
+median and the restores' median and largest (the boot testcase's time, from the guest's
+start to SSH ready; for warm, with the clock set).
+
 Usage: tests/bench_parallel.py [BUILD_DIR] [N ...] [--mode all|capacity|both] [--stagger S]
-       (default: build, 1 2 4 8, both, matrixrun's own stagger)
+       tests/bench_parallel.py [BUILD_DIR] --warm [--rounds R]
+       (default: build, 1 2 4 8, both, matrixrun's own stagger; --rounds 1)
 Needs the demo image and package (bash setup.sh) and the system libvirtd.
 """
 import argparse
@@ -51,6 +60,35 @@ def matrix(n):
     return f"""<matrix version="1" name="bench{n}" retries="0">
   <host uri="qemu:///system" accel="tcg"/>
 {chr(10).join(cells)}
+  <package name="mr-demo" version="1.0" install-timeout="300">
+    <artifact family="debian" path="{OUT}/mr-demo_1.0_all.deb"/>
+  </package>
+  <test name="selftest" timeout="120">mr-demo selftest</test>
+  <test name="known-bug" timeout="120">mr-demo known-bug</test>
+</matrix>
+"""
+
+
+def axis_matrix(kind, n):
+    """One image (minimal or cloud) times an axis of n values: n cells of one template."""
+    if kind == "minimal":
+        image = f"""  <image name="minimal" family="debian" user="root" memory-mib="256" vcpus="1"
+         boot-timeout="300">
+    <disk path="{OUT}/minimal.qcow2"/>
+    <kernel path="{OUT}/minimal.vmlinuz" initrd="{OUT}/minimal.initrd"
+            cmdline="console=ttyS0 root=/dev/vda rw"/>
+    <hostkey path="{OUT}/minimal.hostkey.pub"/>
+  </image>"""
+    else:
+        image = f"""  <image name="cloud" family="debian" version="12" memory-mib="1024" vcpus="1"
+         boot-timeout="600">
+    <disk path="{OUT}/cloud.qcow2"/>
+  </image>"""
+    values = "".join(f"<value>{i}</value>" for i in range(1, n + 1))
+    return f"""<matrix version="1" name="{kind}{n}" retries="0">
+  <host uri="qemu:///system" accel="tcg"/>
+{image}
+  <axis name="K">{values}</axis>
   <package name="mr-demo" version="1.0" install-timeout="300">
     <artifact family="debian" path="{OUT}/mr-demo_1.0_all.deb"/>
   </package>
@@ -128,6 +166,58 @@ def bench(mr, n, cores, tmp, extra, within):
     }
 
 
+def warm_run(mr, kind, n, how, tmp, tag):
+    """One run of n cells of kind, --cold or --warm: wall time and per-cell boot facts."""
+    path = os.path.join(tmp, f"{kind}{n}.xml")
+    with open(path, "w") as f:
+        f.write(axis_matrix(kind, n))
+    out = os.path.join(tmp, f"{kind}{n}-{how}-{tag}")
+    rc, wall, _, _, log = run([mr, path, "-o", out, "-q", f"--{how}"])
+    report = os.path.join(out, "junit.xml")
+    if rc not in (0, 1) or not os.path.exists(report):
+        sys.exit(f"bench: {kind} x{n} --{how} failed (exit {rc}):\n{log[-3000:]}")
+    boots, modes, template = [], set(), None
+    for s in ET.parse(report).getroot().findall("testsuite"):
+        if s.find("testcase[@name='boot']/error") is not None:
+            sys.exit(f"bench: {kind} x{n} --{how}: cell {s.get('name')} did not boot")
+        boots.append(float(s.find("testcase[@name='boot']").get("time")))
+        pr = props(s)
+        modes.add(pr.get("boot.mode"))
+        template = pr.get("time.template", template)
+    want = {"warm"} if how == "warm" else {"cold"}
+    if modes != want:
+        sys.exit(f"bench: {kind} x{n} --{how}: boot modes {modes}, expected {want}")
+    return wall, sorted(boots), float(template) if template else None
+
+
+def median(v):
+    v = sorted(v)
+    return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
+
+
+def warm_bench(mr, rounds):
+    """Cold against warm, pair by pair."""
+    print(f"{'cells':>10} {'cold s':>7} {'warm s':>7} {'warm/cold':>9} {'template s':>10} "
+          f"{'cold boot med':>13} {'restore med':>11} {'restore max':>11}")
+    pair = 0
+    with tempfile.TemporaryDirectory(prefix="mr-bench-warm-") as tmp:
+        for kind, n in (("minimal", 1), ("minimal", 4), ("minimal", 8), ("cloud", 3)):
+            for r in range(rounds):
+                order = ("cold", "warm") if pair % 2 == 0 else ("warm", "cold")
+                pair += 1
+                res = {how: warm_run(mr, kind, n, how, tmp, r) for how in order}
+                cw, cb, _ = res["cold"]
+                ww, wb, tt = res["warm"]
+                print(f"{kind + ' x' + str(n):>10} {cw:>7.1f} {ww:>7.1f} {ww / cw:>9.2f} "
+                      f"{tt:>10.1f} {median(cb):>13.1f} {median(wb):>11.2f} {max(wb):>11.2f}",
+                      flush=True)
+    print("\ncold s / warm s: the run's wall time (warm: the template's boot and save included);"
+          "\ntemplate s: the template guest's start to its saved state; cold boot med: median"
+          "\nboot testcase of the cold run (start to SSH ready); restore med / max: the warm"
+          "\ncells' boot testcase (start to SSH ready with the clock set). Pairs alternate which"
+          "\nruns first.")
+
+
 MODES = {
     "all": "all at once: -j N and the vCPU overcommit that lets N guests share the cores",
     "capacity": "within capacity: matrixrun's own limits (vCPUs 1:1), the rest queued",
@@ -143,10 +233,19 @@ def main():
     ap.add_argument("--mode", choices=["all", "capacity", "both"], default="both",
                     help="how the N cells are admitted (default: both, one table each)")
     ap.add_argument("--stagger", metavar="S", help="passed to matrixrun (default: its own)")
+    ap.add_argument("--warm", action="store_true",
+                    help="cold boot against warm start instead (see the top of this file)")
+    ap.add_argument("--rounds", type=int, default=1, help="--warm: pairs per size (default 1)")
     a = ap.parse_args()
     if a.build.isdigit():  # only counts were given
         a.n.insert(0, int(a.build))
         a.build = os.path.join(SRC, "build")
+    if a.warm:
+        mr = os.path.join(a.build, "matrixrun")
+        print(f"matrixrun warm start benchmark: {os.cpu_count()} host cores, "
+              f"{time.strftime('%Y-%m-%d %H:%M')}, {os.uname().release}")
+        warm_bench(mr, a.rounds)
+        return
     ns = a.n or [1, 2, 4, 8]
     extra = ["--stagger", a.stagger] if a.stagger is not None else []
     modes = ["all", "capacity"] if a.mode == "both" else [a.mode]
