@@ -24,6 +24,8 @@
 # host key to pin), legacy.user.key (mode 0600) and legacy.user.key.pub (cloud-user's key
 # pair, RSA 3072 PEM): a matrix logs in with
 #   <login user="cloud-user" key="legacy.user.key" hostkey="legacy.hostkey.pub"/>
+# and legacy.user-ed25519.key(.pub), an ed25519 pair that is in authorized_keys too but
+# that the guest refuses for its type (tests/e2e_legacy.sh checks it is refused).
 #
 # As build-cloud.sh: packages from the host's apt sources for bookworm, no loop device, no
 # mount (mke2fs -d, GRUB written with dd). Nothing under the root filesystem is resolved
@@ -97,6 +99,9 @@ root_uuid=$(cat /proc/sys/kernel/random/uuid)
 mkdir -m 0700 "$S/keys"
 ssh-keygen -q -t rsa -b 3072 -m PEM -N '' -C "legacy-host" -f "$S/keys/ssh_host_rsa_key"
 ssh-keygen -q -t rsa -b 3072 -m PEM -N '' -C "$user@legacy" -f "$S/keys/user"
+# An ed25519 key, authorized too: the guest must refuse it for its type alone, as OpenSSH
+# 5.3 does (PubkeyAcceptedAlgorithms), not for being unknown.
+ssh-keygen -q -t ed25519 -N '' -C "$user@legacy-ed25519" -f "$S/keys/user-ed25519"
 head -n1 "$S/keys/user" | grep -q -- '-----BEGIN RSA PRIVATE KEY-----' || die "the user key is not PEM"
 
 apt-config dump | grep -E '^Acquire::(https?::Proxy|Check-Valid-Until|Check-Date|Max-ValidTime)' \
@@ -168,7 +173,8 @@ EOF
 in_root useradd -m -s /bin/bash "$LUSER"
 in_root usermod -p '*' "$LUSER"
 install -d -m 0700 "$R/home/$LUSER/.ssh"
-install -m 0600 "$KEYS/user.pub" "$R/home/$LUSER/.ssh/authorized_keys"
+cat "$KEYS/user.pub" "$KEYS/user-ed25519.pub" > "$R/home/$LUSER/.ssh/authorized_keys"
+chmod 0600 "$R/home/$LUSER/.ssh/authorized_keys"
 in_root chown -R "$LUSER:$LUSER" "/home/$LUSER/.ssh"
 cat > "$R/etc/sudoers.d/legacy" <<EOF
 # images/build-legacy.sh: RHEL/CentOS 5 and 6 ship sudo with requiretty.
@@ -294,6 +300,7 @@ ver() {
     echo "initrd-bytes=$(stat -c %s "$R/boot/initrd.img-$kver")"
     sed 's/^/sshd./; s/ /=/' "$eff"
     echo "hostkey=$(ssh-keygen -l -f "$S/keys/ssh_host_rsa_key.pub")"
+    echo "authorized=$(ssh-keygen -l -f "$S/keys/user.pub") / $(ssh-keygen -l -f "$S/keys/user-ed25519.pub")"
     echo "root-uuid=$root_uuid"
 } > "$S/$name.manifest"
 say "root filesystem: $(du -sm "$R" | cut -f1) MiB, kernel $kver"
@@ -326,7 +333,9 @@ install -m 0644 "$S/$name.manifest" "$outdir/.$name.manifest.new"
 install -m 0644 "$S/keys/ssh_host_rsa_key.pub" "$outdir/.$name.hostkey.pub.new"
 install -m 0600 "$S/keys/user" "$outdir/.$name.user.key.new"
 install -m 0644 "$S/keys/user.pub" "$outdir/.$name.user.key.pub.new"
-for f in qcow2 manifest hostkey.pub user.key user.key.pub; do
+install -m 0600 "$S/keys/user-ed25519" "$outdir/.$name.user-ed25519.key.new"
+install -m 0644 "$S/keys/user-ed25519.pub" "$outdir/.$name.user-ed25519.key.pub.new"
+for f in qcow2 manifest hostkey.pub user.key user.key.pub user-ed25519.key user-ed25519.key.pub; do
     mv -f "$outdir/.$name.$f.new" "$outdir/$name.$f"
 done
 say "done: $outdir/$name.qcow2 ($(( $(stat -c %s "$outdir/$name.qcow2") / 1048576 )) MiB, ${disk_size_mib} MiB virtual), $name.manifest, $name.hostkey.pub, $name.user.key(.pub)"

@@ -6,7 +6,8 @@
 #                lists, an ssh-rsa host key only, sudo with requiretty, SysV init, no
 #                journalctl, timeout or mktemp. The demo package, its test, the logs, and the
 #                negotiated algorithms in the report.
-#   centos6-ed25519  the same image, logging in with an ed25519 user key: refused, as
+#   centos6-ed25519  the same image, logging in with an ed25519 user key that is in the
+#                user's authorized_keys (the recipe puts it there): refused for its type, as
 #                OpenSSH 5.3 refuses it, and the error names the refused login.
 #   cloud-rsa    the cloud-like image (images/out/cloud.qcow2, cloud-init) as family debian,
 #                version 8, whose catalogue entry says <ssh keytype="rsa">: the seed hands
@@ -33,7 +34,7 @@ mr=$1
 src=$2
 xsd=$3
 img=$src/images/out
-for f in legacy.qcow2 legacy.hostkey.pub legacy.user.key legacy.user.key.pub cloud.qcow2 mr-demo_1.0_all.deb; do
+for f in legacy.qcow2 legacy.hostkey.pub legacy.user.key legacy.user.key.pub legacy.user-ed25519.key cloud.qcow2 mr-demo_1.0_all.deb; do
     if [ ! -f "$img/$f" ]; then
         echo "FAIL $img/$f is missing: run 'bash setup.sh' first"
         exit 1
@@ -71,8 +72,6 @@ open(sys.argv[2], "w").write(out)
 PY
 expect_eq "the test's catalogue is valid" "$(xmllint --noout --relaxng "$src/images/families.rng" "$tmp/families.xml" 2>&1 | tail -1)" "$tmp/families.xml validates"
 
-mkdir -p "$tmp/keys"
-ssh-keygen -q -t ed25519 -N "" -C "ed25519-user" -f "$tmp/keys/ed25519"
 cat >"$tmp/rsa-login.yaml" <<'YAML'
 write_files:
   - path: /etc/ssh/sshd_config.d/50-matrixrun-ssh-rsa.conf
@@ -93,7 +92,7 @@ cat >"$tmp/legacy.xml" <<XML
   </image>
   <image name="centos6-ed25519" family="centos" version="6" memory-mib="384" vcpus="1" boot-timeout="240">
     <disk path="$img/legacy.qcow2"/>
-    <login user="cloud-user" key="$tmp/keys/ed25519" hostkey="$img/legacy.hostkey.pub"/>
+    <login user="cloud-user" key="$img/legacy.user-ed25519.key" hostkey="$img/legacy.hostkey.pub"/>
   </image>
   <image name="cloud-rsa" family="debian" version="8" user="debian" memory-mib="1024" vcpus="2" boot-timeout="240">
     <disk path="$img/cloud.qcow2"/>
