@@ -11,7 +11,10 @@
 #                OpenSSH 5.3 refuses it, and the error names the refused login.
 #   cloud-rsa    the cloud-like image (images/out/cloud.qcow2, cloud-init) as family debian,
 #                version 8, whose catalogue entry says <ssh keytype="rsa">: the seed hands
-#                cloud-init rsa_private/rsa_public and the run pins that ssh-rsa key.
+#                cloud-init rsa_private/rsa_public and the run pins that ssh-rsa key; in
+#                the guest the key is the rsa host key file and no other type exists (an
+#                RSA key handed over as ed25519_private would be presented as ssh-rsa by
+#                this cloud-init and sshd too, but cloud-init 0.7.5 would ignore it).
 #
 # What is EMULATED, plainly:
 #   - The legacy guest is Debian 12 (kernel 6.1, OpenSSH 9.2, sudo 1.9, dpkg) configured
@@ -108,6 +111,11 @@ cat >"$tmp/legacy.xml" <<XML
       if command -v \$c >/dev/null; then echo "the legacy guest has \$c"; exit 1; fi; done
     setsid -w sudo -n true 2>&1 </dev/null | grep -q 'must have a tty' || { echo "sudo without a tty was not refused"; exit 1; }
     [ "\$(cat /proc/1/comm)" = init ] || { echo "pid 1 is \$(cat /proc/1/comm)"; exit 1; } ;;
+  cloud-rsa)
+    # cloud-init 0.7.5 reads rsa_private/rsa_public only: the seeded key must arrive as
+    # the rsa host key, and no ed25519 host key may exist.
+    sudo -n test -s /etc/ssh/ssh_host_rsa_key || { echo "no ssh_host_rsa_key: the seed did not give rsa_private"; exit 1; }
+    if sudo -n ls /etc/ssh | grep -E '^ssh_host_(ed25519|ecdsa|dsa)_key'; then echo "host keys other than rsa"; exit 1; fi ;;
   esac; echo constraints-ok]]></test>
 </matrix>
 XML
