@@ -103,5 +103,6 @@ build_image() { # recipe output-file what [suite]
 build_image build-minimal.sh minimal.qcow2 "the demo guest image"
 build_image build-cloud.sh cloud.qcow2 "the cloud-like test image"
 build_image build-cloud.sh cloud-bullseye.qcow2 "the Debian 11 cloud-like image" bullseye
+build_image build-legacy.sh legacy.qcow2 "the legacy guest image (CentOS 6 / RHEL 5 constraints)"
 bash matrices/build-demo-package.sh images/out
 say "ready: ./build/matrixrun matrices/demo.xml"

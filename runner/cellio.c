@@ -79,6 +79,7 @@ int mr_cell_connect(struct mr_cell_run *cl, int64_t deadline_ms, struct mr_err *
         .host = "127.0.0.1", .port = cl->port, .user = cl->img->user, .key = mr_cell_user_key(cl),
         .tty = mr_family_tty(cl->fam, cl->img->os_version),
         .pinned_host = &cl->hostkey, .retry_host_mismatch = cl->seed_iso != NULL,
+        .auth_refusal_final = cl->img->login_key != NULL,
         .dial = cl->host->tunnel ? mr_tunnel_dial_cb : NULL, .dial_ctx = cl->host->tunnel,
     };
     /* The serial log is on this host only for local hosts (a remote one's is a volume in

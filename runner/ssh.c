@@ -486,8 +486,9 @@ static int connect_once(const struct mr_transport_target *t, int64_t deadline,
                    rc == -EINTR ? "interrupted" : ssh_msg(s));
         mr_ssh_free(s);
         /* The guest may not have installed the key yet (cloud-init writes it while sshd
-         * already listens), so this is retried until the deadline. */
-        return rc == -EINTR ? -EINTR : -EAGAIN;
+         * already listens), so this is retried until the deadline, unless the guest had
+         * it from the start. */
+        return rc == -EINTR ? -EINTR : t->auth_refusal_final ? -EPERM : -EAGAIN;
     }
     s->tty = t->tty;
     *ret = s;

@@ -73,6 +73,10 @@ struct mr_transport_target {
     /* A guest seeded at boot may show an image's old identity until cloud-init has put
      * the pinned one in place: keep trying (never logging in) instead of giving up. */
     int retry_host_mismatch;
+    /* The guest had the user's key before it booted (a pre-provisioned <login>): a
+     * refused public key is final, not retried until the deadline (a seeded guest may
+     * not have installed the key yet when its sshd first answers). */
+    int auth_refusal_final;
     /* Each command runs on a pseudo-terminal: for guests whose sudo has `Defaults
      * requiretty` (CentOS 6, RHEL 5), where every `sudo -n` over a plain exec fails. A
      * terminal merges the command's stderr into its stdout. */

@@ -493,6 +493,37 @@ START_TEST(test_ssh_rsa_user_key_is_3072_bit_pem_and_logs_in)
 }
 END_TEST
 
+/* A pre-provisioned login (<login>): the guest had the key from the start, so a refused
+ * key is final, at once (-EPERM: the boot's "refused" error, not retried until the boot
+ * timeout); for a seeded guest it is retried (cloud-init may not have written it yet). */
+START_TEST(test_ssh_refused_key_is_final_for_a_pre_provisioned_login)
+{
+    _cleanup_free_ char *kd = path_in("client-unknown");
+    struct mr_sshkey key = { 0 };
+    struct mr_err e = { 0 };
+    ck_assert_msg(mr_sshkey_generate(&key, kd, MR_KEYTYPE_ED25519, "unknown", &e) == 0, "%s",
+                  mr_err_msg(&e));
+    struct mr_transport_target target = {
+        .host = "127.0.0.1", .port = g_sshd_port, .user = g_user, .key = &key,
+        .pinned_host = &g_hostkey, .auth_refusal_final = 1,
+    };
+    struct mr_ssh *s = NULL;
+    int64_t t0 = mr_now_ms();
+    int r = mr_ssh_connect(&target, t0 + 20000, &s, &e);
+    ck_assert_msg(r == -EPERM, "%d: %s", r, mr_err_msg(&e));
+    ck_assert_int_lt(mr_now_ms() - t0, 10000);
+    ck_assert_msg(strstr(mr_err_msg(&e), "public key authentication as '"), "%s",
+                  mr_err_msg(&e));
+    mr_err_release(&e);
+    target.auth_refusal_final = 0;
+    r = mr_ssh_connect(&target, mr_now_ms() + 1500, &s, &e);
+    ck_assert_msg(r == -ETIMEDOUT && strstr(mr_err_msg(&e), "public key authentication as '"),
+                  "%d: %s", r, mr_err_msg(&e));
+    mr_err_release(&e);
+    mr_sshkey_release(&key);
+}
+END_TEST
+
 START_TEST(test_ssh_offer_parse_reads_a_kexinit)
 {
     /* Two preamble lines, the banner, then a KEXINIT with 4 bytes of padding. */
@@ -655,6 +686,7 @@ int main(void)
     tcase_add_test(ta, test_ssh_kex_failure_names_the_cipher);
     tcase_add_test(ta, test_ssh_offer_parse_reads_a_kexinit);
     tcase_add_test(ta, test_ssh_rsa_user_key_is_3072_bit_pem_and_logs_in);
+    tcase_add_test(ta, test_ssh_refused_key_is_final_for_a_pre_provisioned_login);
     suite_add_tcase(s, ta);
 
     SRunner *sr = srunner_create(s);
