@@ -51,6 +51,11 @@ static int cell_fail(struct mr_cell_run *cl, const struct mr_case *c)
     return cell_stop(cl, c, 0);
 }
 
+int mr_cell_fail(struct mr_cell_run *cl, const struct mr_case *c)
+{
+    return cell_fail(cl, c);
+}
+
 void mr_cell_step_error(struct mr_case *c, int r, const char *step, const char *why)
 {
     const char *type = r == -ETIMEDOUT ? "timeout" : r == -EINTR ? "interrupted" : "infrastructure";
@@ -283,6 +288,31 @@ char *mr_cell_domain_xml(struct mr_cell_run *cl, struct mr_err *e)
     return mr_domxml_build(&spec, e);
 }
 
+int mr_cell_load_login(struct mr_cell_run *cl, struct mr_err *e)
+{
+    if (!cl->img->login_key)
+        return 0;
+    /* The image's own key: its public half names the type, the private stays where it
+     * is (never copied into the work folder, a report or an archive). */
+    _cleanup_free_ char *pub = mr_xasprintf("%s.pub", cl->img->login_key);
+    int r = mr_sshkey_load_public(&cl->login, pub, e);
+    if (r >= 0)
+        cl->login.priv_path = mr_xstrdup(cl->img->login_key);
+    return r;
+}
+
+void mr_cell_drop_guest(struct mr_cell_run *cl)
+{
+    mr_cell_disconnect(cl);
+    mr_guest_release(&cl->g);
+    mr_sshkey_release(&cl->hostkey);
+    mr_sshkey_release(&cl->login);
+    free(cl->domxml);
+    free(cl->mac);
+    cl->domxml = cl->mac = NULL;
+    cl->tpl = NULL;
+}
+
 int mr_cell_prepare_guest(struct mr_cell_run *cl, struct mr_err *e)
 {
     int r;
@@ -291,14 +321,8 @@ int mr_cell_prepare_guest(struct mr_cell_run *cl, struct mr_err *e)
         r = mr_sshkey_load_public(&cl->hostkey, cl->img->hostkey, e);
     else
         r = cell_make_seed(cl, e);
-    if (r >= 0 && cl->img->login_key) {
-        /* The image's own key: its public half names the type, the private stays where
-         * it is (never copied into the work folder, a report or an archive). */
-        _cleanup_free_ char *pub = mr_xasprintf("%s.pub", cl->img->login_key);
-        r = mr_sshkey_load_public(&cl->login, pub, e);
-        if (r >= 0)
-            cl->login.priv_path = mr_xstrdup(cl->img->login_key);
-    }
+    if (r >= 0)
+        r = mr_cell_load_login(cl, e);
     if (r >= 0)
         r = cell_make_files(cl, e);
     if (r >= 0 && !(cl->domxml = mr_cell_domain_xml(cl, e)))
@@ -478,14 +502,7 @@ static int boot_after_failed_restore(struct mr_cell_run *cl, const char *why)
                          "restore failed (%s); booting cold instead", why);
     cl->restore_failed = mr_xstrdup(why);
     mr_suite_set_prop(cl->s, MR_PROP_BOOT_MODE, "cold-after-failed-restore");
-    mr_cell_disconnect(cl);
-    mr_guest_release(&cl->g);
-    mr_sshkey_release(&cl->hostkey);
-    mr_sshkey_release(&cl->login);
-    free(cl->domxml);
-    free(cl->mac);
-    cl->domxml = cl->mac = NULL;
-    cl->tpl = NULL;
+    mr_cell_drop_guest(cl);
     (void)unlink(cl->serial);
     int r = mr_cell_prepare_guest(cl, &e);
     if (r < 0) {

@@ -242,6 +242,13 @@ int mr_cell_test_verdict(struct mr_case *c, const struct mr_test *t,
  * key and seed (or the image's pinned key), its login key, disk and domain XML. Returns
  * 0, or negative with e set. */
 int mr_cell_prepare_guest(struct mr_cell_run *cl, struct mr_err *e) MR_WUR;
+/* The image's pre-provisioned login key (<login key>) into cl->login; 0 without one. */
+int mr_cell_load_login(struct mr_cell_run *cl, struct mr_err *e) MR_WUR;
+/* Lets go of the guest a cell prepared or started (destroyed, its overlay deleted), its
+ * keys, MAC, domain XML and template, before it prepares a cold boot instead. */
+void mr_cell_drop_guest(struct mr_cell_run *cl);
+/* A step before the tests failed at case c: tells its error and stops the cell; -1. */
+int mr_cell_fail(struct mr_cell_run *cl, const struct mr_case *c);
 /* The cell's domain XML: its SSH forward on cl->port; a warm cell's (cl->tpl) waits for
  * the template's saved state. */
 char *mr_cell_domain_xml(struct mr_cell_run *cl, struct mr_err *e);

@@ -265,15 +265,6 @@ static enum mr_template_state template_wait(struct mr_cell_run *cl, struct mr_te
     return st;
 }
 
-/* The boot case's stop: as cell.c's cell_fail does. */
-static int warm_fail(struct mr_cell_run *cl, int interrupted)
-{
-    if (cl->boot->verdict == MR_VERDICT_ERROR)
-        mr_pipeline_progress(cl->run, MR_PROGRESS_NOTE, cl->name, "ERROR %s", cl->boot->message);
-    mr_cell_stop_after(cl->s, cl->boot, interrupted);
-    return -1;
-}
-
 static void copy_public_key(struct mr_sshkey *to, const struct mr_sshkey *from)
 {
     to->pub_line = mr_xstrdup(from->pub_line);
@@ -286,15 +277,9 @@ static void copy_public_key(struct mr_sshkey *to, const struct mr_sshkey *from)
 static int warm_setup(struct mr_cell_run *cl, struct mr_err *e)
 {
     const struct mr_template *t = cl->tpl;
-    int r = 0;
     cl->mac = mr_xstrdup(t->mac);
     copy_public_key(&cl->hostkey, &t->hostkey);
-    if (cl->img->login_key) {
-        _cleanup_free_ char *pub = mr_xasprintf("%s.pub", cl->img->login_key);
-        r = mr_sshkey_load_public(&cl->login, pub, e);
-        if (r >= 0)
-            cl->login.priv_path = mr_xstrdup(cl->img->login_key);
-    }
+    int r = mr_cell_load_login(cl, e);
     if (r >= 0 && t->overlay) {
         cl->g.overlay = mr_xasprintf("%s/%s.qcow2", cl->run->workdir, cl->name);
         r = mr_guest_overlay_create(t->overlay, cl->g.overlay, e);
@@ -320,7 +305,7 @@ int mr_warm_prepare(struct mr_cell_run *cl)
     enum mr_template_state st = template_wait(cl, t);
     if (mr_interrupted) {
         mr_case_set(cl->boot, MR_VERDICT_SKIP, NULL, "not run: the run was interrupted");
-        return warm_fail(cl, 1);
+        return mr_cell_fail(cl, cl->boot);
     }
     if (st == MR_TEMPLATE_FAILED) {
         mr_case_set(cl->boot, MR_VERDICT_ERROR, t->error_type,
@@ -330,7 +315,7 @@ int mr_warm_prepare(struct mr_cell_run *cl)
         if (t->error_out)
             mr_case_set_out(cl->boot, t->error_out, strlen(t->error_out));
         cl->no_retry = 1; /* its template was retried already */
-        return warm_fail(cl, 0);
+        return mr_cell_fail(cl, cl->boot);
     }
     mr_pipeline_set_double(cl->s, MR_PROP_TIME_TEMPLATE, "%.3f", t->time_s);
     if (t->cloud_init)
@@ -345,13 +330,7 @@ int mr_warm_prepare(struct mr_cell_run *cl)
     mr_pipeline_progress(run, MR_PROGRESS_NOTE, cl->name,
                          "cannot set up the restore (%s); booting cold instead",
                          cl->restore_failed);
-    mr_guest_release(&cl->g);
-    mr_sshkey_release(&cl->hostkey);
-    mr_sshkey_release(&cl->login);
-    free(cl->mac);
-    free(cl->domxml);
-    cl->mac = cl->domxml = NULL;
-    cl->tpl = NULL;
+    mr_cell_drop_guest(cl);
     return 1;
 }
 
