@@ -52,6 +52,89 @@ static unsigned uint_or_zero(xmlNodePtr n, const char *name)
     return v ? (unsigned)strtoul(v, NULL, 10) : 0;
 }
 
+/* min-version and max-version of a catalogue entry: a range that holds no version is a
+ * typo, not a way to switch the entry off. */
+static int load_range(const char *file, xmlNodePtr c, unsigned *min, unsigned *max,
+                      struct mr_err *err)
+{
+    *min = uint_or_zero(c, "min-version");
+    *max = uint_or_zero(c, "max-version");
+    if (*max && *min > *max) {
+        mr_err_set(err, "%s:%d: <%s> min-version %u is above max-version %u", file,
+                   mr_xml_line(c), (const char *)c->name, *min, *max);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int load_install(const char *file, xmlNodePtr c, const struct mr_family *f,
+                        struct mr_family_install *in, struct mr_err *err)
+{
+    in->command = mr_xml_text(c);
+    if (!in->command[0]) {
+        mr_err_set(err, "%s:%d: <install> of family '%s' is empty", file, mr_xml_line(c),
+                   f->name);
+        return -EINVAL;
+    }
+    return load_range(file, c, &in->min_version, &in->max_version, err);
+}
+
+static int load_ssh(const char *file, xmlNodePtr c, struct mr_family_ssh *sh,
+                    struct mr_err *err)
+{
+    _cleanup_free_ char *kt = mr_xml_attr(c, "keytype");
+    sh->keytype = strcmp(kt, "rsa") == 0 ? MR_KEYTYPE_RSA : MR_KEYTYPE_ED25519;
+    _cleanup_free_ char *tty = mr_xml_attr(c, "tty");
+    sh->tty = tty && strcmp(tty, "yes") == 0;
+    return load_range(file, c, &sh->min_version, &sh->max_version, err);
+}
+
+static int load_seed(const char *file, xmlNodePtr c, const struct mr_family *f,
+                     struct mr_family_seed *sd, struct mr_err *err)
+{
+    _cleanup_free_ char *sshd = mr_xml_attr(c, "sshd");
+    sd->powershell = uint_or_zero(c, "powershell");
+    sd->sshd = strcmp(sshd, "package") == 0 ? MR_SSHD_PACKAGE : MR_SSHD_CAPABILITY;
+    int r = load_range(file, c, &sd->min_version, &sd->max_version, err);
+    if (r < 0)
+        return r;
+    /* The script exists for these two PowerShells only (seed.c). */
+    if (sd->powershell != 2 && sd->powershell != 5) {
+        mr_err_set(err, "%s:%d: <seed> powershell='%u': the seed script is written "
+                        "for PowerShell 2 or 5", file, mr_xml_line(c), sd->powershell);
+        return -EINVAL;
+    }
+    if (sd->powershell == 2 && sd->sshd == MR_SSHD_CAPABILITY) {
+        mr_err_set(err, "%s:%d: <seed> powershell='2' with sshd='capability': "
+                        "Add-WindowsCapability needs PowerShell 5 (Windows Server "
+                        "2019 has the OpenSSH capability)", file, mr_xml_line(c));
+        return -EINVAL;
+    }
+    if (f->seed != MR_SEED_CLOUDBASE_INIT) {
+        mr_err_set(err, "%s:%d: <seed> is for cloudbase-init families; family '%s' "
+                        "is seeded for cloud-init", file, mr_xml_line(c), f->name);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int load_log(const char *file, xmlNodePtr c, struct mr_family_log *l,
+                    struct mr_err *err)
+{
+    l->name = mr_xml_attr(c, "name");
+    l->command = mr_xml_text(c);
+    int r = load_range(file, c, &l->min_version, &l->max_version, err);
+    if (r < 0)
+        return r;
+    /* The name becomes a member of the artifacts archive: keep it a plain name. */
+    if (!l->name[0] || strchr(l->name, '/') || l->name[0] == '.') {
+        mr_err_set(err, "%s:%d: <log> name '%s' must be a plain file name", file,
+                   mr_xml_line(c), l->name);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /* After the schema check: values the schema cannot express. */
 static int load_family(const char *file, xmlNodePtr n, struct mr_family *f, struct mr_err *err)
 {
@@ -81,83 +164,19 @@ static int load_family(const char *file, xmlNodePtr n, struct mr_family *f, stru
     f->seeds = mr_xcalloc(f->n_seeds, sizeof(*f->seeds));
     size_t ni = 0, nl = 0, ns = 0, nd = 0;
     for (xmlNodePtr c = n->children; c; c = c->next) {
-        if (mr_xml_is_elem(c, "install")) {
-            struct mr_family_install *in = &f->installs[ni++];
-            in->command = mr_xml_text(c);
-            in->min_version = uint_or_zero(c, "min-version");
-            in->max_version = uint_or_zero(c, "max-version");
-            if (!in->command[0]) {
-                mr_err_set(err, "%s:%d: <install> of family '%s' is empty", file,
-                           mr_xml_line(c), f->name);
-                return -EINVAL;
-            }
-            if (in->max_version && in->min_version > in->max_version) {
-                mr_err_set(err, "%s:%d: <install> min-version %u is above max-version %u",
-                           file, mr_xml_line(c), in->min_version, in->max_version);
-                return -EINVAL;
-            }
-        } else if (mr_xml_is_elem(c, "ssh")) {
-            struct mr_family_ssh *sh = &f->ssh[ns++];
-            _cleanup_free_ char *kt = mr_xml_attr(c, "keytype");
-            sh->keytype = strcmp(kt, "rsa") == 0 ? MR_KEYTYPE_RSA : MR_KEYTYPE_ED25519;
-            _cleanup_free_ char *tty = mr_xml_attr(c, "tty");
-            sh->tty = tty && strcmp(tty, "yes") == 0;
-            sh->min_version = uint_or_zero(c, "min-version");
-            sh->max_version = uint_or_zero(c, "max-version");
-            if (sh->max_version && sh->min_version > sh->max_version) {
-                mr_err_set(err, "%s:%d: <ssh> min-version %u is above max-version %u", file,
-                           mr_xml_line(c), sh->min_version, sh->max_version);
-                return -EINVAL;
-            }
-        } else if (mr_xml_is_elem(c, "seed")) {
-            struct mr_family_seed *sd = &f->seeds[nd++];
-            _cleanup_free_ char *sshd = mr_xml_attr(c, "sshd");
-            sd->powershell = uint_or_zero(c, "powershell");
-            sd->sshd = strcmp(sshd, "package") == 0 ? MR_SSHD_PACKAGE : MR_SSHD_CAPABILITY;
-            sd->min_version = uint_or_zero(c, "min-version");
-            sd->max_version = uint_or_zero(c, "max-version");
-            if (sd->max_version && sd->min_version > sd->max_version) {
-                mr_err_set(err, "%s:%d: <seed> min-version %u is above max-version %u", file,
-                           mr_xml_line(c), sd->min_version, sd->max_version);
-                return -EINVAL;
-            }
-            /* The script exists for these two PowerShells only (seed.c). */
-            if (sd->powershell != 2 && sd->powershell != 5) {
-                mr_err_set(err, "%s:%d: <seed> powershell='%u': the seed script is written "
-                                "for PowerShell 2 or 5", file, mr_xml_line(c), sd->powershell);
-                return -EINVAL;
-            }
-            if (sd->powershell == 2 && sd->sshd == MR_SSHD_CAPABILITY) {
-                mr_err_set(err, "%s:%d: <seed> powershell='2' with sshd='capability': "
-                                "Add-WindowsCapability needs PowerShell 5 (Windows Server "
-                                "2019 has the OpenSSH capability)", file, mr_xml_line(c));
-                return -EINVAL;
-            }
-            if (f->seed != MR_SEED_CLOUDBASE_INIT) {
-                mr_err_set(err, "%s:%d: <seed> is for cloudbase-init families; family '%s' "
-                                "is seeded for cloud-init", file, mr_xml_line(c), f->name);
-                return -EINVAL;
-            }
-        } else if (mr_xml_is_elem(c, "version")) {
+        int r = 0;
+        if (mr_xml_is_elem(c, "install"))
+            r = load_install(file, c, f, &f->installs[ni++], err);
+        else if (mr_xml_is_elem(c, "ssh"))
+            r = load_ssh(file, c, &f->ssh[ns++], err);
+        else if (mr_xml_is_elem(c, "seed"))
+            r = load_seed(file, c, f, &f->seeds[nd++], err);
+        else if (mr_xml_is_elem(c, "version"))
             f->version_cmd = mr_xml_text(c);
-        } else if (mr_xml_is_elem(c, "log")) {
-            struct mr_family_log *l = &f->logs[nl++];
-            l->name = mr_xml_attr(c, "name");
-            l->command = mr_xml_text(c);
-            l->min_version = uint_or_zero(c, "min-version");
-            l->max_version = uint_or_zero(c, "max-version");
-            if (l->max_version && l->min_version > l->max_version) {
-                mr_err_set(err, "%s:%d: <log> min-version %u is above max-version %u", file,
-                           mr_xml_line(c), l->min_version, l->max_version);
-                return -EINVAL;
-            }
-            /* The name becomes a member of the artifacts archive: keep it a plain name. */
-            if (!l->name[0] || strchr(l->name, '/') || l->name[0] == '.') {
-                mr_err_set(err, "%s:%d: <log> name '%s' must be a plain file name", file,
-                           mr_xml_line(c), l->name);
-                return -EINVAL;
-            }
-        }
+        else if (mr_xml_is_elem(c, "log"))
+            r = load_log(file, c, &f->logs[nl++], err);
+        if (r < 0)
+            return r;
     }
     if (!f->version_cmd || !f->version_cmd[0]) {
         mr_err_set(err, "%s:%d: family '%s' has an empty <version> command", file, f->line,

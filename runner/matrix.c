@@ -458,7 +458,8 @@ static int load_sshd(struct loader *ld, xmlNodePtr n, struct mr_image *img)
     return 0;
 }
 
-static int load_image(struct loader *ld, xmlNodePtr n, struct mr_image *img)
+/* <image>'s attributes. */
+static int load_image_attrs(struct loader *ld, xmlNodePtr n, struct mr_image *img)
 {
     int r;
     img->line = mr_xml_line(n);
@@ -497,6 +498,14 @@ static int load_image(struct loader *ld, xmlNodePtr n, struct mr_image *img)
     if (warm && strcmp(warm, "yes") != 0 && strcmp(warm, "no") != 0)
         return fail(ld, img->line, "<image> '%s' warm='%s' is not yes or no", img->name, warm);
     img->warm = warm && strcmp(warm, "yes") == 0;
+    return 0;
+}
+
+/* <image>'s elements: where the guest comes from and how it is reached. */
+static int load_image_children(struct loader *ld, xmlNodePtr n, struct mr_image *img)
+{
+    int r;
+    const struct mr_family *fam = img->fam;
     for (xmlNodePtr c = n->children; c; c = c->next) {
         if (mr_xml_is_elem(c, "disk")) {
             if ((r = file_attr(ld, c, "path", &img->disk)) < 0)
@@ -529,6 +538,13 @@ static int load_image(struct loader *ld, xmlNodePtr n, struct mr_image *img)
                             "cloudbase-init", img->family);
         }
     }
+    return 0;
+}
+
+/* What <image>'s parts must agree on, once all are read. */
+static int check_image(struct loader *ld, struct mr_image *img)
+{
+    const struct mr_family *fam = img->fam;
     if (!img->disk && !img->kernel)
         return fail(ld, img->line, "<image> '%s' has neither <disk> nor <kernel>", img->name);
     if (img->login_key && img->sshd_package)
@@ -564,6 +580,15 @@ static int load_image(struct loader *ld, xmlNodePtr n, struct mr_image *img)
                     "(no <hostkey>) read cloud-config",
                     img->name);
     return 0;
+}
+
+static int load_image(struct loader *ld, xmlNodePtr n, struct mr_image *img)
+{
+    int r;
+    if ((r = load_image_attrs(ld, n, img)) < 0 ||
+        (r = load_image_children(ld, n, img)) < 0)
+        return r;
+    return check_image(ld, img);
 }
 
 static int by_name(const void *a, const void *b)
