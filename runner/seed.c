@@ -394,22 +394,27 @@ static void ps5_user(struct mr_buf *b, const struct mr_seed_spec *s)
                    "}\n");
 }
 
-/* The same with what PowerShell 2.0 (Windows Server 2008 R2) has: net.exe, ADSI, .NET. */
+/* The same with what PowerShell 2.0 (Windows Server 2008 R2) has: net.exe, ADSI, .NET.
+ * The user is made through ADSI, not `net user NAME PASSWORD /add`: a password on a
+ * command line can be read from the process list by anyone on the guest while it runs. */
 static void ps2_user(struct mr_buf *b, const struct mr_seed_spec *s)
 {
     mr_buf_adds(b, "# The SSH user: an administrator; it logs in by key only.\n"
                    "if ((Invoke-Quiet net.exe user $user) -ne 0) {\n"
                    "    $pw = ");
     ps_str(b, s->windows_password ? s->windows_password : "");
-    /* /y: net asks whether a password longer than 14 characters is fine. */
     mr_buf_adds(b, "\n"
-                   "    if ((Invoke-Quiet net.exe user $user $pw /add /y) -ne 0) {\n"
-                   "        Stop-Seed ('net user could not create the user ' + $user + ': ' + "
-                   "($script:out -join ' '))\n"
+                   "    try {\n"
+                   "        $computer = [ADSI]('WinNT://' + $env:COMPUTERNAME + ',computer')\n"
+                   "        $u = $computer.Create('User', $user)\n"
+                   "        $u.SetPassword($pw)\n"
+                   "        $u.SetInfo()\n"
+                   "        $u.UserFlags.Value = $u.UserFlags.Value -bor 0x10000 # password never expires\n"
+                   "        $u.SetInfo()\n"
+                   "    } catch {\n"
+                   "        Stop-Seed ('could not create the user ' + $user + ': ' + "
+                   "$_.Exception.Message)\n"
                    "    }\n"
-                   "    $u = [ADSI]('WinNT://' + $env:COMPUTERNAME + '/' + $user + ',user')\n"
-                   "    $u.UserFlags.Value = $u.UserFlags.Value -bor 0x10000 # password never expires\n"
-                   "    $u.SetInfo()\n"
                    "}\n"
                    "if ((Invoke-Quiet net.exe user $user /active:yes) -ne 0) {\n"
                    "    Stop-Seed ('net user could not enable the user ' + $user)\n"

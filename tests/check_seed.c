@@ -328,7 +328,11 @@ START_TEST(test_seed_windows_2008r2_script_uses_powershell_2_only)
         int line = ps_unbalanced_line(u);
         ck_assert_msg(line == 0, "the 2008 R2 script's brackets or quotes break at line %d:\n%s",
                       line, u);
-        ck_assert_ptr_nonnull(strstr(u, "Invoke-Quiet net.exe user $user $pw /add /y"));
+        /* The password goes to ADSI, never onto a command line (the process list). */
+        ck_assert_ptr_nonnull(strstr(u, "$u = $computer.Create('User', $user)\n"
+                                        "        $u.SetPassword($pw)\n"));
+        ck_assert_ptr_null(strstr(u, "$user $pw"));
+        ck_assert_ptr_null(strstr(u, "net.exe user $user $"));
         ck_assert_ptr_nonnull(strstr(u, "$pw = 'pw''with''quotes'"));
         ck_assert_ptr_nonnull(strstr(u, "Invoke-Quiet net.exe localgroup $admins $user /add"));
         ck_assert_ptr_nonnull(strstr(u, "SecurityIdentifier('S-1-5-32-544')"));
