@@ -28,11 +28,15 @@ of the minimal image and 3 of the cloud image, each matrix one image times an ax
 every warm cell restores from one template), matrixrun's own admission. Per pair: both
 wall times, warm / cold, the template's time (boot to saved state), the cold boots'
 median and the restores' median and largest (the boot testcase's time, from the guest's
-start to SSH ready; for warm, with the clock set).
+start to SSH ready; for warm, with the clock set), each cell's work after its boot, and
+the floor: the least warm / cold that any schedule could reach with the parts measured
+(every cell restores after the template is saved: the template's time plus the longest
+cell's restore and work after it, over the cold wall time).
 
 Usage: tests/bench_parallel.py [BUILD_DIR] [N ...] [--mode all|capacity|both] [--stagger S]
-       tests/bench_parallel.py [BUILD_DIR] --warm [--rounds R]
-       (default: build, 1 2 4 8, both, matrixrun's own stagger; --rounds 1)
+       tests/bench_parallel.py [BUILD_DIR] --warm [--rounds R] [--cells KIND:N ...]
+       (default: build, 1 2 4 8, both, matrixrun's own stagger; --rounds 1,
+       --cells minimal:1 minimal:4 minimal:8 cloud:3)
 Needs the demo image and package (bash setup.sh) and the system libvirtd.
 """
 import argparse
@@ -114,25 +118,35 @@ def props(suite):
     return {p.get("name"): p.get("value") for p in suite.iter("property")}
 
 
-def bench(mr, n, cores, tmp, extra, within):
-    """One run of n cells; within: matrixrun's own admission, else all n at once."""
-    path = os.path.join(tmp, f"bench{n}.xml")
+def run_matrix(mr, text, path, out, what, args):
+    """Writes the matrix text to path, runs it into out; returns (wall s, matrixrun's CPU s,
+    its peak RSS KiB, the report's suites). Exits when the run failed or a cell did not boot:
+    a benchmark of runs that did not happen would print nothing true."""
     with open(path, "w") as f:
-        f.write(matrix(n))
-    out = os.path.join(tmp, f"r{n}")
-    overcommit = max(1.0, n / cores)
-    admit = [] if within else ["-j", str(n), "--overcommit", f"{overcommit:g}"]
-    rc, wall, cpu, rss, log = run([mr, path, "-o", out, "-q"] + admit + extra)
+        f.write(text)
+    rc, wall, cpu, rss, log = run([mr, path, "-o", out, "-q"] + args)
     report = os.path.join(out, "junit.xml")
-    if rc not in (0, 1):
-        errors = log
+    if rc not in (0, 1) or not os.path.exists(report):
+        errors = log[-3000:]
         if os.path.exists(report):
             errors = "\n".join(f"{s.get('name')}/{c.get('name')}: {e.get('message')}"
                                for s in ET.parse(report).getroot().findall("testsuite")
                                for c in s.findall("testcase") for e in c.findall("error"))
-        sys.exit(f"bench: the run of {n} cell(s) failed (exit {rc}):\n{errors}")
-    root = ET.parse(report).getroot()
-    suites = root.findall("testsuite")
+        sys.exit(f"bench: {what} failed (exit {rc}):\n{errors}")
+    suites = ET.parse(report).getroot().findall("testsuite")
+    for s in suites:
+        if s.find("testcase[@name='boot']/error") is not None:
+            sys.exit(f"bench: {what}: cell {s.get('name')} did not boot")
+    return wall, cpu, rss, suites
+
+
+def bench(mr, n, cores, tmp, extra, within):
+    """One run of n cells; within: matrixrun's own admission, else all n at once."""
+    overcommit = max(1.0, n / cores)
+    admit = [] if within else ["-j", str(n), "--overcommit", f"{overcommit:g}"]
+    wall, cpu, rss, suites = run_matrix(mr, matrix(n), os.path.join(tmp, f"bench{n}.xml"),
+                                        os.path.join(tmp, f"r{n}"),
+                                        f"the run of {n} cell(s)", admit + extra)
     if len(suites) != n:
         sys.exit(f"bench: {len(suites)} cells reported, {n} expected")
     times, guest_cpu, over = [], 0.0, []
@@ -141,8 +155,6 @@ def bench(mr, n, cores, tmp, extra, within):
         pr = props(s)
         t = float(s.get("time"))
         cases = {c.get("name"): float(c.get("time")) for c in s.findall("testcase")}
-        if s.find("testcase[@name='boot']/error") is not None:
-            sys.exit(f"bench: cell {s.get('name')} did not boot")
         work = sum(cases.values())  # boot, install and the tests
         times.append(t)
         guest_cpu += float(pr.get("guest.cpu.seconds", "0"))
@@ -167,27 +179,26 @@ def bench(mr, n, cores, tmp, extra, within):
 
 
 def warm_run(mr, kind, n, how, tmp, tag):
-    """One run of n cells of kind, --cold or --warm: wall time and per-cell boot facts."""
-    path = os.path.join(tmp, f"{kind}{n}.xml")
-    with open(path, "w") as f:
-        f.write(axis_matrix(kind, n))
-    out = os.path.join(tmp, f"{kind}{n}-{how}-{tag}")
-    rc, wall, _, _, log = run([mr, path, "-o", out, "-q", f"--{how}"])
-    report = os.path.join(out, "junit.xml")
-    if rc not in (0, 1) or not os.path.exists(report):
-        sys.exit(f"bench: {kind} x{n} --{how} failed (exit {rc}):\n{log[-3000:]}")
-    boots, modes, template = [], set(), None
-    for s in ET.parse(report).getroot().findall("testsuite"):
-        if s.find("testcase[@name='boot']/error") is not None:
-            sys.exit(f"bench: {kind} x{n} --{how}: cell {s.get('name')} did not boot")
-        boots.append(float(s.find("testcase[@name='boot']").get("time")))
+    """One run of n cells of kind, --cold or --warm: wall time, the cells' boot testcase
+    times, the template's time, each cell's work after its boot (its testcases but the
+    boot, its log collection and its teardown), and (boot, work after it) per cell."""
+    wall, _, _, suites = run_matrix(mr, axis_matrix(kind, n), os.path.join(tmp, f"{kind}{n}.xml"),
+                                    os.path.join(tmp, f"{kind}{n}-{how}-{tag}"),
+                                    f"{kind} x{n} --{how}", [f"--{how}"])
+    boots, after, cells, modes, template = [], [], [], set(), None
+    for s in suites:
+        boot = float(s.find("testcase[@name='boot']").get("time"))
+        boots.append(boot)
         pr = props(s)
+        after.append(sum(float(c.get("time")) for c in s.findall("testcase")) - boot
+                     + float(pr.get("time.collect", "0")) + float(pr.get("time.teardown", "0")))
+        cells.append((boot, after[-1]))
         modes.add(pr.get("boot.mode"))
         template = pr.get("time.template", template)
     want = {"warm"} if how == "warm" else {"cold"}
     if modes != want:
         sys.exit(f"bench: {kind} x{n} --{how}: boot modes {modes}, expected {want}")
-    return wall, sorted(boots), float(template) if template else None
+    return wall, sorted(boots), float(template) if template else None, after, cells
 
 
 def median(v):
@@ -195,27 +206,46 @@ def median(v):
     return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
 
 
-def warm_bench(mr, rounds):
+WARM_CELLS = ["minimal:1", "minimal:4", "minimal:8", "cloud:3"]
+
+
+def warm_bench(mr, rounds, cells):
     """Cold against warm, pair by pair."""
     print(f"{'cells':>10} {'cold s':>7} {'warm s':>7} {'warm/cold':>9} {'template s':>10} "
-          f"{'cold boot med':>13} {'restore med':>11} {'restore max':>11}")
+          f"{'cold boot med':>13} {'restore med':>11} {'restore max':>11} "
+          f"{'after cold':>10} {'after warm':>10} {'floor/cold':>10}")
     pair = 0
     with tempfile.TemporaryDirectory(prefix="mr-bench-warm-") as tmp:
-        for kind, n in (("minimal", 1), ("minimal", 4), ("minimal", 8), ("cloud", 3)):
+        for kind, n in cells:
             for r in range(rounds):
                 order = ("cold", "warm") if pair % 2 == 0 else ("warm", "cold")
                 pair += 1
                 res = {how: warm_run(mr, kind, n, how, tmp, r) for how in order}
-                cw, cb, _ = res["cold"]
-                ww, wb, tt = res["warm"]
+                cw, cb, _, ca, _ = res["cold"]
+                ww, wb, tt, wa, _ = res["warm"]
+                # Every warm cell starts its restore after the template is saved, so no
+                # schedule of the warm run ends before the template's time plus the longest
+                # cell's restore and work after it.
+                floor = tt + max(b + a for b, a in res["warm"][4])
                 print(f"{kind + ' x' + str(n):>10} {cw:>7.1f} {ww:>7.1f} {ww / cw:>9.2f} "
-                      f"{tt:>10.1f} {median(cb):>13.1f} {median(wb):>11.2f} {max(wb):>11.2f}",
+                      f"{tt:>10.1f} {median(cb):>13.1f} {median(wb):>11.2f} {max(wb):>11.2f} "
+                      f"{median(ca):>10.2f} {median(wa):>10.2f} {floor / cw:>10.2f}",
                       flush=True)
     print("\ncold s / warm s: the run's wall time (warm: the template's boot and save included);"
           "\ntemplate s: the template guest's start to its saved state; cold boot med: median"
           "\nboot testcase of the cold run (start to SSH ready); restore med / max: the warm"
-          "\ncells' boot testcase (start to SSH ready with the clock set). Pairs alternate which"
-          "\nruns first.")
+          "\ncells' boot testcase (start to SSH ready with the clock set); after cold / warm:"
+          "\nmedian of a cell's work after its boot (install, tests, logs, teardown); floor/cold:"
+          "\nthe least warm/cold any schedule could reach with these parts (every cell restores"
+          "\nafter the template is saved: template + the longest restore and work after it),"
+          "\nover the cold wall time. Pairs alternate which runs first.")
+
+
+def warm_cells(spec):
+    kind, _, n = spec.partition(":")
+    if kind not in ("minimal", "cloud") or not n.isdigit() or int(n) < 1:
+        raise argparse.ArgumentTypeError(f"'{spec}' is not minimal:N or cloud:N")
+    return kind, int(n)
 
 
 MODES = {
@@ -236,6 +266,9 @@ def main():
     ap.add_argument("--warm", action="store_true",
                     help="cold boot against warm start instead (see the top of this file)")
     ap.add_argument("--rounds", type=int, default=1, help="--warm: pairs per size (default 1)")
+    ap.add_argument("--cells", nargs="+", type=warm_cells, metavar="KIND:N",
+                    default=[warm_cells(c) for c in WARM_CELLS],
+                    help=f"--warm: the matrices, minimal:N or cloud:N (default: {' '.join(WARM_CELLS)})")
     a = ap.parse_args()
     if a.build.isdigit():  # only counts were given
         a.n.insert(0, int(a.build))
@@ -244,7 +277,7 @@ def main():
         mr = os.path.join(a.build, "matrixrun")
         print(f"matrixrun warm start benchmark: {os.cpu_count()} host cores, "
               f"{time.strftime('%Y-%m-%d %H:%M')}, {os.uname().release}")
-        warm_bench(mr, a.rounds)
+        warm_bench(mr, a.rounds, a.cells)
         return
     ns = a.n or [1, 2, 4, 8]
     extra = ["--stagger", a.stagger] if a.stagger is not None else []
