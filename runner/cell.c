@@ -93,6 +93,12 @@ char *mr_cell_expand(const struct mr_cell_run *cl, const char *tmpl, const char 
     return mr_family_expand(cl->fam, tmpl, &v);
 }
 
+char *mr_cell_expand_log(const struct mr_cell_run *cl, const char *tmpl)
+{
+    struct mr_family_vars v = { .package = cl->run->m->pkg_name, .user = cl->img->user };
+    return mr_family_expand_log(cl->fam, tmpl, &v);
+}
+
 /* ---- the attempt's suite ---- */
 
 /* The suite of the attempt and its testcases, in the order they run. */

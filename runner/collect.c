@@ -72,7 +72,7 @@ static void collect_logs_each(struct mr_cell_run *cl, const struct mr_family_log
     int reconnected = 0;
     for (size_t i = 0; i < n_logs && !mr_interrupted; i++) {
         const struct mr_family_log *l = logs[i];
-        _cleanup_free_ char *cmd = mr_cell_expand(cl, l->command, NULL);
+        _cleanup_free_ char *cmd = mr_cell_expand_log(cl, l->command);
         _cleanup_free_ char *name = mr_xasprintf("logs/%s", l->name);
         struct mr_err e = { 0 };
         struct mr_exec x;
@@ -127,7 +127,7 @@ static char *logs_script(struct mr_cell_run *cl, const struct mr_family_log **lo
 {
     char **cmds = mr_xcalloc(n, sizeof(*cmds));
     for (size_t i = 0; i + 1 < n; i++)
-        cmds[i] = mr_cell_expand(cl, logs[i]->command, NULL);
+        cmds[i] = mr_cell_expand_log(cl, logs[i]->command);
     cmds[n - 1] = mr_xstrdup(MR_FAMILY_LOGS_KERNEL_QUERY);
     char *script = mr_family_logs_script((const char *const *)cmds, n, nonce);
     for (size_t i = 0; i < n; i++)

@@ -484,6 +484,27 @@ char *mr_family_expand(const struct mr_family *f, const char *tmpl,
     return mr_buf_detach(&b, NULL);
 }
 
+char *mr_family_expand_log(const struct mr_family *f, const char *tmpl,
+                           const struct mr_family_vars *v)
+{
+    int root = !v->user || strcmp(v->user, "root") == 0;
+    if (f->shell != MR_SHELL_SH || root || strncmp(tmpl, "{sudo}", 6) != 0)
+        return mr_family_expand(f, tmpl, v);
+    const char *rest = tmpl + 6;
+    /* The program is the first word when it is a plain name or path; anything else
+     * (a variable, a quote, a subshell) is left to sudo as it is. */
+    size_t n = strspn(rest, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                            "0123456789_./+-");
+    if (n == 0 || (rest[n] != '\0' && rest[n] != ' ' && rest[n] != '\t'))
+        return mr_family_expand(f, tmpl, v);
+    _cleanup_free_ char *inner = mr_family_expand(f, rest, v);
+    _cleanup_free_ char *script =
+        mr_xasprintf("command -v %.*s >/dev/null 2>&1 || exit %d; %s", (int)n, rest,
+                     MR_FAMILY_LOG_ABSENT_STATUS, inner);
+    _cleanup_free_ char *q = mr_shell_quote(MR_SHELL_SH, script);
+    return mr_xasprintf("sudo -n sh -c %s", q);
+}
+
 /* UTF-8 to UTF-16LE; invalid bytes become U+FFFD. */
 static unsigned char *utf16le(const char *s, size_t *ret_len)
 {

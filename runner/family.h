@@ -141,6 +141,13 @@ char *mr_family_sftp_path(const struct mr_family *f, const char *remote_path);
  * Unknown placeholders are left as they are. */
 char *mr_family_expand(const struct mr_family *f, const char *tmpl,
                        const struct mr_family_vars *v);
+/* A <log> command, expanded as mr_family_expand does, except one that starts with
+ * {sudo}PROGRAM under sudo (sh families, a user other than root): sudo answers a
+ * program it cannot find with its own status 1, so the command becomes
+ * sudo -n sh -c 'command -v PROGRAM >/dev/null 2>&1 || exit 127; REST', which exits with
+ * MR_FAMILY_LOG_ABSENT_STATUS as a shell does, looking the program up on root's PATH. */
+char *mr_family_expand_log(const struct mr_family *f, const char *tmpl,
+                           const struct mr_family_vars *v);
 /* The command line to send over SSH: cmd itself for sh; for PowerShell,
  * "powershell -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand B64" with
  * cmd as UTF-16LE base64, so no quoting survives two shells. */

@@ -212,6 +212,8 @@ void mr_cell_step_error(struct mr_case *c, int r, const char *step, const char *
 /* A family command template expanded for the cell (artifact: its path in the guest, or
  * NULL). Caller frees. */
 char *mr_cell_expand(const struct mr_cell_run *cl, const char *tmpl, const char *artifact);
+/* A <log> command of the cell's family (mr_family_expand_log). */
+char *mr_cell_expand_log(const struct mr_cell_run *cl, const char *tmpl);
 /* The cell's network: the run's --network, else its image's. */
 enum mr_network mr_cell_network(const struct mr_cell_run *cl);
 /* Copies an exec's stdout and stderr into c, saying what the output cap dropped. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "family.h"
@@ -182,6 +183,50 @@ START_TEST(test_family_expands_sudo_only_for_non_root)
     cmd = mr_family_expand(f, mr_family_install_template(f, NULL), &v);
     ck_assert_str_eq(cmd, "zypper --non-interactive --no-refresh install --allow-unsigned-rpm "
                           "'/tmp/p.rpm'");
+    free(cmd);
+}
+END_TEST
+
+/* A {sudo} log command whose program the guest lacks must end with 127 (absent), not
+ * sudo's 1: the program is looked up under sudo first. Checked by the real shell, with
+ * the sudo in front taken off (the looking-up and the quoting are the shell's part). */
+START_TEST(test_family_sudo_log_of_a_missing_program_exits_127)
+{
+    const struct mr_family *f = mr_family_find("debian");
+    struct mr_family_vars v = { .package = "p", .user = "debian" };
+    char *cmd = mr_family_expand_log(f, "{sudo}journalctl -b --no-pager -n 5000", &v);
+    ck_assert_str_eq(cmd, "sudo -n sh -c 'command -v journalctl >/dev/null 2>&1 || exit 127; "
+                          "journalctl -b --no-pager -n 5000'");
+    free(cmd);
+    const struct { const char *tmpl; int status; } runs[] = {
+        { "{sudo}mr-no-such-program-xyz -b", 127 },
+        { "{sudo}printf '%s' \"it's\" >/dev/null", 0 },
+        { "{sudo}sh -c 'exit 3'", 3 },
+    };
+    for (size_t i = 0; i < MR_ARRAY_SIZE(runs); i++) {
+        cmd = mr_family_expand_log(f, runs[i].tmpl, &v);
+        ck_assert_msg(strncmp(cmd, "sudo -n sh -c ", 14) == 0, "%s", cmd);
+        int st = system(cmd + 8);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == runs[i].status,
+                      "%s: status %d, want %d", cmd, WEXITSTATUS(st), runs[i].status);
+        free(cmd);
+    }
+    /* As root, PowerShell, a command not starting with {sudo}, or a first word that is not
+     * a plain program name: the ordinary expansion. */
+    const char *plain[] = { "cat /var/log/x", "{sudo}$(echo cat) /x", "{sudo}\"cat\" /x" };
+    for (size_t i = 0; i < MR_ARRAY_SIZE(plain); i++) {
+        char *a = mr_family_expand_log(f, plain[i], &v), *b = mr_family_expand(f, plain[i], &v);
+        ck_assert_str_eq(a, b);
+        free(a);
+        free(b);
+    }
+    v.user = "root";
+    cmd = mr_family_expand_log(f, "{sudo}journalctl -b", &v);
+    ck_assert_str_eq(cmd, "journalctl -b");
+    free(cmd);
+    v.user = "Administrator";
+    cmd = mr_family_expand_log(mr_family_find("windows"), "{sudo}Get-Content x", &v);
+    ck_assert_str_eq(cmd, "Get-Content x");
     free(cmd);
 }
 END_TEST
@@ -684,6 +729,7 @@ int main(void)
     tcase_add_test(tc, test_family_unknown_is_null);
     tcase_add_test(tc, test_family_picks_logs_by_os_version);
     tcase_add_test(tc, test_family_tty_by_os_version);
+    tcase_add_test(tc, test_family_sudo_log_of_a_missing_program_exits_127);
     tcase_add_test(tc, test_family_expands_artifacts_with_dependencies);
     tcase_add_test(tc, test_family_names_the_missing_dependency);
     tcase_add_test(tc, test_family_logs_script_runs_in_sh);

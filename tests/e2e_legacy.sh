@@ -68,6 +68,9 @@ centos = '''<!-- EMULATED (tests/e2e_legacy.sh): the shipped centos family, on d
     <log name="journal.txt" min-version="7">{sudo}journalctl -b --no-pager -n 5000</log>
     <log name="messages" max-version="6">{sudo}tail -n 5000 /var/log/messages</log>
     <log name="secure" max-version="6">{sudo}tail -n 5000 /var/log/secure</log>
+    <!-- A log with no version range, as a catalogue may forget: the guest lacks the
+         program, and under sudo that must still read as absent (127), not failed. -->
+    <log name="journal-any.txt">{sudo}journalctl -b --no-pager -n 50</log>
   </family>'''
 out, n = re.subn(r'<family name="centos".*?</family>', lambda m: centos, src, flags=re.S)
 assert n == 1, "no centos family in the catalogue"
@@ -151,6 +154,8 @@ manifest=$(cat "$tmp/a/MANIFEST.txt" 2>/dev/null)
 expect_has "$c: no journal on SysV init: recorded absent" "$(grep '^logs/journal.txt ' <<<"$manifest")" "absent: centos 6 does not have it"
 expect_eq "$c: nothing in the manifest is a failed log command but the missing cloud-init logs" \
     "$(grep -E 'exited with status|killed' <<<"$manifest" | grep -vE '^logs/cloud-init(-output)?\.log ' )" ""
+expect_has "$c: journalctl under sudo on a guest without it: recorded absent, not failed" \
+    "$(grep '^logs/journal-any.txt ' <<<"$manifest")" "absent: the guest has no such command (status 127)"
 expect_has "$c: /var/log/messages collected" "$(grep '^logs/messages ' <<<"$manifest")" "bytes"
 # The install went through sudo on a pseudo-terminal: sudo's requiretty let it through
 # (without one it refuses, which the constraints test checks), and sudo logged the terminal.
