@@ -7,8 +7,9 @@
 # than cold boots; the base image and the template's overlay unchanged by the run;
 # nothing left behind. Then: a damaged saved state makes the later cells fall back to a
 # cold boot, said in the report; a template that cannot boot is every cell's boot error,
-# retried once as the matrix says; and a warm run killed with SIGKILL leaves nothing that
-# `matrixrun clean` does not remove.
+# retried once as the matrix says; SIGINT during the template's boot and SIGTERM during
+# the restores end the run with 130 / 143 and leave nothing behind; and a warm run killed
+# with SIGKILL leaves nothing that `matrixrun clean` does not remove.
 . "$(dirname "$0")/e2e_lib.sh"
 mr=$1
 src=$2
@@ -178,6 +179,39 @@ expect_eq "the template was booted twice" "$(grep -c 'mini@template: booting' "$
 [ -f "$tmp/short/mini@template/serial.attempt-1.log" ] && ok "the first attempt's serial log kept" ||
     bad "no serial.attempt-1.log for the template"
 expect_clean "$tmp/work" "$doms_before"
+
+# --- SIGINT while the template boots, SIGTERM while the cells restore: the run ends with
+# 130 / 143 and a complete report in which no cell finished, and leaves no guest and no
+# file (template overlay, saved state, cell overlays) behind, with no `matrixrun clean`.
+for sig in INT TERM; do
+    if [ "$sig" = INT ]; then want=130 when="mini@template: booting"; else want=143 when="restoring from mini@template"; fi
+    "$mr" "$tmp/m.xml" -o "$tmp/sig-$sig" >"$tmp/sig-$sig.out" 2>&1 &
+    pid=$!
+    seen=
+    for _ in $(seq 900); do
+        grep -q "$when" "$tmp/sig-$sig.out" 2>/dev/null && { seen=1; break; }
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -n "$seen" ] && ok "SIG$sig: sent at '$when'" || bad "SIG$sig: never saw '$when'"
+    t0=$(date +%s%N)
+    kill -"$sig" "$pid"
+    wait "$pid"
+    expect_eq "SIG$sig during warm start: exit code" "$?" "$want"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    if [ "$ms" -lt 10000 ]; then ok "SIG$sig: ended ${ms} ms after the signal"; else bad "SIG$sig: took ${ms} ms"; fi
+    r=$tmp/sig-$sig/junit.xml
+    expect_schema_valid "$r" "$xsd"
+    expect_eq "SIG$sig: every cell reported" "$(xp "$r" 'count(/testsuites/testsuite)')" 3
+    # A started cell lists its unfinished testcases as skipped or error; a cell that
+    # never started has one skipped testcase.
+    expect_eq "SIG$sig: no cell passed its last test" \
+        "$(xp "$r" "count(//testcase[@name='whoami'][not(skipped or error)])")" 0
+    expect_eq "SIG$sig: every cell has an unfinished testcase" \
+        "$(xp "$r" "count(/testsuites/testsuite[testcase[skipped or error]])")" 3
+    expect_has "SIG$sig: the report says why" "$(xp "$r" "string(//testsuite[@name='mini.N=c']/testcase[1]/skipped)")" "interrupted"
+    expect_clean "$tmp/work" "$doms_before"
+done
 
 # --- SIGKILL mid-run, once cells restore: the guests go with matrixrun's libvirt
 # connection (autodestroy) and `matrixrun clean` removes the work folder, the template's
