@@ -48,12 +48,6 @@ sum_before=$(sha256sum <"$img/minimal.qcow2")
 doms_before=$(mr_domains)
 t_begin=$SECONDS
 
-# wait_for FILE REGEX SECONDS: polls a progress log.
-wait_for() {
-    local i
-    for ((i = 0; i < $3 * 5; i++)); do grep -qE "$2" "$1" 2>/dev/null && return 0; sleep 0.2; done
-    return 1
-}
 # foreign_guests: the running guests this test's runs do not own (names, space-separated).
 foreign_guests() {
     local d

@@ -58,7 +58,7 @@ e2e_on_exit() {
     done
 }
 echo "[127.0.0.1]:$port $(cut -d' ' -f1-2 "$tmp/host_key.pub")" >"$tmp/known_hosts"
-for _ in $(seq 50); do grep -q "Server listening" "$tmp/sshd.log" && break; sleep 0.1; done
+wait_for "$tmp/sshd.log" "Server listening" 5
 remote="qemu+libssh://root@127.0.0.1:$port/system?keyfile=$tmp/client_key&known_hosts=$tmp/known_hosts&sshauth=privkey"
 if virsh -c "$remote" version >/dev/null 2>"$tmp/virsh.err"; then
     ok "libvirt reaches the second host over SSH"
@@ -185,7 +185,7 @@ sed -e 's/name="hosts"/name="hosts" retries="0"/' -e '/<axis/d' \
 accepted_before=$(grep -c "Accepted publickey" "$tmp/sshd.log")
 MATRIXRUN_WORKDIR=$tmp/work5 "$mr" "$tmp/cut.xml" --connect "$remote" -o "$tmp/r5" >"$tmp/out5" 2>&1 &
 mr_pid=$!
-for _ in $(seq 1500); do grep -q "m: test slow" "$tmp/out5" && break; sleep 0.2; done
+wait_for "$tmp/out5" "m: test slow" 300
 sleep 2
 victims=$(python3 - "$sshd_pid" <<'PY'
 import os, sys

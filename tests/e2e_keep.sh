@@ -85,7 +85,7 @@ sed 's#<test name="check" timeout="60">.*</test>#<test name="slow" timeout="120"
     "$tmp/keep.xml" >"$tmp/slow.xml"
 "$mr" "$tmp/slow.xml" -o "$tmp/r2" --keep --only good >"$tmp/out2" 2>"$tmp/err2" &
 pid=$!
-for _ in $(seq 600); do grep -q "good: test slow" "$tmp/err2" && break; sleep 0.5; done
+wait_for "$tmp/err2" "good: test slow" 300
 expect_has "the slow test started" "$(cat "$tmp/err2")" "good: test slow"
 kill -INT "$pid"
 wait "$pid"

@@ -13,11 +13,6 @@ e2e_init kill
 work=$tmp/work
 export MATRIXRUN_WORKDIR=$work
 doms_before=$(mr_domains)
-wait_for() { # file text seconds
-    local i
-    for ((i = 0; i < $3 * 5; i++)); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.2; done
-    return 1
-}
 
 "$mr" "$src/matrices/demo.xml" -o "$tmp/r1" 2>"$tmp/err1" >/dev/null &
 pid=$!

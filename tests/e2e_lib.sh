@@ -13,6 +13,22 @@ expect_eq() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3
 # expect_has WHAT TEXT NEEDLE
 expect_has() { if [[ "$2" == *"$3"* ]]; then ok "$1"; else bad "$1: '$3' not in '${2:0:400}'"; fi; }
 
+# wait_for FILE REGEX SECONDS [PID]: polls a progress log every 0.1 s until a line
+# matches the extended regular expression; fails when SECONDS pass first, or when PID
+# (the run writing the log) has ended without writing it.
+wait_for() {
+    local i
+    for ((i = 0; i < $3 * 10; i++)); do
+        grep -qE "$2" "$1" 2>/dev/null && return 0
+        if [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null; then
+            grep -qE "$2" "$1" 2>/dev/null
+            return
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
 # xp FILE XPATH: the string value of an XPath expression.
 xp() { xmllint --xpath "$2" "$1" 2>/dev/null; }
 

@@ -70,14 +70,8 @@ if grep -q "@template" "$tmp/cold.out"; then bad "--cold booted a template"; els
 "$mr" "$tmp/m.xml" -j 1 -o "$tmp/warm" >"$tmp/warm.out" 2>&1 &
 pid=$!
 tov=
-for _ in $(seq 600); do
-    if grep -q "mini.N=a: restored" "$tmp/warm.out" 2>/dev/null; then
-        tov=$(ls "$MATRIXRUN_WORKDIR"/*/mini@template.qcow2 2>/dev/null | head -1)
-        break
-    fi
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.2
-done
+wait_for "$tmp/warm.out" "mini.N=a: restored" 120 "$pid" &&
+    tov=$(ls "$MATRIXRUN_WORKDIR"/*/mini@template.qcow2 2>/dev/null | head -1)
 if [ -n "$tov" ]; then
     exec 7<"$tov"
     tov_sum=$(sha256sum </proc/$$/fd/7 | cut -d' ' -f1)
@@ -141,15 +135,10 @@ expect_clean "$tmp/work" "$doms_before"
 HOLD=15 "$mr" "$tmp/m.xml" -j 1 -o "$tmp/fallback" --only 'mini.N=[ab]' >"$tmp/fb.out" 2>&1 &
 pid=$!
 cut_state=
-for _ in $(seq 900); do
-    if grep -q "mini.N=a: test hold" "$tmp/fb.out" 2>/dev/null; then
-        st=$(ls "$MATRIXRUN_WORKDIR"/*/mini@template.state 2>/dev/null | head -1)
-        [ -n "$st" ] && truncate -s 1M "$st" && cut_state=$st
-        break
-    fi
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.2
-done
+if wait_for "$tmp/fb.out" "mini.N=a: test hold" 180 "$pid"; then
+    st=$(ls "$MATRIXRUN_WORKDIR"/*/mini@template.state 2>/dev/null | head -1)
+    [ -n "$st" ] && truncate -s 1M "$st" && cut_state=$st
+fi
 wait "$pid"
 expect_eq "fallback run: exit 0" "$?" 0
 rf=$tmp/fallback/junit.xml
@@ -187,13 +176,8 @@ for sig in INT TERM; do
     if [ "$sig" = INT ]; then want=130 when="mini@template: booting"; else want=143 when="restoring from mini@template"; fi
     "$mr" "$tmp/m.xml" -o "$tmp/sig-$sig" >"$tmp/sig-$sig.out" 2>&1 &
     pid=$!
-    seen=
-    for _ in $(seq 900); do
-        grep -q "$when" "$tmp/sig-$sig.out" 2>/dev/null && { seen=1; break; }
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    [ -n "$seen" ] && ok "SIG$sig: sent at '$when'" || bad "SIG$sig: never saw '$when'"
+    wait_for "$tmp/sig-$sig.out" "$when" 90 "$pid" && ok "SIG$sig: sent at '$when'" ||
+        bad "SIG$sig: never saw '$when'"
     t0=$(date +%s%N)
     kill -"$sig" "$pid"
     wait "$pid"
@@ -218,11 +202,7 @@ done
 # overlay and saved state in it.
 "$mr" "$tmp/m.xml" -o "$tmp/killed" >"$tmp/kill.out" 2>&1 &
 pid=$!
-for _ in $(seq 600); do
-    grep -q "restoring from mini@template" "$tmp/kill.out" 2>/dev/null && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
+wait_for "$tmp/kill.out" "restoring from mini@template" 60 "$pid"
 ls "$MATRIXRUN_WORKDIR"/*/mini@template.state >/dev/null 2>&1 && ok "saved state there when killed" ||
     bad "no saved state when killed"
 kill -KILL "$pid"
